@@ -1,0 +1,9 @@
+//! iSCSI target fabric (RFC 7143): PDU codec, login and negotiation, sessions,
+//! tasks, and the tokio network layer (only `net/` touches sockets).
+
+pub mod login;
+pub mod params;
+pub mod server;
+
+pub use params::SessionParams;
+pub use server::{ChapSecret, Server, ServerConfig, TargetConfig};

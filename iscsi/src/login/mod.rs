@@ -1,0 +1,108 @@
+//! I/O-free login phase (RFC 7143 6.2, 11.12, 11.13): security negotiation
+//! (None, CHAP), operational negotiation, discovery and normal sessions.
+//!
+//! Contract with the network layer: for every Login Request PDU the net layer
+//! builds a [`LoginInput`], calls [`LoginMachine::step`], sends a Login
+//! Response built from the [`LoginOutput`], and acts on its [`LoginEvent`].
+//! TSIH allocation and session reinstatement are the session layer's job.
+
+use crate::params::SessionParams;
+use crate::server::TargetConfig;
+use std::sync::Arc;
+
+/// Fields of a Login Request PDU (RFC 7143 11.12).
+#[derive(Debug, Clone)]
+pub struct LoginInput<'a> {
+    pub transit: bool,
+    pub cont: bool,
+    pub csg: u8,
+    pub nsg: u8,
+    pub version_max: u8,
+    pub version_min: u8,
+    pub isid: [u8; 6],
+    pub tsih: u16,
+    pub itt: u32,
+    pub cid: u16,
+    pub cmdsn: u32,
+    pub exp_statsn: u32,
+    /// The data segment (text keys), digest and padding already removed.
+    pub data: &'a [u8],
+}
+
+/// Fields of the Login Response to send (RFC 7143 11.13). StatSN,
+/// ExpCmdSN, MaxCmdSN, ITT, ISID and TSIH are filled in by the net layer.
+#[derive(Debug, Clone, Default)]
+pub struct LoginOutput {
+    pub transit: bool,
+    pub cont: bool,
+    pub csg: u8,
+    pub nsg: u8,
+    pub status_class: u8,
+    pub status_detail: u8,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionKind {
+    Discovery,
+    /// Index into `ServerConfig::targets`.
+    Normal {
+        target: usize,
+    },
+}
+
+/// What login established.
+#[derive(Debug, Clone)]
+pub struct LoginResult {
+    pub kind: SessionKind,
+    pub initiator_name: String,
+    pub initiator_alias: Option<String>,
+    pub isid: [u8; 6],
+    /// TSIH from the leading login request (0 = new session).
+    pub tsih: u16,
+    pub params: SessionParams,
+}
+
+#[derive(Debug, Clone)]
+pub enum LoginEvent {
+    /// Send the response and wait for the next Login Request.
+    Continue,
+    /// Send the response; the connection enters full feature phase.
+    Complete(LoginResult),
+    /// Send the response (a non-zero status class) and close the connection.
+    Fail,
+}
+
+/// Static context of the login: the targets and what we accept.
+#[derive(Clone)]
+pub struct LoginContext {
+    pub targets: Arc<Vec<TargetConfig>>,
+    pub portal_group_tag: u16,
+    /// Portals listed in SendTargets replies.
+    pub portals: Vec<std::net::SocketAddr>,
+    /// The target's own MaxRecvDataSegmentLength to declare.
+    pub max_recv_data_segment: u32,
+}
+
+/// Per-connection login state machine.
+pub struct LoginMachine {
+    #[allow(dead_code)]
+    ctx: LoginContext,
+}
+
+impl LoginMachine {
+    pub fn new(ctx: LoginContext) -> Self {
+        Self { ctx }
+    }
+
+    pub fn step(&mut self, _input: &LoginInput<'_>) -> (LoginOutput, LoginEvent) {
+        (
+            LoginOutput {
+                status_class: 3,
+                status_detail: 0,
+                ..Default::default()
+            },
+            LoginEvent::Fail,
+        )
+    }
+}

@@ -1,0 +1,69 @@
+//! Storage backends. A backend is byte addressed; the logical unit applies
+//! the block size. Backends declare what they can do in [`Capabilities`] and
+//! the device server advertises only that (VPD 0xB0/0xB2, READ CAPACITY(16)).
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::io;
+
+/// What a backend can do beyond read/write/flush.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Deallocation (UNMAP, WRITE SAME with UNMAP) is supported.
+    pub unmap: bool,
+    /// Deallocated ranges read back as zeroes (LBPRZ).
+    pub unmapped_reads_zero: bool,
+    /// Efficient zeroing (fallocate zero-range or equivalent).
+    pub write_zeroes: bool,
+    /// The backend can report mapped/deallocated extents (GET LBA STATUS).
+    pub mapping_status: bool,
+    /// The medium is rotational (VPD 0xB1); false for files on SSD and memory.
+    pub rotational: bool,
+}
+
+/// One extent of a mapping query: `[offset, offset+len)` is mapped or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    pub offset: u64,
+    pub len: u64,
+    pub mapped: bool,
+}
+
+/// The narrow async contract every backend fulfils.
+///
+/// Offsets and lengths are in bytes and are always range-checked by the
+/// caller against [`Backend::size`]. Implementations must never block the
+/// async runtime (use a blocking pool for file I/O).
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Human-readable description for logs ("file:/path", "memory").
+    fn describe(&self) -> String;
+    /// Size of the medium in bytes.
+    fn size(&self) -> u64;
+    fn capabilities(&self) -> Capabilities;
+    /// Read exactly `len` bytes at `offset`.
+    async fn read(&self, offset: u64, len: usize) -> io::Result<Bytes>;
+    /// Write `data` at `offset`. With `fua`, the data is durable before return.
+    async fn write(&self, offset: u64, data: Bytes, fua: bool) -> io::Result<()>;
+    /// Make every completed write durable (SYNCHRONIZE CACHE, shutdown).
+    async fn flush(&self) -> io::Result<()>;
+    /// Deallocate a range (only called when `capabilities().unmap`).
+    async fn unmap(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    /// Zero a range efficiently (only called when `capabilities().write_zeroes`).
+    async fn write_zeroes(&self, _offset: u64, _len: u64) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    /// Mapping status from `offset` on (at least one extent, possibly up to
+    /// `len` bytes). Only called when `capabilities().mapping_status`.
+    async fn mapping(&self, offset: u64, len: u64) -> io::Result<Vec<Extent>> {
+        Ok(vec![Extent {
+            offset,
+            len,
+            mapped: true,
+        }])
+    }
+    /// Downcasting hook so the copy engine can find a native copy path.
+    fn as_any(&self) -> &dyn std::any::Any;
+}

@@ -1,0 +1,182 @@
+//! The device server: LUN maps per target port, I_T nexus registry, unit
+//! attentions, dispatch. This is the whole interface the transport uses.
+
+use crate::backend::Backend;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// SCSI status codes (SAM-5 5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Status {
+    Good = 0x00,
+    CheckCondition = 0x02,
+    ConditionMet = 0x04,
+    Busy = 0x08,
+    ReservationConflict = 0x18,
+    TaskSetFull = 0x28,
+    TaskAborted = 0x40,
+}
+
+/// Task attribute from the transport (SAM-5 8.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TaskAttr {
+    Untagged,
+    #[default]
+    Simple,
+    Ordered,
+    HeadOfQueue,
+    Aca,
+}
+
+/// Static properties of a logical unit, from configuration.
+#[derive(Debug, Clone)]
+pub struct LuConfig {
+    /// Logical block length in bytes: 512 or 4096.
+    pub block_size: u32,
+    pub read_only: bool,
+    /// Stable unit serial number (VPD 0x80), derived from config identity.
+    pub serial: String,
+    /// Stable 64-bit NAA IEEE Registered identifier for VPD 0x83 (NAA 6 low bits
+    /// are filled from this value); unique per LU, stable across restarts.
+    pub naa_id: u64,
+    pub vendor: String,
+    pub product: String,
+    pub revision: String,
+}
+
+/// A logical unit: a backend plus its SCSI-visible identity and state.
+pub struct LogicalUnit {
+    pub config: LuConfig,
+    pub backend: Arc<dyn Backend>,
+}
+
+impl LogicalUnit {
+    pub fn new(config: LuConfig, backend: Arc<dyn Backend>) -> Self {
+        Self { config, backend }
+    }
+}
+
+/// A SCSI target port: one iSCSI target (name + portal group) and its LUN map.
+pub struct TargetPort {
+    /// SCSI name of the target (the IQN).
+    pub name: String,
+    /// RELATIVE TARGET PORT IDENTIFIER (VPD 0x83), unique per port, >= 1.
+    pub relative_port_id: u16,
+    /// TARGET PORT GROUP (VPD 0x83).
+    pub port_group: u16,
+    pub luns: BTreeMap<u64, Arc<LogicalUnit>>,
+}
+
+/// One I_T nexus (an iSCSI session): initiator port name + target port.
+pub struct Nexus {
+    /// Unique id of this nexus for per-nexus state (unit attentions, copy results).
+    pub id: u64,
+    /// Initiator name (IQN) without the ISID.
+    pub initiator_name: String,
+    /// SCSI initiator port name: "<iqn>,i,0x<isid hex>" (RFC 7143 13.?).
+    pub initiator_port: String,
+    pub target: Arc<TargetPort>,
+}
+
+/// One SCSI command as delivered by the transport.
+pub struct Request<'a> {
+    /// LUN from the transport, already decoded from the 8-byte SAM LUN field.
+    pub lun: u64,
+    /// The CDB (16 bytes from the BHS, or longer with an extended CDB AHS).
+    pub cdb: &'a [u8],
+    pub attr: TaskAttr,
+    /// Transport tag (ITT) for logs.
+    pub tag: u32,
+    /// Data-Out, gathered by the transport (at most the expected transfer length).
+    pub data_out: Bytes,
+    /// The transport's expected data transfer length for Data-In, in bytes.
+    pub expected_in: u32,
+}
+
+/// The completion of one command.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: Status,
+    /// Fixed-format sense data, present with CHECK CONDITION.
+    pub sense: Option<Bytes>,
+    /// Data-In (may be longer than `expected_in`: the transport truncates and
+    /// reports residual overflow).
+    pub data_in: Bytes,
+    /// The number of Data-Out bytes the CDB asked for, so the transport can
+    /// compute residuals for writes.
+    pub data_out_wanted: u32,
+}
+
+/// Task management functions (SAM-5 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TmfFunction {
+    AbortTask,
+    AbortTaskSet,
+    ClearTaskSet,
+    LunReset,
+    TargetWarmReset,
+    TargetColdReset,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TmfResponse {
+    Complete,
+    LunDoesNotExist,
+    NotSupported,
+    Rejected,
+}
+
+/// The device server for all targets of one xtgt process.
+pub struct DeviceServer {
+    pub targets: Vec<Arc<TargetPort>>,
+}
+
+impl DeviceServer {
+    /// All target ports of this process (the copy manager resolves CSCDs
+    /// across them, subject to the initiator's access).
+    pub fn new(targets: Vec<Arc<TargetPort>>) -> Self {
+        Self { targets }
+    }
+
+    /// Called by the transport when an I_T nexus is established (login of a
+    /// normal session). Establishes the POWER ON, RESET OR BUS DEVICE RESET
+    /// unit attention for that nexus on every LU.
+    pub fn register_nexus(
+        &self,
+        initiator_name: &str,
+        initiator_port: &str,
+        target: Arc<TargetPort>,
+    ) -> Arc<Nexus> {
+        Arc::new(Nexus {
+            id: 0,
+            initiator_name: initiator_name.to_string(),
+            initiator_port: initiator_port.to_string(),
+            target,
+        })
+    }
+
+    /// Called when the nexus ends (logout, connection loss, reinstatement).
+    pub fn unregister_nexus(&self, _nexus: &Nexus) {}
+
+    /// Execute one command. Never panics on any CDB or data.
+    pub async fn execute(&self, _nexus: &Nexus, _req: Request<'_>) -> Response {
+        Response {
+            status: Status::CheckCondition,
+            sense: None,
+            data_in: Bytes::new(),
+            data_out_wanted: 0,
+        }
+    }
+
+    /// Task management side effects inside the device server (unit
+    /// attentions after resets, clearing state). The transport aborts its
+    /// own in-flight tasks itself.
+    pub async fn task_management(&self, _nexus: &Nexus, _f: TmfFunction, _lun: u64) -> TmfResponse {
+        TmfResponse::Complete
+    }
+
+    /// Flush every backend (shutdown).
+    pub async fn flush_all(&self) {}
+}

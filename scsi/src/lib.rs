@@ -1,0 +1,15 @@
+//! SCSI device server for xtgt (SPC-5, SBC-4): logical units, command sets,
+//! sense data, backends. Knows nothing about iSCSI.
+//!
+//! The transport (the `iscsi` crate) talks to this crate only through
+//! [`DeviceServer`], [`TargetPort`], [`Nexus`], [`Request`] and [`Response`].
+
+pub mod backend;
+pub mod device;
+pub mod sense;
+
+pub use device::{
+    DeviceServer, LogicalUnit, LuConfig, Nexus, Request, Response, Status, TargetPort, TaskAttr,
+    TmfFunction, TmfResponse,
+};
+pub use sense::ScsiError;
