@@ -50,11 +50,17 @@ pub struct LuConfig {
 pub struct LogicalUnit {
     pub config: LuConfig,
     pub backend: Arc<dyn Backend>,
+    /// State of the block command set (owned by `sbc`).
+    pub sbc: crate::sbc::SbcState,
 }
 
 impl LogicalUnit {
     pub fn new(config: LuConfig, backend: Arc<dyn Backend>) -> Self {
-        Self { config, backend }
+        Self {
+            config,
+            backend,
+            sbc: Default::default(),
+        }
     }
 }
 

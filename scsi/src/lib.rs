@@ -5,8 +5,11 @@
 //! [`DeviceServer`], [`TargetPort`], [`Nexus`], [`Request`] and [`Response`].
 
 pub mod backend;
+pub mod command;
 pub mod device;
+pub mod sbc;
 pub mod sense;
+pub mod spc;
 
 pub use device::{
     DeviceServer, LogicalUnit, LuConfig, Nexus, Request, Response, Status, TargetPort, TaskAttr,

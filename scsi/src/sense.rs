@@ -1,10 +1,355 @@
 //! Sense data (SPC-5 4.4). Every SCSI error is a [`ScsiError`]; the mapping to
-//! (sense key, ASC, ASCQ) lives in one table here. Handlers never build sense
-//! bytes by hand.
+//! (sense key, ASC, ASCQ) lives in one table here ([`ScsiError::code`]).
+//! Handlers never build sense bytes by hand.
 
-/// Placeholder: the scsi crate owner fills in the full closed enum and table.
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Sense keys (SPC-5 table 52).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum SenseKey {
+    NoSense = 0x0,
+    RecoveredError = 0x1,
+    NotReady = 0x2,
+    MediumError = 0x3,
+    HardwareError = 0x4,
+    IllegalRequest = 0x5,
+    UnitAttention = 0x6,
+    DataProtect = 0x7,
+    BlankCheck = 0x8,
+    CopyAborted = 0xA,
+    AbortedCommand = 0xB,
+    VolumeOverflow = 0xD,
+    Miscompare = 0xE,
+}
+
+impl SenseKey {
+    /// Lower-case name for metrics labels and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            SenseKey::NoSense => "no_sense",
+            SenseKey::RecoveredError => "recovered_error",
+            SenseKey::NotReady => "not_ready",
+            SenseKey::MediumError => "medium_error",
+            SenseKey::HardwareError => "hardware_error",
+            SenseKey::IllegalRequest => "illegal_request",
+            SenseKey::UnitAttention => "unit_attention",
+            SenseKey::DataProtect => "data_protect",
+            SenseKey::BlankCheck => "blank_check",
+            SenseKey::CopyAborted => "copy_aborted",
+            SenseKey::AbortedCommand => "aborted_command",
+            SenseKey::VolumeOverflow => "volume_overflow",
+            SenseKey::Miscompare => "miscompare",
+        }
+    }
+}
+
+/// A field pointer for the SENSE KEY SPECIFIC field (SPC-5 4.4.2.2.2): the
+/// byte (and optionally bit) of the CDB or parameter list that is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldPointer {
+    pub byte: u16,
+    pub bit: Option<u8>,
+}
+
+impl FieldPointer {
+    pub const fn byte(byte: u16) -> Self {
+        Self { byte, bit: None }
+    }
+    pub const fn bit(byte: u16, bit: u8) -> Self {
+        Self {
+            byte,
+            bit: Some(bit),
+        }
+    }
+}
+
+/// Every SCSI error condition xtgt reports. Closed: add a variant (and its
+/// row in [`ScsiError::code`]) rather than building sense elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScsiError {
+    // ---- ILLEGAL REQUEST ----
     #[error("invalid command operation code")]
     InvalidOpcode,
+    #[error("invalid field in CDB at {0:?}")]
+    InvalidFieldInCdb(FieldPointer),
+    #[error("invalid field in parameter list at {0:?}")]
+    InvalidFieldInParameterList(FieldPointer),
+    #[error("parameter list length error")]
+    ParameterListLengthError,
+    #[error("logical block address out of range")]
+    LbaOutOfRange,
+    #[error("logical unit not supported")]
+    LunNotSupported,
+    #[error("saving parameters not supported")]
+    SavingParametersNotSupported,
+    #[error("medium removal prevented")]
+    MediumRemovalPrevented,
+    #[error("invalid message error / misc")]
+    InvalidReleaseOfReservation,
+    // third-party copy (SPC-5 6.4, 6.6)
+    #[error("too many target descriptors")]
+    TooManyTargetDescriptors,
+    #[error("unsupported target descriptor type code")]
+    UnsupportedTargetDescriptorType(FieldPointer),
+    #[error("too many segment descriptors")]
+    TooManySegmentDescriptors,
+    #[error("unsupported segment descriptor type code")]
+    UnsupportedSegmentDescriptorType(FieldPointer),
+    #[error("unexpected inexact segment")]
+    UnexpectedInexactSegment,
+    #[error("inline data length exceeded")]
+    InlineDataLengthExceeded,
+    #[error("invalid operation for copy source or destination")]
+    InvalidCopyOperation,
+    #[error("copy segment granularity violation")]
+    CopySegmentGranularityViolation,
+    #[error("copy source or destination not authorized")]
+    CopyNotAuthorized,
+    #[error("operation in progress")]
+    OperationInProgress,
+    // ROD tokens (SBC-4 / SPC-5)
+    #[error("invalid token operation, unsupported token type")]
+    TokenUnsupportedType,
+    #[error("invalid token operation, remote token usage not supported")]
+    TokenRemoteNotSupported,
+    #[error("invalid token operation, token unknown")]
+    TokenUnknown,
+    #[error("invalid token operation, token corrupt")]
+    TokenCorrupt,
+    #[error("invalid token operation, token revoked")]
+    TokenRevoked,
+    #[error("invalid token operation, token expired")]
+    TokenExpired,
+    #[error("invalid token operation, token cancelled")]
+    TokenCancelled,
+    #[error("invalid token operation, token deleted")]
+    TokenDeleted,
+    #[error("invalid token operation, invalid token length")]
+    TokenInvalidLength,
+    #[error("insufficient resources to create ROD token")]
+    InsufficientResourcesRodToken,
+    // ---- NOT READY ----
+    #[error("medium not present")]
+    MediumNotPresent,
+    #[error("logical unit not ready, initializing command required")]
+    NotReadyInitializingCommandRequired,
+    // ---- MEDIUM ERROR ----
+    #[error("unrecovered read error")]
+    UnrecoveredReadError { lba: Option<u64> },
+    #[error("write error")]
+    WriteError { lba: Option<u64> },
+    // ---- HARDWARE ERROR ----
+    #[error("internal target failure")]
+    InternalTargetFailure,
+    // ---- DATA PROTECT ----
+    #[error("write protected")]
+    WriteProtected,
+    // ---- MISCOMPARE ----
+    /// `offset`: byte offset of the first miscompare in the compared data.
+    #[error("miscompare during verify operation")]
+    MiscompareDuringVerify { offset: u64 },
+    // ---- UNIT ATTENTION ----
+    #[error("power on, reset, or bus device reset occurred")]
+    PowerOnReset,
+    #[error("bus device reset function occurred")]
+    BusDeviceResetOccurred,
+    #[error("reported luns data has changed")]
+    ReportedLunsDataChanged,
+    #[error("capacity data has changed")]
+    CapacityDataChanged,
+    #[error("mode parameters changed")]
+    ModeParametersChanged,
+    #[error("commands cleared by another initiator")]
+    CommandsClearedByAnotherInitiator,
+    // ---- ABORTED COMMAND ----
+    #[error("aborted command")]
+    Aborted,
+    // ---- COPY ABORTED ----
+    /// A third-party copy failed part way (SPC-5 6.4.3.?): `asc/ascq` say why,
+    /// `segment` is the failing segment (COMMAND-SPECIFIC INFORMATION),
+    /// `cause` is the underlying error (forwarded sense).
+    #[error("copy aborted in segment {segment}: {asc:#04x}/{ascq:#04x}")]
+    CopyAborted {
+        asc: u8,
+        ascq: u8,
+        segment: u32,
+        cause: Option<Box<ScsiError>>,
+    },
+}
+
+impl ScsiError {
+    /// The one table from error to (sense key, ASC, ASCQ).
+    pub fn code(&self) -> (SenseKey, u8, u8) {
+        use ScsiError::*;
+        use SenseKey as K;
+        match self {
+            InvalidOpcode => (K::IllegalRequest, 0x20, 0x00),
+            InvalidFieldInCdb(_) => (K::IllegalRequest, 0x24, 0x00),
+            InvalidFieldInParameterList(_) => (K::IllegalRequest, 0x26, 0x00),
+            ParameterListLengthError => (K::IllegalRequest, 0x1A, 0x00),
+            LbaOutOfRange => (K::IllegalRequest, 0x21, 0x00),
+            LunNotSupported => (K::IllegalRequest, 0x25, 0x00),
+            SavingParametersNotSupported => (K::IllegalRequest, 0x39, 0x00),
+            MediumRemovalPrevented => (K::IllegalRequest, 0x53, 0x02),
+            InvalidReleaseOfReservation => (K::IllegalRequest, 0x26, 0x04),
+            TooManyTargetDescriptors => (K::IllegalRequest, 0x26, 0x06),
+            UnsupportedTargetDescriptorType(_) => (K::IllegalRequest, 0x26, 0x07),
+            TooManySegmentDescriptors => (K::IllegalRequest, 0x26, 0x08),
+            UnsupportedSegmentDescriptorType(_) => (K::IllegalRequest, 0x26, 0x09),
+            UnexpectedInexactSegment => (K::IllegalRequest, 0x26, 0x0A),
+            InlineDataLengthExceeded => (K::IllegalRequest, 0x26, 0x0B),
+            InvalidCopyOperation => (K::IllegalRequest, 0x26, 0x0C),
+            CopySegmentGranularityViolation => (K::IllegalRequest, 0x26, 0x0D),
+            CopyNotAuthorized => (K::IllegalRequest, 0x26, 0x15),
+            OperationInProgress => (K::IllegalRequest, 0x00, 0x16),
+            TokenUnsupportedType => (K::IllegalRequest, 0x23, 0x01),
+            TokenRemoteNotSupported => (K::IllegalRequest, 0x23, 0x02),
+            TokenUnknown => (K::IllegalRequest, 0x23, 0x04),
+            TokenCorrupt => (K::IllegalRequest, 0x23, 0x05),
+            TokenRevoked => (K::IllegalRequest, 0x23, 0x06),
+            TokenExpired => (K::IllegalRequest, 0x23, 0x07),
+            TokenCancelled => (K::IllegalRequest, 0x23, 0x08),
+            TokenDeleted => (K::IllegalRequest, 0x23, 0x09),
+            TokenInvalidLength => (K::IllegalRequest, 0x23, 0x0A),
+            InsufficientResourcesRodToken => (K::IllegalRequest, 0x55, 0x0D),
+            MediumNotPresent => (K::NotReady, 0x3A, 0x00),
+            NotReadyInitializingCommandRequired => (K::NotReady, 0x04, 0x02),
+            UnrecoveredReadError { .. } => (K::MediumError, 0x11, 0x00),
+            WriteError { .. } => (K::MediumError, 0x0C, 0x00),
+            InternalTargetFailure => (K::HardwareError, 0x44, 0x00),
+            WriteProtected => (K::DataProtect, 0x27, 0x00),
+            MiscompareDuringVerify { .. } => (K::Miscompare, 0x1D, 0x00),
+            PowerOnReset => (K::UnitAttention, 0x29, 0x00),
+            BusDeviceResetOccurred => (K::UnitAttention, 0x29, 0x03),
+            ReportedLunsDataChanged => (K::UnitAttention, 0x3F, 0x0E),
+            CapacityDataChanged => (K::UnitAttention, 0x2A, 0x09),
+            ModeParametersChanged => (K::UnitAttention, 0x2A, 0x01),
+            CommandsClearedByAnotherInitiator => (K::UnitAttention, 0x2F, 0x00),
+            Aborted => (K::AbortedCommand, 0x00, 0x00),
+            CopyAborted { asc, ascq, .. } => (K::CopyAborted, *asc, *ascq),
+        }
+    }
+
+    pub fn sense_key(&self) -> SenseKey {
+        self.code().0
+    }
+
+    /// The full sense description of this error.
+    pub fn sense(&self) -> SenseData {
+        let (key, asc, ascq) = self.code();
+        let mut s = SenseData::new(key, asc, ascq);
+        match self {
+            ScsiError::InvalidFieldInCdb(fp) => s.sks = Some(field_pointer(true, *fp)),
+            ScsiError::InvalidFieldInParameterList(fp)
+            | ScsiError::UnsupportedTargetDescriptorType(fp)
+            | ScsiError::UnsupportedSegmentDescriptorType(fp) => {
+                s.sks = Some(field_pointer(false, *fp))
+            }
+            ScsiError::UnrecoveredReadError { lba: Some(l) }
+            | ScsiError::WriteError { lba: Some(l) } => s.information = Some(*l),
+            ScsiError::MiscompareDuringVerify { offset } => s.information = Some(*offset),
+            ScsiError::CopyAborted { segment, cause, .. } => {
+                s.command_specific = Some(*segment);
+                // Segment pointer form of SKS is set by the copy manager
+                // through `SenseData` directly when it knows the byte offset.
+                s.forwarded = cause.as_ref().map(|c| Box::new(c.sense()));
+            }
+            _ => {}
+        }
+        s
+    }
+}
+
+/// SENSE KEY SPECIFIC bytes for a field pointer (SKSV=1, C/D, BPV, bit, field).
+fn field_pointer(cdb: bool, fp: FieldPointer) -> [u8; 3] {
+    let mut b0 = 0x80u8;
+    if cdb {
+        b0 |= 0x40;
+    }
+    if let Some(bit) = fp.bit {
+        b0 |= 0x08 | (bit & 0x07);
+    }
+    let [hi, lo] = fp.byte.to_be_bytes();
+    [b0, hi, lo]
+}
+
+/// Decoded sense fields, encodable in fixed format (SPC-5 4.4.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenseData {
+    pub key: SenseKey,
+    pub asc: u8,
+    pub ascq: u8,
+    /// INFORMATION field (VALID bit set when present); truncated to 32 bits
+    /// in fixed format.
+    pub information: Option<u64>,
+    pub command_specific: Option<u32>,
+    /// SENSE KEY SPECIFIC (3 bytes, SKSV in bit 7 of the first).
+    pub sks: Option<[u8; 3]>,
+    /// Forwarded sense of a copy source/destination (appended after byte 18
+    /// as in SPC-5 6.4.3 "forwarded sense data").
+    pub forwarded: Option<Box<SenseData>>,
+}
+
+impl SenseData {
+    pub fn new(key: SenseKey, asc: u8, ascq: u8) -> Self {
+        Self {
+            key,
+            asc,
+            ascq,
+            information: None,
+            command_specific: None,
+            sks: None,
+            forwarded: None,
+        }
+    }
+
+    /// Fixed format sense data, response code 0x70 (current error).
+    pub fn encode_fixed(&self) -> Bytes {
+        let extra = self.forwarded.as_ref().map(|f| f.encode_fixed());
+        let mut b = BytesMut::with_capacity(18 + extra.as_ref().map_or(0, |e| e.len()));
+        let valid = if self.information.is_some() { 0x80 } else { 0 };
+        b.put_u8(valid | 0x70);
+        b.put_u8(0);
+        b.put_u8(self.key as u8);
+        b.put_u32(self.information.unwrap_or(0) as u32);
+        let add_len = 10 + extra.as_ref().map_or(0, |e| e.len());
+        b.put_u8(add_len.min(244) as u8);
+        b.put_u32(self.command_specific.unwrap_or(0));
+        b.put_u8(self.asc);
+        b.put_u8(self.ascq);
+        b.put_u8(0); // FIELD REPLACEABLE UNIT CODE
+        b.put_slice(&self.sks.unwrap_or([0, 0, 0]));
+        if let Some(e) = extra {
+            let room = 252usize.saturating_sub(18);
+            b.put_slice(&e[..e.len().min(room)]);
+        }
+        b.freeze()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_field_in_cdb_has_field_pointer() {
+        let s = ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 3))
+            .sense()
+            .encode_fixed();
+        assert_eq!(
+            &s[..],
+            &[0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x24, 0, 0, 0xCB, 0, 1]
+        );
+    }
+
+    #[test]
+    fn miscompare_reports_offset_in_information() {
+        let s = ScsiError::MiscompareDuringVerify { offset: 513 }
+            .sense()
+            .encode_fixed();
+        assert_eq!(s[0], 0xF0);
+        assert_eq!(&s[3..7], &[0, 0, 2, 1]);
+        assert_eq!((s[2], s[12], s[13]), (0x0E, 0x1D, 0x00));
+    }
 }

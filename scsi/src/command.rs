@@ -1,0 +1,51 @@
+//! The context every command handler receives and what it returns.
+//! Handlers are `async fn(&CommandCtx<'_>) -> CommandResult`.
+
+use crate::device::{DeviceServer, LogicalUnit, Nexus, Status};
+use crate::sense::ScsiError;
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Everything a handler may look at. The CDB has passed the opcode table's
+/// length and reserved-bit checks before a handler sees it.
+pub struct CommandCtx<'a> {
+    pub server: &'a DeviceServer,
+    pub nexus: &'a Nexus,
+    pub lun: u64,
+    pub lu: &'a Arc<LogicalUnit>,
+    pub cdb: &'a [u8],
+    /// Data-Out as received (may be shorter than the CDB asks: check).
+    pub data_out: Bytes,
+    /// The transport's expected Data-In length.
+    pub expected_in: u32,
+}
+
+/// A successful completion: status GOOD or CONDITION MET plus Data-In.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub status: Status,
+    pub data: Bytes,
+}
+
+impl Completion {
+    pub fn good() -> Self {
+        Self {
+            status: Status::Good,
+            data: Bytes::new(),
+        }
+    }
+    pub fn data(data: impl Into<Bytes>) -> Self {
+        Self {
+            status: Status::Good,
+            data: data.into(),
+        }
+    }
+    pub fn condition_met() -> Self {
+        Self {
+            status: Status::ConditionMet,
+            data: Bytes::new(),
+        }
+    }
+}
+
+pub type CommandResult = Result<Completion, ScsiError>;
