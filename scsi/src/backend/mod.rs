@@ -2,6 +2,14 @@
 //! the block size. Backends declare what they can do in [`Capabilities`] and
 //! the device server advertises only that (VPD 0xB0/0xB2, READ CAPACITY(16)).
 
+pub mod fault;
+pub mod file;
+pub mod memory;
+
+pub use fault::FaultBackend;
+pub use file::FileBackend;
+pub use memory::MemoryBackend;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::io;
