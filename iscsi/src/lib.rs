@@ -1,9 +1,12 @@
 //! iSCSI target fabric (RFC 7143): PDU codec, login and negotiation, sessions,
 //! tasks, and the tokio network layer (only `net/` touches sockets).
 
+pub mod auth;
 pub mod login;
 pub mod params;
+pub mod pdu;
 pub mod server;
+pub mod text;
 
 pub use params::SessionParams;
 pub use server::{ChapSecret, Server, ServerConfig, TargetConfig};

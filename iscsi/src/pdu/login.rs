@@ -1,0 +1,136 @@
+//! Login Request (RFC 7143 11.12) and Login Response (11.13).
+
+use super::{Bhs, CmdSn, Itt, PduCodec, PduError, RawPdu, StatSn};
+use bytes::Bytes;
+
+fn stage_flags(transit: bool, cont: bool, csg: u8, nsg: u8) -> u8 {
+    let mut f = ((csg & 3) << 2) | (nsg & 3);
+    if transit {
+        f |= 0x80;
+    }
+    if cont {
+        f |= 0x40;
+    }
+    f
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoginRequest {
+    pub transit: bool,
+    pub cont: bool,
+    pub csg: u8,
+    pub nsg: u8,
+    pub version_max: u8,
+    pub version_min: u8,
+    pub isid: [u8; 6],
+    pub tsih: u16,
+    pub itt: Itt,
+    pub cid: u16,
+    pub cmdsn: CmdSn,
+    pub exp_statsn: StatSn,
+    pub data: Bytes,
+}
+
+impl PduCodec for LoginRequest {
+    const OPCODE: u8 = 0x03;
+
+    fn parse(raw: &RawPdu) -> Result<Self, PduError> {
+        let b = &raw.bhs;
+        let f = b.flags();
+        let mut isid = [0u8; 6];
+        isid.copy_from_slice(&b.0[8..14]);
+        Ok(Self {
+            transit: f & 0x80 != 0,
+            cont: f & 0x40 != 0,
+            csg: (f >> 2) & 3,
+            nsg: f & 3,
+            version_max: b.u8_at(2),
+            version_min: b.u8_at(3),
+            isid,
+            tsih: b.u16_at(14),
+            itt: b.itt(),
+            cid: b.u16_at(20),
+            cmdsn: CmdSn(b.u32_at(24)),
+            exp_statsn: StatSn(b.u32_at(28)),
+            data: raw.data.clone(),
+        })
+    }
+
+    fn to_raw(&self) -> RawPdu {
+        // The I bit is always 1 in a Login Request (RFC 7143 11.12).
+        let mut b = Bhs::new(Self::OPCODE, true);
+        b.set_flags(stage_flags(self.transit, self.cont, self.csg, self.nsg));
+        b.set_u8(2, self.version_max);
+        b.set_u8(3, self.version_min);
+        b.0[8..14].copy_from_slice(&self.isid);
+        b.set_u16(14, self.tsih);
+        b.set_itt(self.itt);
+        b.set_u16(20, self.cid);
+        b.set_u32(24, self.cmdsn.0);
+        b.set_u32(28, self.exp_statsn.0);
+        RawPdu::new(b, Bytes::new(), self.data.clone())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LoginResponse {
+    pub transit: bool,
+    pub cont: bool,
+    pub csg: u8,
+    pub nsg: u8,
+    pub version_max: u8,
+    pub version_active: u8,
+    pub isid: [u8; 6],
+    pub tsih: u16,
+    pub itt: Itt,
+    pub statsn: StatSn,
+    pub exp_cmdsn: CmdSn,
+    pub max_cmdsn: CmdSn,
+    pub status_class: u8,
+    pub status_detail: u8,
+    pub data: Bytes,
+}
+
+impl PduCodec for LoginResponse {
+    const OPCODE: u8 = 0x23;
+
+    fn parse(raw: &RawPdu) -> Result<Self, PduError> {
+        let b = &raw.bhs;
+        let f = b.flags();
+        let mut isid = [0u8; 6];
+        isid.copy_from_slice(&b.0[8..14]);
+        Ok(Self {
+            transit: f & 0x80 != 0,
+            cont: f & 0x40 != 0,
+            csg: (f >> 2) & 3,
+            nsg: f & 3,
+            version_max: b.u8_at(2),
+            version_active: b.u8_at(3),
+            isid,
+            tsih: b.u16_at(14),
+            itt: b.itt(),
+            statsn: StatSn(b.u32_at(24)),
+            exp_cmdsn: CmdSn(b.u32_at(28)),
+            max_cmdsn: CmdSn(b.u32_at(32)),
+            status_class: b.u8_at(36),
+            status_detail: b.u8_at(37),
+            data: raw.data.clone(),
+        })
+    }
+
+    fn to_raw(&self) -> RawPdu {
+        let mut b = Bhs::new(Self::OPCODE, false);
+        b.set_flags(stage_flags(self.transit, self.cont, self.csg, self.nsg));
+        b.set_u8(2, self.version_max);
+        b.set_u8(3, self.version_active);
+        b.0[8..14].copy_from_slice(&self.isid);
+        b.set_u16(14, self.tsih);
+        b.set_itt(self.itt);
+        b.set_u32(24, self.statsn.0);
+        b.set_u32(28, self.exp_cmdsn.0);
+        b.set_u32(32, self.max_cmdsn.0);
+        b.set_u8(36, self.status_class);
+        b.set_u8(37, self.status_detail);
+        RawPdu::new(b, Bytes::new(), self.data.clone())
+    }
+}

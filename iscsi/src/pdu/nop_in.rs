@@ -1,0 +1,46 @@
+//! NOP-In (RFC 7143 11.19).
+
+use super::{Bhs, CmdSn, Itt, Lun, PduCodec, PduError, RawPdu, StatSn, Ttt};
+use bytes::Bytes;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NopIn {
+    pub lun: Lun,
+    /// The NOP-Out's ITT, or 0xffffffff for a target-initiated ping.
+    pub itt: Itt,
+    /// 0xffffffff in an answer; our tag when we ask for a NOP-Out back.
+    pub ttt: Ttt,
+    pub statsn: StatSn,
+    pub exp_cmdsn: CmdSn,
+    pub max_cmdsn: CmdSn,
+    pub data: Bytes,
+}
+
+impl PduCodec for NopIn {
+    const OPCODE: u8 = 0x20;
+
+    fn parse(raw: &RawPdu) -> Result<Self, PduError> {
+        let b = &raw.bhs;
+        Ok(Self {
+            lun: b.lun(),
+            itt: b.itt(),
+            ttt: Ttt(b.u32_at(20)),
+            statsn: StatSn(b.u32_at(24)),
+            exp_cmdsn: CmdSn(b.u32_at(28)),
+            max_cmdsn: CmdSn(b.u32_at(32)),
+            data: raw.data.clone(),
+        })
+    }
+
+    fn to_raw(&self) -> RawPdu {
+        let mut b = Bhs::new(Self::OPCODE, false);
+        b.set_flags(0x80);
+        b.set_lun(self.lun);
+        b.set_itt(self.itt);
+        b.set_u32(20, self.ttt.0);
+        b.set_u32(24, self.statsn.0);
+        b.set_u32(28, self.exp_cmdsn.0);
+        b.set_u32(32, self.max_cmdsn.0);
+        RawPdu::new(b, Bytes::new(), self.data.clone())
+    }
+}

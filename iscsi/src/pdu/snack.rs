@@ -1,0 +1,46 @@
+//! SNACK Request (RFC 7143 11.16). Only meaningful at ErrorRecoveryLevel > 0;
+//! xtgt (ERL 0) rejects it, but parses it strictly.
+
+use super::{Bhs, Itt, Lun, PduCodec, PduError, RawPdu, StatSn, Ttt};
+use bytes::Bytes;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnackRequest {
+    /// Type (11.16.1): 0 Data/R2T, 1 Status, 2 DataACK, 3 R-Data.
+    pub snack_type: u8,
+    pub lun: Lun,
+    pub itt: Itt,
+    pub ttt: Ttt,
+    pub exp_statsn: StatSn,
+    pub beg_run: u32,
+    pub run_length: u32,
+}
+
+impl PduCodec for SnackRequest {
+    const OPCODE: u8 = 0x10;
+
+    fn parse(raw: &RawPdu) -> Result<Self, PduError> {
+        let b = &raw.bhs;
+        Ok(Self {
+            snack_type: b.flags() & 0x0f,
+            lun: b.lun(),
+            itt: b.itt(),
+            ttt: Ttt(b.u32_at(20)),
+            exp_statsn: StatSn(b.u32_at(28)),
+            beg_run: b.u32_at(40),
+            run_length: b.u32_at(44),
+        })
+    }
+
+    fn to_raw(&self) -> RawPdu {
+        let mut b = Bhs::new(Self::OPCODE, false);
+        b.set_flags(0x80 | (self.snack_type & 0x0f));
+        b.set_lun(self.lun);
+        b.set_itt(self.itt);
+        b.set_u32(20, self.ttt.0);
+        b.set_u32(28, self.exp_statsn.0);
+        b.set_u32(40, self.beg_run);
+        b.set_u32(44, self.run_length);
+        RawPdu::new(b, Bytes::new(), Bytes::new())
+    }
+}

@@ -1,0 +1,315 @@
+//! Codec tests: round trip of every PDU type, truncation at every prefix,
+//! byte-exact headers for a few reference PDUs.
+
+use super::*;
+use bytes::Bytes;
+
+fn lun(n: u64) -> Lun {
+    Lun::from_index(n)
+}
+
+fn initiator_samples() -> Vec<InitiatorPdu> {
+    vec![
+        InitiatorPdu::NopOut(NopOut {
+            immediate: true,
+            lun: lun(1),
+            itt: Itt(7),
+            ttt: Ttt::RESERVED,
+            cmdsn: CmdSn(9),
+            exp_statsn: StatSn(3),
+            data: Bytes::from_static(b"ping!"),
+        }),
+        InitiatorPdu::ScsiCommand(ScsiCommand {
+            immediate: false,
+            final_bit: true,
+            read: true,
+            write: false,
+            attr: 1,
+            lun: lun(0),
+            itt: Itt(0x1234),
+            edtl: 512,
+            cmdsn: CmdSn(0xffff_ffff),
+            exp_statsn: StatSn(2),
+            cdb: Bytes::from_static(&[0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]),
+            bidi_read_length: None,
+            data: Bytes::new(),
+        }),
+        InitiatorPdu::ScsiCommand(ScsiCommand {
+            immediate: false,
+            final_bit: true,
+            read: true,
+            write: true,
+            attr: 2,
+            lun: lun(300),
+            itt: Itt(1),
+            edtl: 4096,
+            cmdsn: CmdSn(5),
+            exp_statsn: StatSn(2),
+            cdb: Bytes::from((0u8..32).collect::<Vec<_>>()),
+            bidi_read_length: Some(8192),
+            data: Bytes::from(vec![0xab; 4096]),
+        }),
+        InitiatorPdu::TaskMgmt(TaskMgmtRequest {
+            immediate: true,
+            function: consts::function::ABORT_TASK,
+            lun: lun(0),
+            itt: Itt(10),
+            ref_itt: Itt(4),
+            cmdsn: CmdSn(11),
+            exp_statsn: StatSn(12),
+            ref_cmdsn: CmdSn(8),
+            exp_datasn: DataSn(0),
+        }),
+        InitiatorPdu::Login(LoginRequest {
+            transit: true,
+            cont: false,
+            csg: 1,
+            nsg: 3,
+            version_max: 0,
+            version_min: 0,
+            isid: [0x80, 1, 2, 3, 4, 5],
+            tsih: 0,
+            itt: Itt(0),
+            cid: 1,
+            cmdsn: CmdSn(1),
+            exp_statsn: StatSn(0),
+            data: Bytes::from_static(b"InitiatorName=iqn.x\0"),
+        }),
+        InitiatorPdu::Text(TextRequest {
+            immediate: true,
+            final_bit: true,
+            cont: false,
+            lun: lun(0),
+            itt: Itt(2),
+            ttt: Ttt::RESERVED,
+            cmdsn: CmdSn(3),
+            exp_statsn: StatSn(4),
+            data: Bytes::from_static(b"SendTargets=All\0"),
+        }),
+        InitiatorPdu::DataOut(DataOut {
+            final_bit: true,
+            lun: lun(0),
+            itt: Itt(3),
+            ttt: Ttt(17),
+            exp_statsn: StatSn(5),
+            datasn: DataSn(2),
+            buffer_offset: 16384,
+            data: Bytes::from(vec![1u8; 13]),
+        }),
+        InitiatorPdu::Logout(LogoutRequest {
+            immediate: true,
+            reason: consts::REASON_CLOSE_SESSION,
+            itt: Itt(9),
+            cid: 1,
+            cmdsn: CmdSn(20),
+            exp_statsn: StatSn(21),
+        }),
+        InitiatorPdu::Snack(SnackRequest {
+            snack_type: 1,
+            lun: lun(0),
+            itt: Itt(5),
+            ttt: Ttt(6),
+            exp_statsn: StatSn(7),
+            beg_run: 8,
+            run_length: 9,
+        }),
+    ]
+}
+
+fn target_samples() -> Vec<TargetPdu> {
+    vec![
+        TargetPdu::NopIn(NopIn {
+            lun: lun(0),
+            itt: Itt::RESERVED,
+            ttt: Ttt(1),
+            statsn: StatSn(2),
+            exp_cmdsn: CmdSn(3),
+            max_cmdsn: CmdSn(66),
+            data: Bytes::new(),
+        }),
+        TargetPdu::ScsiResponse(ScsiResponse {
+            underflow: true,
+            status: 2,
+            itt: Itt(4),
+            statsn: StatSn(5),
+            exp_cmdsn: CmdSn(6),
+            max_cmdsn: CmdSn(7),
+            exp_datasn: DataSn(1),
+            residual: 100,
+            data: ScsiResponse::sense_segment(&[0x70, 0, 5, 0, 0, 0, 0, 10]),
+            ..Default::default()
+        }),
+        TargetPdu::TaskMgmt(TaskMgmtResponse {
+            response: consts::response::TASK_DOES_NOT_EXIST,
+            itt: Itt(1),
+            statsn: StatSn(2),
+            exp_cmdsn: CmdSn(3),
+            max_cmdsn: CmdSn(4),
+        }),
+        TargetPdu::Login(LoginResponse {
+            transit: true,
+            csg: 1,
+            nsg: 3,
+            isid: [0x80, 1, 2, 3, 4, 5],
+            tsih: 9,
+            itt: Itt(0),
+            statsn: StatSn(0),
+            exp_cmdsn: CmdSn(1),
+            max_cmdsn: CmdSn(64),
+            status_class: 0,
+            data: Bytes::from_static(b"TargetPortalGroupTag=1\0"),
+            ..Default::default()
+        }),
+        TargetPdu::Text(TextResponse {
+            final_bit: true,
+            itt: Itt(2),
+            ttt: Ttt::RESERVED,
+            data: Bytes::from_static(b"TargetName=iqn.t\0"),
+            ..Default::default()
+        }),
+        TargetPdu::DataIn(DataIn {
+            final_bit: true,
+            status: Some(0),
+            underflow: true,
+            itt: Itt(3),
+            ttt: Ttt::RESERVED,
+            datasn: DataSn(4),
+            buffer_offset: 8192,
+            residual: 3,
+            data: Bytes::from(vec![7u8; 37]),
+            ..Default::default()
+        }),
+        TargetPdu::Logout(LogoutResponse {
+            response: 0,
+            itt: Itt(6),
+            time2wait: 2,
+            time2retain: 20,
+            ..Default::default()
+        }),
+        TargetPdu::R2t(R2t {
+            itt: Itt(8),
+            ttt: Ttt(9),
+            r2tsn: R2tSn(1),
+            buffer_offset: 65536,
+            desired_length: 262144,
+            ..Default::default()
+        }),
+        TargetPdu::Async(AsyncMessage {
+            event: consts::EVENT_LOGOUT_REQUEST,
+            parameter3: 2,
+            ..Default::default()
+        }),
+        TargetPdu::Reject(Reject::new(RejectReason::ProtocolError, &[0x1b; 48])),
+    ]
+}
+
+#[test]
+fn initiator_round_trip_and_truncation() {
+    for p in initiator_samples() {
+        let bytes = p.to_raw().encode();
+        assert_eq!(bytes.len() % 4, 0);
+        let raw = RawPdu::decode(&bytes).unwrap();
+        assert_eq!(InitiatorPdu::parse(&raw).unwrap(), p);
+        for cut in 0..bytes.len() {
+            assert_eq!(
+                RawPdu::decode(&bytes[..cut]),
+                Err(PduError::Truncated),
+                "{p:?} cut at {cut}"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(&[0; 4]);
+        assert_eq!(RawPdu::decode(&longer), Err(PduError::TrailingBytes));
+    }
+}
+
+#[test]
+fn target_round_trip_and_truncation() {
+    for p in target_samples() {
+        let bytes = p.to_raw().encode();
+        let raw = RawPdu::decode(&bytes).unwrap();
+        assert_eq!(TargetPdu::parse(&raw).unwrap(), p);
+        for cut in 0..bytes.len() {
+            assert_eq!(RawPdu::decode(&bytes[..cut]), Err(PduError::Truncated));
+        }
+    }
+}
+
+#[test]
+fn scsi_command_header_bytes() {
+    let InitiatorPdu::ScsiCommand(c) = &initiator_samples()[1] else {
+        unreachable!()
+    };
+    let e = c.to_raw().encode();
+    assert_eq!(
+        &e[..32],
+        &[
+            0x01, 0xc1, 0, 0, 0, 0, 0, 0, // opcode, F|R|simple, AHS, DSL
+            0, 0, 0, 0, 0, 0, 0, 0, // LUN 0
+            0, 0, 0x12, 0x34, 0, 0, 2, 0, // ITT, EDTL 512
+            0xff, 0xff, 0xff, 0xff, 0, 0, 0, 2, // CmdSN, ExpStatSN
+        ]
+    );
+    assert_eq!(e[32], 0x28);
+}
+
+#[test]
+fn extended_cdb_ahs_layout() {
+    let InitiatorPdu::ScsiCommand(c) = &initiator_samples()[2] else {
+        unreachable!()
+    };
+    let e = c.to_raw().encode();
+    // Extended CDB AHS: 17 (16 CDB bytes + reserved) -> 20 bytes padded;
+    // bidi AHS: 8 bytes.
+    assert_eq!(e[4], 7);
+    assert_eq!(&e[48..52], &[0, 17, 1, 0]);
+    assert_eq!(e[52], 16);
+    assert_eq!(&e[68..76], &[0, 5, 2, 0, 0, 0, 0x20, 0]);
+    assert_eq!(&e[0..2], &[0x01, 0xe2]);
+    assert_eq!(&e[8..10], &[0x41, 0x2c]);
+}
+
+#[test]
+fn data_in_with_status_header_bytes() {
+    let TargetPdu::DataIn(d) = &target_samples()[5] else {
+        unreachable!()
+    };
+    let e = d.to_raw().encode();
+    assert_eq!(&e[0..8], &[0x25, 0x83, 0, 0, 0, 0, 0, 37]);
+    assert_eq!(e.len(), 48 + 40);
+    assert_eq!(&e[85..88], &[0, 0, 0]);
+}
+
+#[test]
+fn bad_ahs_is_invalid_field() {
+    let mut raw = initiator_samples()[1].clone().to_raw();
+    raw.ahs = Bytes::from_static(&[0, 40, 1, 0]);
+    assert_eq!(
+        ScsiCommand::parse(&raw),
+        Err(PduError::InvalidField("AHSLength"))
+    );
+    raw.ahs = Bytes::from_static(&[0, 1, 9, 0]);
+    assert_eq!(
+        ScsiCommand::parse(&raw),
+        Err(PduError::InvalidField("AHS type"))
+    );
+}
+
+#[test]
+fn unknown_opcode_is_command_not_supported() {
+    let mut b = [0u8; 48];
+    b[0] = 0x1c;
+    let raw = RawPdu::decode(&b).unwrap();
+    let e = InitiatorPdu::parse(&raw).unwrap_err();
+    assert_eq!(e, PduError::UnknownOpcode(0x1c));
+    assert_eq!(e.reject_reason(), RejectReason::CommandNotSupported);
+}
+
+#[test]
+fn statsn_rules() {
+    let t = target_samples();
+    assert!(!t[0].advances_statsn()); // unsolicited NOP-In
+    assert!(t[1].advances_statsn()); // SCSI Response
+    assert!(t[5].advances_statsn()); // Data-In with S
+    assert!(!t[7].advances_statsn()); // R2T
+}
