@@ -1,0 +1,543 @@
+#!/usr/bin/env bash
+# Benchmarks of xtgt against tgt, the userspace iSCSI target people run today.
+#
+# Not part of the test command: run on demand. Both targets run in the same
+# invocation, each with a file LUN of the same size on the same filesystem, and
+# the same real initiators measure both (see /work/shared/docs/benchmarking.md):
+#   - qemu-img bench, 1 MiB sequential read, queue depth 16
+#   - qemu-img bench, 1 MiB sequential write, queue depth 16 (-w)
+#   - fio (libiscsi engine), 4 KiB random read, queue depth 32, 10 s, with p99
+# Each is repeated (median taken). With --copy, a 1 GiB LUN->LUN copy is also
+# timed: host copy (qemu-img convert) through tgt and through xtgt, offloaded
+# copy (qemu-img convert -C) in xtgt, and the backend's own copy
+# (cp --reflink=never, copy_file_range) as the physical limit.
+#
+# The Markdown table goes to conformance/bench/results.md (or --out FILE).
+# Every server this script starts is stopped by pid on exit, even on failure.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$SCRIPT_DIR/../.." && pwd)
+ARGS="$*"
+
+usage() {
+    cat <<EOF
+usage: $0 [options]
+  --reps N          repetitions per workload, median reported (default 3)
+  --size SIZE       LUN size for the benchmark LUN (default 1GiB; K/M/G suffixes)
+  --count N         1 MiB requests per qemu-img bench run (default 4096)
+  --fio-runtime S   seconds per fio run (default 10)
+  --copy            also run the 1 GiB LUN->LUN copy comparison
+  --copy-size SIZE  size of the copy LUNs (default 1GiB)
+  --xtgt PATH       xtgt binary (default target/release/xtgt, built if missing)
+  --b-as-tgt        run a second tgt in xtgt's slot (to prove the script before
+                    xtgt works); its column is labelled tgt#2, never xtgt
+  --dir DIR         where the LUN files go (default \${XTGT_BENCH_DIR:-/var/tmp})
+  --out FILE        Markdown results (default conformance/bench/results.md)
+  --no-install      skip the package check and the fio build
+  --keep            keep the work directory (LUN files, logs)
+  --quick           1 repetition, 1024 requests, 3 s fio (a smoke run)
+Environment: XTGT_CACHE (fio cache, default ~/.cache/xtgt), TGT_PORT (13262),
+XTGT_PORT (13263), XTGT_METRICS_PORT (13264).
+EOF
+}
+
+REPS=3
+LUN_SIZE=1GiB
+COUNT=4096
+FIO_RUNTIME=10
+COPY=0
+COPY_SIZE=1GiB
+XTGT_BIN=""
+B_AS_TGT=0
+BENCH_DIR=${XTGT_BENCH_DIR:-/var/tmp}
+OUT="$SCRIPT_DIR/results.md"
+INSTALL=1
+KEEP=0
+TGT_PORT=${TGT_PORT:-13262}
+XTGT_PORT=${XTGT_PORT:-13263}
+XTGT_METRICS_PORT=${XTGT_METRICS_PORT:-13264}
+CACHE=${XTGT_CACHE:-$HOME/.cache/xtgt}
+
+while (($#)); do
+    case $1 in
+    --reps) REPS=$2; shift ;;
+    --size) LUN_SIZE=$2; shift ;;
+    --count) COUNT=$2; shift ;;
+    --fio-runtime) FIO_RUNTIME=$2; shift ;;
+    --copy) COPY=1 ;;
+    --copy-size) COPY_SIZE=$2; shift ;;
+    --xtgt) XTGT_BIN=$2; shift ;;
+    --b-as-tgt) B_AS_TGT=1 ;;
+    --dir) BENCH_DIR=$2; shift ;;
+    --out) OUT=$2; shift ;;
+    --no-install) INSTALL=0 ;;
+    --keep) KEEP=1 ;;
+    --quick) REPS=1; COUNT=1024; FIO_RUNTIME=3 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Bytes from "1GiB", "512M", "4096".
+to_bytes() {
+    local s=${1%iB} n unit
+    s=${s%B}
+    n=${s%%[KMGTkmgt]}
+    unit=${s:${#n}}
+    case $unit in
+    "") echo "$n" ;;
+    [Kk]) echo $((n << 10)) ;;
+    [Mm]) echo $((n << 20)) ;;
+    [Gg]) echo $((n << 30)) ;;
+    [Tt]) echo $((n << 40)) ;;
+    esac
+}
+
+LUN_BYTES=$(to_bytes "$LUN_SIZE")
+COPY_BYTES=$(to_bytes "$COPY_SIZE")
+((LUN_BYTES % 1048576 == 0)) || die "--size must be a multiple of 1 MiB"
+((COPY_BYTES % 1048576 == 0)) || die "--copy-size must be a multiple of 1 MiB"
+
+# ---------------------------------------------------------------------------
+# Dependencies
+# ---------------------------------------------------------------------------
+
+installed_version() { dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null | awk '/ok installed/{print $4}'; }
+
+install_packages() {
+    local need=() p cand iu ib updated=0
+    for p in tgt libiscsi-dev zlib1g-dev libaio-dev build-essential; do
+        [[ -n $(installed_version "$p") ]] || need+=("$p")
+    done
+    # qemu-img needs qemu-block-extra (the iscsi:// driver is a module) at
+    # exactly its own version. If qemu-utils came from a backport, pin both to
+    # the candidate of qemu-block-extra, downgrading qemu-utils if need be.
+    cand=$(apt-cache policy qemu-block-extra 2>/dev/null | awk '/Candidate:/{print $2}')
+    if [[ -z $cand || $cand == "(none)" ]]; then
+        apt-get update -qq && updated=1
+        cand=$(apt-cache policy qemu-block-extra | awk '/Candidate:/{print $2}')
+    fi
+    iu=$(installed_version qemu-utils)
+    ib=$(installed_version qemu-block-extra)
+    if [[ $iu != "$cand" || $ib != "$cand" ]]; then
+        need+=("qemu-utils=$cand" "qemu-block-extra=$cand")
+    fi
+    if ((${#need[@]})); then
+        log "installing: ${need[*]}"
+        ((updated)) || apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --allow-downgrades "${need[@]}" >&2
+    fi
+}
+
+fio_has_libiscsi() { [[ -x $1 ]] && "$1" --enghelp=libiscsi >/dev/null 2>&1; }
+
+# Debian's fio is built without libiscsi; Debian's source package builds with
+# it. The binary is cached in $CACHE/fio/.
+build_fio() {
+    FIO=$CACHE/fio/fio
+    if fio_has_libiscsi "$FIO"; then return; fi
+    log "building fio with libiscsi into $CACHE/fio"
+    mkdir -p "$CACHE/fio"
+    local tmp src list
+    tmp=$(mktemp -d)
+    mkdir -p "$tmp/lists/partial"
+    if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
+        list=$tmp/src.sources
+        sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources >"$list"
+    else
+        list=$tmp/src.list
+        sed -n 's/^deb /deb-src /p' /etc/apt/sources.list >"$list"
+    fi
+    local opts=(-o "Dir::Etc::SourceList=$list" -o Dir::Etc::SourceParts=/dev/null
+        -o "Dir::State::Lists=$tmp/lists")
+    apt-get "${opts[@]}" update -qq >&2
+    (cd "$tmp" && apt-get "${opts[@]}" source --download-only fio >&2)
+    local tarball
+    tarball=$(find "$tmp" -maxdepth 1 -name 'fio_*.orig.tar.*' ! -name '*.asc' | head -n1)
+    [[ -n $tarball ]] || die "fio source archive not downloaded"
+    tar xf "$tarball" -C "$tmp"
+    src=$(find "$tmp" -maxdepth 1 -type d -name 'fio-*' | head -n1)
+    [[ -n $src ]] || die "fio source not found in $tmp"
+    (cd "$src" && ./configure --enable-libiscsi --disable-native >&2 && make -j2 >&2)
+    cp "$src/fio" "$FIO.new" && mv "$FIO.new" "$FIO"
+    rm -rf "$tmp"
+    fio_has_libiscsi "$FIO" || die "fio built without the libiscsi engine"
+}
+
+# ---------------------------------------------------------------------------
+# Servers (every pid we start is recorded and stopped on exit)
+# ---------------------------------------------------------------------------
+
+PIDS=()
+declare -A TGT_CTL # tgtd pid -> its control port
+WORK=""
+
+gone_within() { # PID TENTHS: true once PID has exited
+    local i
+    for ((i = 0; i < $2; i++)); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    ! kill -0 "$1" 2>/dev/null
+}
+
+stop_pid() {
+    local pid=$1 ctl=${TGT_CTL[$1]:-}
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return; }
+    if [[ -n $ctl ]]; then
+        # tgtd catches SIGTERM and keeps running; it leaves on a system delete
+        # once its targets are gone.
+        tgtadm -C "$ctl" --lld iscsi --mode target --op delete --tid 1 --force >/dev/null 2>&1 || true
+        tgtadm -C "$ctl" --mode system --op delete >/dev/null 2>&1 || true
+        gone_within "$pid" 50 && { wait "$pid" 2>/dev/null || true; return; }
+    fi
+    kill "$pid" 2>/dev/null || true
+    if ! gone_within "$pid" 50; then
+        log "pid $pid did not stop; SIGKILL"
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    if [[ -n $WORK && -d $WORK ]]; then
+        if ((KEEP || rc != 0)); then
+            log "work directory kept: $WORK"
+            # LUN files are large; keep only the logs on failure.
+            ((KEEP)) || rm -f "$WORK"/*.img
+        else
+            rm -rf "$WORK"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
+
+wait_port() { # PORT PID NAME
+    local i
+    for i in $(seq 100); do
+        kill -0 "$2" 2>/dev/null || die "$3 exited during start (see $WORK/$3.log)"
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    die "$3 does not listen on port $1"
+}
+
+# start_tgt NAME PORT IQN FILE... ; LUNs are numbered from 1 (LUN 0 is tgt's
+# controller LUN).
+start_tgt() {
+    local name=$1 port=$2 iqn=$3 ctl=$2 lun=1 f i
+    shift 3
+    port_free "$port" || die "port $port is in use"
+    tgtd -f -C "$ctl" --iscsi "portal=127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    TGT_CTL[$pid]=$ctl
+    for i in $(seq 100); do
+        tgtadm -C "$ctl" --lld iscsi --mode target --op show >/dev/null 2>&1 && break
+        kill -0 "$pid" 2>/dev/null || die "tgtd ($name) exited (see $WORK/$name.log)"
+        sleep 0.1
+    done
+    tgtadm -C "$ctl" --lld iscsi --mode target --op new --tid 1 --targetname "$iqn"
+    for f in "$@"; do
+        tgtadm -C "$ctl" --lld iscsi --mode logicalunit --op new --tid 1 --lun "$lun" \
+            --backing-store "$f" --blocksize 512
+        lun=$((lun + 1))
+    done
+    tgtadm -C "$ctl" --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL
+    wait_port "$port" "$pid" "$name"
+    log "$name: tgtd pid $pid on 127.0.0.1:$port"
+}
+
+# start_xtgt NAME PORT IQN FILE... ; LUNs are numbered from 0.
+start_xtgt() {
+    local name=$1 port=$2 iqn=$3 lun=0 f cfg=$WORK/$1.toml
+    shift 3
+    port_free "$port" || die "port $port is in use"
+    {
+        printf '[server]\nlisten = ["127.0.0.1:%s"]\n' "$port"
+        printf '\n[metrics]\nlisten = "127.0.0.1:%s"\n' "$XTGT_METRICS_PORT"
+        printf '\n[[targets]]\niqn = "%s"\n' "$iqn"
+        for f in "$@"; do
+            printf '\n[[targets.luns]]\nlun = %d\nbackend = "file"\npath = "%s"\nsize = "%s"\nblock_size = 512\n' \
+                "$lun" "$(basename "$f")" "$(stat -c %s "$f")"
+            lun=$((lun + 1))
+        done
+    } >"$cfg"
+    RUST_LOG=${RUST_LOG:-warn} "$XTGT_BIN" --config "$cfg" >"$WORK/$name.log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    wait_port "$port" "$pid" "$name"
+    log "$name: xtgt pid $pid on 127.0.0.1:$port"
+}
+
+# ---------------------------------------------------------------------------
+# Measurements
+# ---------------------------------------------------------------------------
+
+# median of the arguments (mean of the two middle ones for an even count)
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {
+        if (NR == 0) { print "nan"; exit }
+        if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2] + v[NR/2+1]) / 2 }'
+}
+
+# qemu_bench URL [-w] -> MiB/s
+qemu_bench() {
+    local url=$1 out secs
+    shift
+    out=$(qemu-img bench -f raw -c "$COUNT" -d 16 -s 1M "$@" "$url" 2>&1) ||
+        { log "qemu-img bench failed: $out"; echo nan; return; }
+    secs=$(sed -n 's/^Run completed in \([0-9.]*\) seconds.*/\1/p' <<<"$out")
+    [[ -n $secs ]] || { log "qemu-img bench: unexpected output: $out"; echo nan; return; }
+    awk -v c="$COUNT" -v s="$secs" 'BEGIN { printf "%.1f\n", c / s }'
+}
+
+# fio_randread URL -> "IOPS P99_MS"
+fio_randread() {
+    # The engine is flagged FIO_SYNCIO, so fio prints that the depth is capped
+    # at 1; it is not (iodepth_level in the JSON shows 16-32 in flight).
+    local url=${1//:/\\:} json=$WORK/fio.json
+    "$FIO" --name=randread --ioengine=libiscsi --filename="$url" \
+        --rw=randread --bs=4k --iodepth=32 --runtime="$FIO_RUNTIME" --time_based \
+        --size="$LUN_BYTES" --output-format=json --output="$json" >"$WORK/fio.err" 2>&1 ||
+        { log "fio failed: $(cat "$WORK/fio.err")"; echo "nan nan"; return; }
+    jq -r '.jobs[0].read | "\(.iops) \(.clat_ns.percentile["99.000000"] / 1e6)"' "$json"
+}
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+START=$EPOCHREALTIME
+
+if ((INSTALL)); then
+    install_packages
+    build_fio
+else
+    FIO=$CACHE/fio/fio
+    fio_has_libiscsi "$FIO" || FIO=$(command -v fio || true)
+    fio_has_libiscsi "$FIO" || die "no fio with libiscsi; run without --no-install"
+fi
+
+if ((B_AS_TGT)); then
+    B_LABEL="tgt#2"
+else
+    B_LABEL="xtgt"
+    if [[ -z $XTGT_BIN ]]; then
+        XTGT_BIN=$REPO_DIR/target/release/xtgt
+        log "building xtgt (release)"
+        (cd "$REPO_DIR" && cargo build --release --bin xtgt >&2)
+    fi
+    [[ -x $XTGT_BIN ]] || die "no xtgt binary at $XTGT_BIN"
+fi
+
+mkdir -p "$BENCH_DIR"
+WORK=$(mktemp -d "$BENCH_DIR/xtgt-bench.XXXXXX")
+log "work directory $WORK ($(findmnt -n -o FSTYPE -T "$WORK"))"
+
+# LUN files with real data (reads of holes would measure nothing): one random
+# file, copied for the other target so both read the same bytes.
+make_lun() { # FILE BYTES [SOURCE]
+    if [[ -n ${3:-} ]]; then
+        cp --reflink=never "$3" "$1"
+    else
+        head -c "$2" /dev/urandom >"$1"
+    fi
+}
+log "creating LUN files ($LUN_SIZE each)"
+make_lun "$WORK/a-bench.img" "$LUN_BYTES"
+make_lun "$WORK/b-bench.img" "$LUN_BYTES" "$WORK/a-bench.img"
+A_FILES=("$WORK/a-bench.img")
+B_FILES=("$WORK/b-bench.img")
+if ((COPY)); then
+    log "creating copy LUN files ($COPY_SIZE each)"
+    make_lun "$WORK/a-src.img" "$COPY_BYTES"
+    make_lun "$WORK/b-src.img" "$COPY_BYTES" "$WORK/a-src.img"
+    truncate -s "$COPY_BYTES" "$WORK/a-dst.img" "$WORK/b-dst.img"
+    make_lun "$WORK/fs-src.img" "$COPY_BYTES" "$WORK/a-src.img"
+    A_FILES+=("$WORK/a-src.img" "$WORK/a-dst.img")
+    B_FILES+=("$WORK/b-src.img" "$WORK/b-dst.img")
+fi
+
+A_IQN=iqn.2026-11.com.example:bench-tgt
+B_IQN=iqn.2026-11.com.example:bench-b
+start_tgt tgt "$TGT_PORT" "$A_IQN" "${A_FILES[@]}"
+A_URL=iscsi://127.0.0.1:$TGT_PORT/$A_IQN
+if ((B_AS_TGT)); then
+    start_tgt tgt2 "$XTGT_PORT" "$B_IQN" "${B_FILES[@]}"
+    B_URL=iscsi://127.0.0.1:$XTGT_PORT/$B_IQN
+    B_LUN0=1
+else
+    start_xtgt xtgt "$XTGT_PORT" "$B_IQN" "${B_FILES[@]}"
+    B_URL=iscsi://127.0.0.1:$XTGT_PORT/$B_IQN
+    B_LUN0=0
+fi
+A_LUN0=1
+
+declare -A R # R[workload,side] = space-separated samples
+
+# One round of every workload against one side.
+round() { # SIDE URL_PREFIX FIRST_LUN
+    local side=$1 url=$2/$3 v iops p99
+    v=$(qemu_bench "$url")
+    R[seqread,$side]+="$v "
+    v=$(qemu_bench "$url" -w)
+    R[seqwrite,$side]+="$v "
+    read -r iops p99 < <(fio_randread "$url")
+    R[randread,$side]+="$iops "
+    R[p99,$side]+="$p99 "
+    log "  $side: seqread $(awk '{print $NF}' <<<"${R[seqread,$side]}") MiB/s, seqwrite $(awk '{print $NF}' <<<"${R[seqwrite,$side]}") MiB/s, randread $iops IOPS, p99 $p99 ms"
+}
+
+for rep in $(seq "$REPS"); do
+    log "round $rep/$REPS"
+    # alternate which target goes first so drift does not favour one side
+    if ((rep % 2)); then
+        round A "$A_URL" "$A_LUN0"
+        round B "$B_URL" "$B_LUN0"
+    else
+        round B "$B_URL" "$B_LUN0"
+        round A "$A_URL" "$A_LUN0"
+    fi
+done
+
+# Copy comparison ------------------------------------------------------------
+
+metric_sum() { # NAME FILTER -> sum of matching samples from xtgt's exporter
+    curl -fsS "http://127.0.0.1:$XTGT_METRICS_PORT/metrics" 2>/dev/null |
+        awk -v n="$1" -v f="$2" 'index($0, n) == 1 && index($0, f) { s += $NF } END { print s + 0 }'
+}
+
+time_it() { # command... -> seconds (stdout), command output to the log
+    local t0=$EPOCHREALTIME
+    "$@" >>"$WORK/copy.log" 2>&1 || { log "failed: $*"; echo nan; return; }
+    awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+cfr_copy() { # SRC DST: copy_file_range(2) in a loop
+    python3 - "$1" "$2" <<'EOF'
+import os, sys
+src = os.open(sys.argv[1], os.O_RDONLY)
+dst = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+left = os.fstat(src).st_size
+while left > 0:
+    n = os.copy_file_range(src, dst, left)
+    if n == 0:
+        break
+    left -= n
+os.fsync(dst) if os.environ.get("CFR_FSYNC") else None
+EOF
+}
+
+zero_file() { dd if=/dev/zero of="$1" bs=1M count=$((COPY_BYTES >> 20)) conv=notrunc status=none; }
+
+check_copy() { # LABEL SRC DST
+    if ! cmp -s "$2" "$3"; then
+        log "WARNING: $1 left a destination that differs from its source"
+        COPY_BAD+=("$1")
+    fi
+}
+
+COPY_BAD=()
+if ((COPY)); then
+    declare -A C
+    XCOPY_BEFORE=0
+    for rep in $(seq "$REPS"); do
+        log "copy round $rep/$REPS"
+        cat "$WORK/a-src.img" "$WORK/b-src.img" "$WORK/fs-src.img" >/dev/null # warm page cache
+        zero_file "$WORK/a-dst.img"
+        C[tgt]+="$(time_it qemu-img convert -n -f raw -O raw "$A_URL/2" "$A_URL/3") "
+        check_copy "host copy via tgt" "$WORK/a-src.img" "$WORK/a-dst.img"
+        zero_file "$WORK/b-dst.img"
+        C[b]+="$(time_it qemu-img convert -n -f raw -O raw "$B_URL/$((B_LUN0 + 1))" "$B_URL/$((B_LUN0 + 2))") "
+        check_copy "host copy via $B_LABEL" "$WORK/b-src.img" "$WORK/b-dst.img"
+        zero_file "$WORK/b-dst.img"
+        ((B_AS_TGT)) || XCOPY_BEFORE=$(metric_sum xtgt_commands_total 'opcode="EXTENDED_COPY')
+        C[boff]+="$(time_it qemu-img convert -C -n -f raw -O raw "$B_URL/$((B_LUN0 + 1))" "$B_URL/$((B_LUN0 + 2))") "
+        check_copy "offloaded copy via $B_LABEL" "$WORK/b-src.img" "$WORK/b-dst.img"
+        if ((!B_AS_TGT)); then
+            XCOPY_AFTER=$(metric_sum xtgt_commands_total 'opcode="EXTENDED_COPY')
+            if [[ $XCOPY_AFTER == "$XCOPY_BEFORE" ]]; then
+                log "note: no EXTENDED COPY reached xtgt: qemu-img convert -C fell back to a host copy"
+                OFFLOAD_FELL_BACK=1
+            fi
+        fi
+        rm -f "$WORK/fs-dst.img"
+        C[cp]+="$(time_it cp --reflink=never "$WORK/fs-src.img" "$WORK/fs-dst.img") "
+        C[cfr]+="$(time_it cfr_copy "$WORK/fs-src.img" "$WORK/fs-dst.img") "
+    done
+fi
+
+# Report ---------------------------------------------------------------------
+
+ELAPSED=$(awk -v a="$START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || a + 0 == 0) print "n/a"; else printf "%.2f\n", b / a }'; }
+fmt() { awk -v v="$1" -v p="$2" 'BEGIN { if (v == "nan") print "n/a"; else printf "%." p "f\n", v }'; }
+
+row() { # LABEL KEY DECIMALS
+    local a b
+    # shellcheck disable=SC2086
+    a=$(median ${R[$2,A]})
+    # shellcheck disable=SC2086
+    b=$(median ${R[$2,B]})
+    printf '| %s | %s | %s | %s |\n' "$1" "$(fmt "$a" "$3")" "$(fmt "$b" "$3")" "$(ratio "$a" "$b")"
+}
+
+FSTYPE=$(findmnt -n -o FSTYPE -T "$WORK" || stat -f -c %T "$WORK")
+XTGT_REV=$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+{
+    echo "## xtgt vs tgt ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+    echo
+    echo "Loopback 127.0.0.1, file LUNs of $LUN_SIZE with 512-byte blocks on $FSTYPE" \
+        "(page cache warm), $(nproc) cores, kernel $(uname -r)." \
+        "tgt $(tgtd -V 2>&1 | awk '{print $NF}'), $(qemu-img --version | head -n1)," \
+        "$("$FIO" --version), xtgt at $XTGT_REV. Median of $REPS runs;" \
+        "runs alternate which target goes first."
+    echo
+    echo "| workload | tgt | $B_LABEL | ratio $B_LABEL/tgt |"
+    echo "|---|---:|---:|---:|"
+    row "1 MiB seq read QD16, MiB/s (qemu-img bench)" seqread 0
+    row "1 MiB seq write QD16, MiB/s (qemu-img bench -w)" seqwrite 0
+    row "4 KiB rand read QD32, IOPS (fio libiscsi, ${FIO_RUNTIME} s)" randread 0
+    row "4 KiB rand read QD32, p99 latency ms (lower is better)" p99 2
+    if ((COPY)); then
+        echo
+        echo "Copy of a $COPY_SIZE LUN to another LUN of the same target, seconds (lower is better):"
+        echo
+        echo "| copy | seconds |"
+        echo "|---|---:|"
+        # shellcheck disable=SC2086
+        {
+            printf '| host copy through tgt (qemu-img convert) | %s |\n' "$(fmt "$(median ${C[tgt]})" 3)"
+            printf '| host copy through %s (qemu-img convert) | %s |\n' "$B_LABEL" "$(fmt "$(median ${C[b]})" 3)"
+            printf '| offloaded copy in %s (qemu-img convert -C)%s | %s |\n' "$B_LABEL" \
+                "${OFFLOAD_FELL_BACK:+ — fell back to host copy, no EXTENDED COPY seen}" \
+                "$(fmt "$(median ${C[boff]})" 3)"
+            printf '| backend: cp --reflink=never on %s | %s |\n' "$FSTYPE" "$(fmt "$(median ${C[cp]})" 3)"
+            printf '| backend: copy_file_range on %s (physical limit) | %s |\n' "$FSTYPE" "$(fmt "$(median ${C[cfr]})" 3)"
+        }
+        if ((${#COPY_BAD[@]})); then
+            echo
+            echo "Copies whose destination differed from the source: ${COPY_BAD[*]}."
+        fi
+    fi
+    echo
+    echo "Whole run: ${ELAPSED} s (\`conformance/bench/run.sh${ARGS:+ $ARGS}\`)."
+} >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+cat "$OUT"
+log "results written to $OUT"
