@@ -2,6 +2,7 @@
 //! tasks, and the tokio network layer (only `net/` touches sockets).
 
 pub mod auth;
+pub mod framing;
 pub mod login;
 pub mod params;
 pub mod pdu;
