@@ -1,1 +1,209 @@
-fn main() {}
+//! xtgt: a userspace iSCSI target with SCSI copy offload.
+//!
+//! `xtgt [--config FILE] [--check]`. Exit status: 0 after a clean shutdown
+//! (SIGINT/SIGTERM), 1 when it cannot start (address in use, backing file
+//! error), 2 for an invalid configuration or command line.
+
+mod assemble;
+mod config;
+mod metrics;
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser, Debug)]
+#[command(name = "xtgt", version, about = "Userspace iSCSI target with SCSI copy offload")]
+struct Cli {
+    /// TOML configuration file. Without it xtgt serves a built-in default:
+    /// iqn.2026-11.org.xtgt:default on 127.0.0.1:3260 with two 1 GiB LUNs
+    /// in ./xtgt-data/. Keys can be overridden by XTGT_<SECTION>__<KEY>
+    /// environment variables, e.g. XTGT_SERVER__LISTEN=0.0.0.0:3260.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Validate the configuration, print it, and exit.
+    #[arg(long)]
+    check: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let cfg = match config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("xtgt: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => EnvFilter::try_new(&v).map_err(|e| format!("RUST_LOG={v:?}: {e}")),
+        _ => EnvFilter::try_new(&cfg.log).map_err(|e| format!("{}: log: {e}", cfg.source)),
+    };
+    let filter = match filter {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("xtgt: invalid log filter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    for w in &cfg.warnings {
+        tracing::warn!("{}: {w}", cfg.source);
+    }
+    if cli.check {
+        println!("{}: configuration is valid", cfg.source);
+        for t in &cfg.targets {
+            println!("target {} with {} LUN(s)", t.iqn, t.luns.len());
+        }
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("xtgt: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(run(cfg))
+}
+
+/// The error line and fix hint for a portal or metrics address we cannot bind.
+fn bind_error(what: &str, addr: SocketAddr, key: &str, e: &std::io::Error) -> String {
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "address already in use: another process (tgtd, another xtgt?) listens there; stop it or choose another address with {key} in the config or XTGT_{}",
+            key.to_ascii_uppercase().replace('.', "__")
+        ),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE".to_string()
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            format!("this machine has no such address; use one of its addresses or 0.0.0.0 in {key}")
+        }
+        _ => e.to_string(),
+    };
+    format!("xtgt: cannot listen on {addr} ({what}): {hint}")
+}
+
+async fn run(cfg: config::Config) -> ExitCode {
+    let assembly = match assemble::build(&cfg) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("xtgt: cannot start: {}: {e}", cfg.source);
+            return ExitCode::from(1);
+        }
+    };
+    let mut listeners = Vec::with_capacity(cfg.server.listen.len());
+    let mut portals = Vec::with_capacity(cfg.server.listen.len());
+    for addr in &cfg.server.listen {
+        match TcpListener::bind(addr).await {
+            Ok(l) => {
+                portals.push(l.local_addr().unwrap_or(*addr));
+                listeners.push(l);
+            }
+            Err(e) => {
+                eprintln!("{}", bind_error("iSCSI portal", *addr, "server.listen", &e));
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let shutdown = CancellationToken::new();
+    let mut metrics_addr = None;
+    if let Some(addr) = cfg.server.metrics_listen {
+        let listener = match TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("{}", bind_error("metrics", addr, "server.metrics_listen", &e));
+                return ExitCode::from(1);
+            }
+        };
+        metrics_addr = Some(listener.local_addr().unwrap_or(addr));
+        match metrics::install() {
+            Ok(handle) => {
+                tokio::spawn(metrics::serve(listener, handle, shutdown.clone()));
+            }
+            Err(e) => {
+                eprintln!("xtgt: cannot install the metrics recorder: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    print_banner(&cfg, &assembly, &portals, metrics_addr);
+
+    let device = assembly.device.clone();
+    let server = iscsi::Server::new(
+        assemble::server_config(&cfg, assembly.targets, portals),
+        device.clone(),
+    );
+    tokio::spawn(watch_signals(shutdown.clone()));
+    let served = server.serve(listeners, shutdown.clone()).await;
+    shutdown.cancel();
+    tracing::info!("flushing backends");
+    device.flush_all().await;
+    match served {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("xtgt: the iSCSI server failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// SIGINT or SIGTERM cancels `shutdown`; a second one exits at once.
+async fn watch_signals(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop xtgt with SIGKILL");
+        return;
+    };
+    for round in 0..2 {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        if round == 0 {
+            tracing::info!("{name}: shutting down (send it again to exit at once)");
+            shutdown.cancel();
+        } else {
+            eprintln!("xtgt: {name} again: exiting without a clean shutdown");
+            std::process::exit(130);
+        }
+    }
+}
+
+fn print_banner(
+    cfg: &config::Config,
+    assembly: &assemble::Assembly,
+    portals: &[SocketAddr],
+    metrics: Option<SocketAddr>,
+) {
+    println!("xtgt {} ({})", env!("CARGO_PKG_VERSION"), cfg.source);
+    for (iqn, luns) in &assembly.lun_descriptions {
+        println!("target {iqn}");
+        for l in luns {
+            println!("  {l}");
+        }
+    }
+    for p in portals {
+        println!("portal {p}");
+    }
+    match metrics {
+        Some(m) => println!("metrics http://{m}/metrics"),
+        None => println!("metrics disabled"),
+    }
+    if let (Some(p), Some((iqn, _))) = (portals.first(), assembly.lun_descriptions.first()) {
+        println!(
+            "connect: iscsi-ls -s iscsi://{p}   or   iscsiadm -m discovery -t st -p {p}   or   iscsi-inq iscsi://{p}/{iqn}/0"
+        );
+    }
+}

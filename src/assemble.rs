@@ -1,0 +1,264 @@
+//! The one place that turns a validated [`Config`] into running parts:
+//! backends, logical units, target ports, the device server and the iSCSI
+//! server configuration.
+
+use crate::config::{format_size, BackendKind, Config, Lun, Target};
+use iscsi::{ChapSecret, ServerConfig, TargetConfig};
+use scsi::backend::file::FileBackend;
+use scsi::backend::memory::MemoryBackend;
+use scsi::backend::Backend;
+use scsi::{DeviceServer, LogicalUnit, LuConfig, TargetPort};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// T10 vendor identification (INQUIRY, 8 bytes).
+pub const VENDOR: &str = "XTGT";
+/// Product identification (INQUIRY, 16 bytes).
+pub const PRODUCT: &str = "xtgt disk";
+/// TARGET PORT GROUP of every target port.
+pub const PORT_GROUP: u16 = 1;
+
+/// A failure to build a backend (the file cannot be created, ...).
+#[derive(Debug)]
+pub struct AssembleError {
+    /// Key path of the LUN in the configuration.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for AssembleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for AssembleError {}
+
+/// The wired device side plus what the fabric needs.
+pub struct Assembly {
+    pub device: Arc<DeviceServer>,
+    pub targets: Vec<TargetConfig>,
+    /// One human line per LUN, for the start banner.
+    pub lun_descriptions: Vec<(String, Vec<String>)>,
+}
+
+/// 64-bit FNV-1a: a fixed, documented hash so identities are stable across
+/// builds and restarts (unlike `RandomState`).
+pub fn fnv1a64(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in data {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The stable identity of LUN `lun` of target `iqn`: FNV-1a 64 of
+/// `iqn || 0x00 || lun as 8 bytes big endian`.
+pub fn naa_id(iqn: &str, lun: u64) -> u64 {
+    let mut data = Vec::with_capacity(iqn.len() + 9);
+    data.extend_from_slice(iqn.as_bytes());
+    data.push(0);
+    data.extend_from_slice(&lun.to_be_bytes());
+    fnv1a64(&data)
+}
+
+/// Unit serial number (VPD 0x80) derived from the NAA id: 16 hex digits.
+pub fn serial(naa_id: u64) -> String {
+    format!("{naa_id:016X}")
+}
+
+/// INQUIRY product revision (4 bytes): the crate's major.minor.
+fn revision() -> String {
+    let v = env!("CARGO_PKG_VERSION");
+    let mut parts = v.split('.');
+    let major = parts.next().unwrap_or("0");
+    let minor = parts.next().unwrap_or("0");
+    let r = format!("{major}.{minor}");
+    r.chars().take(4).collect()
+}
+
+pub fn lu_config(iqn: &str, lun: &Lun) -> LuConfig {
+    let id = naa_id(iqn, lun.lun);
+    LuConfig {
+        block_size: lun.block_size,
+        read_only: lun.read_only,
+        serial: serial(id),
+        naa_id: id,
+        vendor: VENDOR.to_string(),
+        product: PRODUCT.to_string(),
+        revision: revision(),
+    }
+}
+
+fn open_backend(key: &str, lun: &Lun) -> Result<(Arc<dyn Backend>, String), AssembleError> {
+    let err = |message: String| AssembleError {
+        key: key.to_string(),
+        message,
+    };
+    let (backend, what): (Arc<dyn Backend>, String) = match &lun.backend {
+        BackendKind::Memory { size } => (
+            Arc::new(MemoryBackend::new(*size)),
+            format!("memory, {}", format_size(*size)),
+        ),
+        BackendKind::File { path, size } => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if !dir.exists() && size.is_some() && !lun.read_only {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        err(format!("cannot create the folder {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+            let b = FileBackend::open_or_create(path, *size, lun.read_only)
+                .map_err(|e| err(format!("cannot open the backing file: {e}")))?;
+            let desc = format!("file {}, {}", path.display(), format_size(b.size()));
+            (Arc::new(b), desc)
+        }
+    };
+    let size = backend.size();
+    let bs = u64::from(lun.block_size);
+    if size == 0 || size % bs != 0 {
+        return Err(err(format!(
+            "the medium is {size} bytes, not a positive multiple of block_size {bs}; resize it or set size"
+        )));
+    }
+    let what = format!(
+        "{what}, {}-byte blocks{}",
+        lun.block_size,
+        if lun.read_only { ", read-only" } else { "" }
+    );
+    Ok((backend, what))
+}
+
+fn target_port(
+    ti: usize,
+    t: &Target,
+) -> Result<(Arc<TargetPort>, Vec<String>), AssembleError> {
+    let mut luns = BTreeMap::new();
+    let mut lines = Vec::with_capacity(t.luns.len());
+    for (li, l) in t.luns.iter().enumerate() {
+        let key = format!("targets[{ti}].luns[{li}]");
+        let (backend, what) = open_backend(&key, l)?;
+        luns.insert(l.lun, Arc::new(LogicalUnit::new(lu_config(&t.iqn, l), backend)));
+        lines.push(format!("lun {}: {what}", l.lun));
+    }
+    // RELATIVE TARGET PORT IDENTIFIER: 1..n in config order (0 is reserved,
+    // SPC-5 7.7.6.7); the config has far fewer than 65535 targets.
+    let relative_port_id = u16::try_from(ti + 1).map_err(|_| AssembleError {
+        key: format!("targets[{ti}]"),
+        message: "too many targets; at most 65535".to_string(),
+    })?;
+    Ok((
+        Arc::new(TargetPort {
+            name: t.iqn.clone(),
+            relative_port_id,
+            port_group: PORT_GROUP,
+            luns,
+        }),
+        lines,
+    ))
+}
+
+fn chap(c: &Option<crate::config::ChapCredentials>) -> Option<ChapSecret> {
+    c.as_ref().map(|c| ChapSecret {
+        user: c.user.clone(),
+        secret: c.secret.clone(),
+    })
+}
+
+/// Open every backend and build the device server.
+pub fn build(cfg: &Config) -> Result<Assembly, AssembleError> {
+    let mut ports = Vec::with_capacity(cfg.targets.len());
+    let mut targets = Vec::with_capacity(cfg.targets.len());
+    let mut lun_descriptions = Vec::with_capacity(cfg.targets.len());
+    for (ti, t) in cfg.targets.iter().enumerate() {
+        let (port, lines) = target_port(ti, t)?;
+        ports.push(port.clone());
+        lun_descriptions.push((t.iqn.clone(), lines));
+        targets.push(TargetConfig {
+            iqn: t.iqn.clone(),
+            alias: t.alias.clone(),
+            allowed_initiators: t.allowed_initiators.clone(),
+            chap: chap(&t.chap),
+            mutual_chap: chap(&t.mutual_chap),
+            port,
+        });
+    }
+    Ok(Assembly {
+        device: Arc::new(DeviceServer::new(ports)),
+        targets,
+        lun_descriptions,
+    })
+}
+
+/// The fabric configuration, given the addresses actually bound.
+pub fn server_config(cfg: &Config, targets: Vec<TargetConfig>, portals: Vec<SocketAddr>) -> ServerConfig {
+    ServerConfig {
+        targets,
+        portals,
+        portal_group_tag: cfg.server.portal_group_tag,
+        nop_interval: cfg.server.nop_interval,
+        nop_timeout: cfg.server.nop_timeout,
+        max_recv_data_segment: cfg.server.max_recv_data_segment_length,
+        queue_depth: cfg.server.queue_depth,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_reference_values() {
+        // Published FNV-1a 64 test vectors.
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn identity_is_stable_and_distinct() {
+        let a = naa_id("iqn.2026-11.org.xtgt:default", 0);
+        assert_eq!(a, naa_id("iqn.2026-11.org.xtgt:default", 0));
+        assert_ne!(a, naa_id("iqn.2026-11.org.xtgt:default", 1));
+        assert_ne!(a, naa_id("iqn.2026-11.org.xtgt:other", 0));
+        assert_eq!(serial(0xab), "00000000000000AB");
+        assert_eq!(serial(a).len(), 16);
+    }
+
+    #[test]
+    fn builds_memory_luns_with_port_ids_in_order() {
+        let toml = "[[targets]]\niqn = \"iqn.2026-11.com.example:a\"\n[[targets.luns]]\nlun = 3\nbackend = \"memory\"\nsize = \"1MiB\"\nblock_size = 4096\nread_only = true\n\
+                    [[targets]]\niqn = \"iqn.2026-11.com.example:b\"\n[[targets.luns]]\nlun = 0\nbackend = \"memory\"\nsize = 4096\n";
+        let cfg = crate::config::load_str("t", toml, std::path::Path::new("."), Vec::new()).unwrap();
+        let a = build(&cfg).unwrap();
+        assert_eq!(a.targets.len(), 2);
+        assert_eq!(a.targets[0].port.relative_port_id, 1);
+        assert_eq!(a.targets[1].port.relative_port_id, 2);
+        let lu = &a.targets[0].port.luns[&3];
+        assert_eq!(lu.config.block_size, 4096);
+        assert!(lu.config.read_only);
+        assert_eq!(lu.config.vendor, "XTGT");
+        assert_eq!(lu.config.naa_id, naa_id("iqn.2026-11.com.example:a", 3));
+        assert_eq!(lu.backend.size(), 1 << 20);
+        assert_eq!(a.device.targets.len(), 2);
+    }
+
+    #[test]
+    fn creates_sparse_files_and_their_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = "[[targets]]\niqn = \"iqn.2026-11.com.example:a\"\n[[targets.luns]]\nlun = 0\npath = \"sub/l0.img\"\nsize = \"1GiB\"\n";
+        let cfg = crate::config::load_str("t", toml, dir.path(), Vec::new()).unwrap();
+        let a = build(&cfg).unwrap();
+        let meta = std::fs::metadata(dir.path().join("sub/l0.img")).unwrap();
+        assert_eq!(meta.len(), 1 << 30);
+        assert_eq!(a.targets[0].port.luns[&0].backend.size(), 1 << 30);
+        // A missing file without a size cannot be created.
+        let toml = "[[targets]]\niqn = \"iqn.2026-11.com.example:a\"\n[[targets.luns]]\nlun = 0\npath = \"none.img\"\n";
+        let cfg = crate::config::load_str("t", toml, dir.path(), Vec::new()).unwrap();
+        let e = build(&cfg).err().unwrap();
+        assert_eq!(e.key, "targets[0].luns[0]");
+    }
+}

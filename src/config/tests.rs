@@ -1,0 +1,367 @@
+//! Unit tests of parsing and validation: one test per rule, checking the
+//! key path and the hint in the message.
+
+use super::*;
+
+const SPEC_EXAMPLE: &str = r#"
+[server]
+listen = ["127.0.0.1:3260"]            # portals
+metrics_listen = "127.0.0.1:9260"      # Prometheus text at /metrics; omit to disable
+
+[[targets]]
+iqn = "iqn.2026-11.com.example:store1"
+allowed_initiators = []                # optional; empty or absent = any initiator
+chap = { user = "alice", secret = "secret-of-12-or-more" }          # optional
+mutual_chap = { user = "store1", secret = "another-secret-12" }     # optional
+
+[[targets.luns]]
+lun = 0
+backend = "file"                       # "file" or "memory"
+path = "lun0.img"                      # relative to the config file's folder
+size = "1GiB"                          # file: created sparse if missing
+block_size = 512
+read_only = false
+"#;
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+fn load_t(toml: &str) -> Result<Config, ConfigError> {
+    load_str("test.toml", toml, Path::new("/etc/xtgt"), no_env())
+}
+
+fn err_of(toml: &str) -> ConfigError {
+    match load_t(toml) {
+        Ok(c) => panic!("accepted: {c:?}"),
+        Err(e) => e,
+    }
+}
+
+/// A minimal valid config with one memory LUN, with `extra` appended to
+/// the LUN table.
+fn one_lun(extra: &str) -> String {
+    format!(
+        "[[targets]]\niqn = \"iqn.2026-11.com.example:t\"\n[[targets.luns]]\nlun = 0\nbackend = \"memory\"\nsize = \"1MiB\"\n{extra}\n"
+    )
+}
+
+#[test]
+fn spec_schema_is_accepted() {
+    let c = load_t(SPEC_EXAMPLE).unwrap();
+    // Both example secrets are longer than 16 bytes: accepted, with warnings.
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    assert!(c.warnings[0].starts_with("targets[0].chap.secret is 20 bytes"), "{:?}", c.warnings);
+    assert_eq!(c.server.listen, vec!["127.0.0.1:3260".parse().unwrap()]);
+    assert_eq!(c.server.metrics_listen, Some("127.0.0.1:9260".parse().unwrap()));
+    assert_eq!(c.targets.len(), 1);
+    let t = &c.targets[0];
+    assert_eq!(t.iqn, "iqn.2026-11.com.example:store1");
+    assert!(t.allowed_initiators.is_empty());
+    assert_eq!(
+        t.chap,
+        Some(ChapCredentials {
+            user: "alice".into(),
+            secret: "secret-of-12-or-more".into()
+        })
+    );
+    assert_eq!(t.mutual_chap.as_ref().unwrap().user, "store1");
+    assert_eq!(
+        t.luns,
+        vec![Lun {
+            lun: 0,
+            backend: BackendKind::File {
+                path: PathBuf::from("/etc/xtgt/lun0.img"),
+                size: Some(1 << 30)
+            },
+            block_size: 512,
+            read_only: false,
+        }]
+    );
+    assert_eq!(c.log, "info");
+}
+
+#[test]
+fn builtin_default_is_valid() {
+    let c = load(None, no_env()).unwrap();
+    assert_eq!(c.source, BUILTIN_SOURCE);
+    assert_eq!(c.server.listen, vec!["127.0.0.1:3260".parse().unwrap()]);
+    assert_eq!(c.server.metrics_listen, Some("127.0.0.1:9260".parse().unwrap()));
+    assert_eq!(c.targets[0].iqn, "iqn.2026-11.org.xtgt:default");
+    assert_eq!(c.targets[0].luns.len(), 2);
+    assert_eq!(
+        c.targets[0].luns[1].backend,
+        BackendKind::File {
+            path: PathBuf::from("./xtgt-data/lun1.img"),
+            size: Some(1 << 30)
+        }
+    );
+}
+
+#[test]
+fn env_overrides_server_keys() {
+    let env = vec![
+        ("XTGT_SERVER__LISTEN".to_string(), "127.0.0.1:3999,[::1]:3999".to_string()),
+        ("XTGT_SERVER__METRICS_LISTEN".to_string(), "".to_string()),
+        ("XTGT_SERVER__QUEUE_DEPTH".to_string(), "32".to_string()),
+        ("XTGT_LOG".to_string(), "debug".to_string()),
+        // Not ours: ignored rather than rejected as an unknown key.
+        ("XTGT_BIN".to_string(), "/usr/bin/xtgt".to_string()),
+        ("PATH".to_string(), "/bin".to_string()),
+    ];
+    let c = load(None, env).unwrap();
+    assert_eq!(
+        c.server.listen,
+        vec!["127.0.0.1:3999".parse().unwrap(), "[::1]:3999".parse().unwrap()]
+    );
+    assert_eq!(c.server.metrics_listen, None);
+    assert_eq!(c.server.queue_depth, 32);
+    assert_eq!(c.log, "debug");
+}
+
+#[test]
+fn env_bad_value_names_the_key() {
+    let env = vec![("XTGT_SERVER__LISTEN".to_string(), "localhost".to_string())];
+    let e = load(None, env).unwrap_err();
+    assert_eq!(e.key, "server.listen[0]");
+    assert!(e.message.contains("[::1]:3260"), "{e}");
+}
+
+#[test]
+fn ipv6_and_single_string_listen() {
+    let toml = format!("[server]\nlisten = \"[::1]:3260\"\n{}", one_lun(""));
+    let c = load_t(&toml).unwrap();
+    assert_eq!(c.server.listen, vec!["[::1]:3260".parse().unwrap()]);
+    assert_eq!(c.server.metrics_listen, None);
+}
+
+#[test]
+fn bad_listen() {
+    let toml = format!("[server]\nlisten = [\"127.0.0.1:3260\", \"::1:3260\"]\n{}", one_lun(""));
+    let e = err_of(&toml);
+    assert_eq!(e.key, "server.listen[1]");
+    assert_eq!(e.source, "test.toml");
+    let toml = format!("[server]\nlisten = []\n{}", one_lun(""));
+    assert_eq!(err_of(&toml).key, "server.listen");
+    let toml = format!("[server]\nlisten = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n{}", one_lun(""));
+    assert_eq!(err_of(&toml).key, "server.listen[1]");
+    let toml = format!("[server]\nmetrics_listen = \"9260\"\n{}", one_lun(""));
+    assert_eq!(err_of(&toml).key, "server.metrics_listen");
+}
+
+#[test]
+fn bad_block_size() {
+    let e = err_of(&one_lun("block_size = 1000"));
+    assert_eq!(e.key, "targets[0].luns[0].block_size");
+    assert!(e.message.contains("512 or 4096"), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "test.toml: targets[0].luns[0].block_size: 1000 is not supported; expected 512 or 4096"
+    );
+}
+
+#[test]
+fn block_size_of_wrong_type_names_the_key() {
+    let e = err_of(&one_lun("block_size = \"big\""));
+    assert_eq!(e.key, "targets[0].luns[0].block_size");
+}
+
+#[test]
+fn missing_iqn() {
+    let e = err_of("[[targets]]\n[[targets.luns]]\nlun = 0\nbackend = \"memory\"\nsize = 4096\n");
+    assert_eq!(e.key, "targets[0].iqn");
+    assert!(e.message.contains("iqn.2026-11.com.example"), "{e}");
+}
+
+#[test]
+fn bad_iqn() {
+    let e = err_of("[[targets]]\niqn = \"store1\"\n[[targets.luns]]\nlun = 0\nbackend = \"memory\"\nsize = 4096\n");
+    assert_eq!(e.key, "targets[0].iqn");
+    assert!(e.message.contains("RFC") || e.message.contains("iqn."), "{e}");
+}
+
+#[test]
+fn bad_size_unit() {
+    let e = err_of(&one_lun("").replace("\"1MiB\"", "\"1 GiGa\""));
+    assert_eq!(e.key, "targets[0].luns[0].size");
+    assert!(e.message.contains("GiB"), "{e}");
+}
+
+#[test]
+fn size_must_be_block_multiple() {
+    let e = err_of(&one_lun("block_size = 4096").replace("\"1MiB\"", "6144"));
+    assert_eq!(e.key, "targets[0].luns[0].size");
+    assert!(e.message.contains("8KiB"), "{e}");
+    let e = err_of(&one_lun("").replace("\"1MiB\"", "0"));
+    assert_eq!(e.key, "targets[0].luns[0].size");
+    let e = err_of(&one_lun("").replace("\"1MiB\"", "-512"));
+    assert_eq!(e.key, "targets[0].luns[0].size");
+}
+
+#[test]
+fn duplicate_lun() {
+    let toml = format!(
+        "{}[[targets.luns]]\nlun = 0\nbackend = \"memory\"\nsize = 4096\n",
+        one_lun("")
+    );
+    let e = err_of(&toml);
+    assert_eq!(e.key, "targets[0].luns[1].lun");
+    assert!(e.message.contains("unique"), "{e}");
+}
+
+#[test]
+fn lun_range() {
+    assert!(load_t(&one_lun("").replace("lun = 0", "lun = 16383")).is_ok());
+    let e = err_of(&one_lun("").replace("lun = 0", "lun = 16384"));
+    assert_eq!(e.key, "targets[0].luns[0].lun");
+    assert!(e.message.contains("0..=16383"), "{e}");
+}
+
+#[test]
+fn duplicate_iqn() {
+    let toml = format!("{}{}", one_lun(""), one_lun(""));
+    let e = err_of(&toml);
+    assert_eq!(e.key, "targets[1].iqn");
+}
+
+#[test]
+fn chap_rules() {
+    let base = one_lun("");
+    let with = |chap: &str| base.replacen("[[targets.luns]]", &format!("{chap}\n[[targets.luns]]"), 1);
+    assert!(load_t(&with("chap = { user = \"u\", secret = \"123456789012\" }")).is_ok());
+    assert!(load_t(&with("chap = { user = \"u\", secret = \"1234567890123456\" }")).is_ok());
+    let e = err_of(&with("chap = { user = \"u\", secret = \"12345678901\" }"));
+    assert_eq!(e.key, "targets[0].chap.secret");
+    let c = load_t(&with("chap = { user = \"u\", secret = \"12345678901234567\" }")).unwrap();
+    assert_eq!(c.warnings.len(), 1);
+    let long = "x".repeat(256);
+    let e = err_of(&with(&format!("chap = {{ user = \"u\", secret = \"{long}\" }}")));
+    assert_eq!(e.key, "targets[0].chap.secret");
+    let e = err_of(&with("chap = { secret = \"123456789012\" }"));
+    assert_eq!(e.key, "targets[0].chap.user");
+    let e = err_of(&with("mutual_chap = { user = \"t\", secret = \"123456789012\" }"));
+    assert_eq!(e.key, "targets[0].mutual_chap");
+    assert!(e.message.contains("chap"), "{e}");
+    let e = err_of(&with(
+        "chap = { user = \"u\", secret = \"123456789012\" }\nmutual_chap = { user = \"t\", secret = \"123456789012\" }",
+    ));
+    assert_eq!(e.key, "targets[0].mutual_chap.secret");
+}
+
+#[test]
+fn allowed_initiators_are_names() {
+    let base = one_lun("");
+    let with = |v: &str| {
+        base.replacen(
+            "[[targets.luns]]",
+            &format!("allowed_initiators = {v}\n[[targets.luns]]"),
+            1,
+        )
+    };
+    let c = load_t(&with("[\"iqn.1993-08.org.debian:01:abc\"]")).unwrap();
+    assert_eq!(c.targets[0].allowed_initiators, vec!["iqn.1993-08.org.debian:01:abc"]);
+    let e = err_of(&with("[\"iqn.1993-08.org.debian:01:abc\", \"bob\"]"));
+    assert_eq!(e.key, "targets[0].allowed_initiators[1]");
+}
+
+#[test]
+fn backends() {
+    let e = err_of(&one_lun("").replace("\"memory\"", "\"disk\""));
+    assert_eq!(e.key, "targets[0].luns[0].backend");
+    assert!(e.message.contains("\"file\" or \"memory\""), "{e}");
+    let e = err_of(&one_lun("").replace("size = \"1MiB\"", ""));
+    assert_eq!(e.key, "targets[0].luns[0].size");
+    let e = err_of(&one_lun("").replace("\"memory\"", "\"file\""));
+    assert_eq!(e.key, "targets[0].luns[0].path");
+    let c = load_t(&one_lun("path = \"/abs/x.img\"").replace("\"memory\"", "\"file\"")).unwrap();
+    assert_eq!(
+        c.targets[0].luns[0].backend,
+        BackendKind::File {
+            path: "/abs/x.img".into(),
+            size: Some(1 << 20)
+        }
+    );
+    // File without size: the file must exist (checked at start).
+    let c = load_t(&one_lun("path = \"d/x.img\"").replace("\"memory\"", "\"file\"").replace("size = \"1MiB\"", "")).unwrap();
+    assert_eq!(
+        c.targets[0].luns[0].backend,
+        BackendKind::File {
+            path: "/etc/xtgt/d/x.img".into(),
+            size: None
+        }
+    );
+}
+
+#[test]
+fn same_file_twice() {
+    let lun = "[[targets.luns]]\nlun = LUN\nbackend = \"file\"\npath = \"a.img\"\nsize = 4096\n";
+    let toml = format!(
+        "[[targets]]\niqn = \"iqn.2026-11.com.example:t\"\n{}{}",
+        lun.replace("LUN", "0"),
+        lun.replace("LUN", "1")
+    );
+    assert_eq!(err_of(&toml).key, "targets[0].luns[1].path");
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    let e = err_of(&one_lun("blocksize = 512"));
+    assert!(e.key.starts_with("targets[0].luns[0]") || e.message.contains("blocksize"), "{e}");
+    assert!(e.message.contains("blocksize"), "{e}");
+}
+
+#[test]
+fn no_targets() {
+    assert_eq!(err_of("[server]\n").key, "targets");
+    assert_eq!(err_of("[[targets]]\niqn = \"iqn.2026-11.com.example:t\"\n").key, "targets[0].luns");
+}
+
+#[test]
+fn not_toml() {
+    let e = err_of("[server\nlisten=");
+    assert!(e.message.contains("TOML"), "{e}");
+}
+
+#[test]
+fn missing_file() {
+    let e = load(Some(Path::new("/nonexistent/xtgt.toml")), no_env()).unwrap_err();
+    assert_eq!(e.source, "/nonexistent/xtgt.toml");
+    assert!(e.message.contains("cannot read"), "{e}");
+}
+
+#[test]
+fn relative_to_config_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.toml");
+    std::fs::write(&p, one_lun("path = \"l.img\"").replace("\"memory\"", "\"file\"")).unwrap();
+    let c = load(Some(&p), no_env()).unwrap();
+    assert_eq!(
+        c.targets[0].luns[0].backend,
+        BackendKind::File {
+            path: dir.path().join("l.img"),
+            size: Some(1 << 20)
+        }
+    );
+}
+
+#[test]
+fn server_ranges() {
+    for (k, v) in [
+        ("queue_depth", "0"),
+        ("nop_interval_secs", "0"),
+        ("nop_timeout_secs", "100000"),
+        ("max_recv_data_segment_length", "100"),
+        ("portal_group_tag", "0"),
+    ] {
+        let toml = format!("[server]\n{k} = {v}\n{}", one_lun(""));
+        assert_eq!(err_of(&toml).key, format!("server.{k}"));
+    }
+}
+
+#[test]
+fn arbitrary_input_never_panics() {
+    let src = SPEC_EXAMPLE;
+    for i in (0..src.len()).step_by(7) {
+        let _ = load_t(&src[..i]);
+    }
+}

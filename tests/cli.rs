@@ -1,0 +1,320 @@
+//! End-to-end tests of the xtgt binary: start it with a temporary config
+//! on free ports, talk to it over TCP, stop it with SIGTERM; and check that
+//! invalid configurations exit 2 with a message naming the file, the key
+//! and what would be valid.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const XTGT: &str = env!("CARGO_BIN_EXE_xtgt");
+const IQN: &str = "iqn.2026-11.org.xtgt.test:cli";
+
+fn write_config(dir: &Path, body: &str) -> PathBuf {
+    let p = dir.join("xtgt.toml");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn valid_config() -> String {
+    format!(
+        r#"
+[server]
+listen = ["127.0.0.1:0"]
+metrics_listen = "127.0.0.1:0"
+
+[[targets]]
+iqn = "{IQN}"
+chap = {{ user = "alice", secret = "123456789012" }}
+
+[[targets.luns]]
+lun = 0
+backend = "memory"
+size = "16MiB"
+
+[[targets.luns]]
+lun = 1
+backend = "file"
+path = "data/lun1.img"
+size = "64MiB"
+block_size = 4096
+"#
+    )
+}
+
+/// A running xtgt whose stdout lines arrive on a channel; killed on drop.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(config: &Path) -> Running {
+        let mut child = Command::new(XTGT)
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Wait for a stdout line starting with `prefix`.
+    fn line_starting(&mut self, prefix: &str) -> String {
+        if let Some(l) = self.seen.iter().find(|l| l.starts_with(prefix)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.starts_with(prefix) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!("no line starting with {prefix:?}; saw {:?}", self.seen),
+            }
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "xtgt did not exit within {limit:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn serves_prints_iqn_and_metrics_then_exits_0_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &valid_config());
+    let mut x = Running::start(&cfg);
+    assert_eq!(x.line_starting("target "), format!("target {IQN}"));
+    let portal = x.line_starting("portal ");
+    let portal = portal.trim_start_matches("portal ").to_string();
+    let metrics = x.line_starting("metrics ");
+    let metrics = metrics
+        .trim_start_matches("metrics http://")
+        .trim_end_matches("/metrics")
+        .to_string();
+    let connect = x.line_starting("connect:");
+    assert!(connect.contains(&format!("iscsi://{portal}")), "{connect}");
+
+    // The LUN file was created sparse with the configured size, relative
+    // to the config file's folder.
+    let meta = std::fs::metadata(dir.path().join("data/lun1.img")).unwrap();
+    assert_eq!(meta.len(), 64 << 20);
+
+    // The portal accepts TCP connections.
+    TcpStream::connect(&portal).unwrap();
+
+    let resp = http_get(&metrics, "/metrics");
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("xtgt_build_info"), "{resp}");
+    let resp = http_get(&metrics, "/nothing");
+    assert!(resp.starts_with("HTTP/1.1 404"), "{resp}");
+
+    x.signal("TERM");
+    let status = x.wait(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn sigint_also_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = valid_config().replace("metrics_listen = \"127.0.0.1:0\"", "");
+    let cfg = write_config(dir.path(), &body);
+    let mut x = Running::start(&cfg);
+    assert_eq!(x.line_starting("metrics"), "metrics disabled");
+    x.signal("INT");
+    assert_eq!(x.wait(Duration::from_secs(30)).code(), Some(0));
+}
+
+/// Run xtgt on `body` and return (exit code, stderr).
+fn run_invalid(body: &str) -> (Option<i32>, String, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), body);
+    let out = Command::new(XTGT)
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        cfg,
+    )
+}
+
+#[test]
+fn invalid_configs_exit_2_naming_file_key_and_fix() {
+    let good = valid_config();
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "bad block_size",
+            good.replace("block_size = 4096", "block_size = 1000"),
+            "targets[0].luns[1].block_size",
+            "512 or 4096",
+        ),
+        (
+            "missing iqn",
+            good.replace(&format!("iqn = \"{IQN}\""), ""),
+            "targets[0].iqn",
+            "iqn.2026-11.com.example",
+        ),
+        (
+            "bad size unit",
+            good.replace("\"16MiB\"", "\"16 MeB\""),
+            "targets[0].luns[0].size",
+            "MiB",
+        ),
+        (
+            "duplicate lun",
+            good.replace("lun = 1", "lun = 0"),
+            "targets[0].luns[1].lun",
+            "unique",
+        ),
+        (
+            "short chap secret",
+            good.replace("123456789012", "short"),
+            "targets[0].chap.secret",
+            "12 to 16 bytes",
+        ),
+        (
+            "bad listen",
+            good.replace("127.0.0.1:0\"]", "localhost\"]"),
+            "server.listen[0]",
+            "[::1]:3260",
+        ),
+        (
+            "unknown backend",
+            good.replace("\"memory\"", "\"ram\""),
+            "targets[0].luns[0].backend",
+            "\"file\" or \"memory\"",
+        ),
+        (
+            "not TOML",
+            "[server\n".to_string(),
+            "",
+            "TOML",
+        ),
+    ];
+    for (name, body, key, hint) in cases {
+        let (code, stderr, path) = run_invalid(&body);
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(&path.display().to_string()), "{name}: no file in {stderr}");
+        assert!(stderr.contains(key), "{name}: no key {key} in {stderr}");
+        assert!(stderr.contains(hint), "{name}: no hint {hint:?} in {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn missing_config_file_exits_2() {
+    let out = Command::new(XTGT)
+        .args(["--config", "/nonexistent/xtgt.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/xtgt.toml"), "{stderr}");
+}
+
+#[test]
+fn portal_in_use_exits_1_naming_the_address() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let body = valid_config().replace("[\"127.0.0.1:0\"]", &format!("[\"{addr}\"]"));
+    let cfg = write_config(dir.path(), &body);
+    let out = Command::new(XTGT).arg("--config").arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&addr.to_string()), "{stderr}");
+    assert!(stderr.contains("already in use"), "{stderr}");
+    assert!(stderr.contains("XTGT_SERVER__LISTEN"), "{stderr}");
+}
+
+#[test]
+fn check_accepts_the_builtin_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(XTGT)
+        .arg("--check")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("iqn.2026-11.org.xtgt:default"), "{stdout}");
+    // --check creates nothing.
+    assert!(!dir.path().join("xtgt-data").exists());
+}
+
+#[test]
+fn env_overrides_the_portal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &valid_config());
+    let out = Command::new(XTGT)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--check")
+        .env("XTGT_SERVER__LISTEN", "nonsense")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("server.listen[0]"), "{stderr}");
+}
