@@ -5,6 +5,7 @@
 //! [`DeviceServer`], [`TargetPort`], [`Nexus`], [`Request`] and [`Response`].
 
 pub mod backend;
+pub mod cdb;
 pub mod command;
 pub mod device;
 pub mod sbc;

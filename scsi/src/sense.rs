@@ -75,6 +75,10 @@ pub enum ScsiError {
     InvalidFieldInCdb(FieldPointer),
     #[error("invalid field in parameter list at {0:?}")]
     InvalidFieldInParameterList(FieldPointer),
+    /// The Data-Out buffer is shorter than the CDB asks for and not a whole
+    /// number of logical blocks (FCP-4 9.4.2 b), SAM-5 5.4.2).
+    #[error("invalid field in command information unit")]
+    InvalidFieldInCommandIu,
     #[error("parameter list length error")]
     ParameterListLengthError,
     #[error("logical block address out of range")]
@@ -152,6 +156,8 @@ pub enum ScsiError {
     // ---- UNIT ATTENTION ----
     #[error("power on, reset, or bus device reset occurred")]
     PowerOnReset,
+    #[error("power on occurred")]
+    PowerOnOccurred,
     #[error("bus device reset function occurred")]
     BusDeviceResetOccurred,
     #[error("reported luns data has changed")]
@@ -187,6 +193,7 @@ impl ScsiError {
             InvalidOpcode => (K::IllegalRequest, 0x20, 0x00),
             InvalidFieldInCdb(_) => (K::IllegalRequest, 0x24, 0x00),
             InvalidFieldInParameterList(_) => (K::IllegalRequest, 0x26, 0x00),
+            InvalidFieldInCommandIu => (K::IllegalRequest, 0x0E, 0x03),
             ParameterListLengthError => (K::IllegalRequest, 0x1A, 0x00),
             LbaOutOfRange => (K::IllegalRequest, 0x21, 0x00),
             LunNotSupported => (K::IllegalRequest, 0x25, 0x00),
@@ -221,6 +228,7 @@ impl ScsiError {
             WriteProtected => (K::DataProtect, 0x27, 0x00),
             MiscompareDuringVerify { .. } => (K::Miscompare, 0x1D, 0x00),
             PowerOnReset => (K::UnitAttention, 0x29, 0x00),
+            PowerOnOccurred => (K::UnitAttention, 0x29, 0x01),
             BusDeviceResetOccurred => (K::UnitAttention, 0x29, 0x03),
             ReportedLunsDataChanged => (K::UnitAttention, 0x3F, 0x0E),
             CapacityDataChanged => (K::UnitAttention, 0x2A, 0x09),
@@ -326,6 +334,30 @@ impl SenseData {
         }
         b.freeze()
     }
+
+    /// Descriptor format sense data, response code 0x72 (SPC-5 4.4.2), with
+    /// an information descriptor (4.4.2.2) and a sense key specific
+    /// descriptor (4.4.2.3) when those fields are present.
+    pub fn encode_descriptor(&self) -> Bytes {
+        let mut b = BytesMut::with_capacity(8 + 12 + 8);
+        b.put_u8(0x72);
+        b.put_u8(self.key as u8);
+        b.put_u8(self.asc);
+        b.put_u8(self.ascq);
+        b.put_slice(&[0, 0, 0, 0]);
+        if let Some(info) = self.information {
+            b.put_slice(&[0x00, 0x0A, 0x80, 0x00]);
+            b.put_u64(info);
+        }
+        if let Some(sks) = self.sks {
+            b.put_slice(&[0x02, 0x06, 0x00, 0x00]);
+            b.put_slice(&sks);
+            b.put_u8(0);
+        }
+        let add_len = u8::try_from(b.len() - 8).unwrap_or(u8::MAX);
+        b[7] = add_len;
+        b.freeze()
+    }
 }
 
 #[cfg(test)]
@@ -341,6 +373,19 @@ mod tests {
             &s[..],
             &[0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x24, 0, 0, 0xCB, 0, 1]
         );
+    }
+
+    #[test]
+    fn descriptor_format_with_field_pointer() {
+        let s = ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 3))
+            .sense()
+            .encode_descriptor();
+        assert_eq!(
+            &s[..],
+            &[0x72, 0x05, 0x24, 0, 0, 0, 0, 8, 0x02, 0x06, 0, 0, 0xCB, 0, 1, 0]
+        );
+        let s = SenseData::new(SenseKey::NoSense, 0, 0).encode_descriptor();
+        assert_eq!(&s[..], &[0x72, 0, 0, 0, 0, 0, 0, 0]);
     }
 
     #[test]

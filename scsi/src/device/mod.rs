@@ -1,9 +1,15 @@
 //! The device server: LUN maps per target port, I_T nexus registry, unit
 //! attentions, dispatch. This is the whole interface the transport uses.
 
+mod dispatch;
+mod tmf;
+pub mod ua;
+
 use crate::backend::Backend;
+use crate::sense::ScsiError;
 use bytes::Bytes;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// SCSI status codes (SAM-5 5.3).
@@ -52,6 +58,9 @@ pub struct LogicalUnit {
     pub backend: Arc<dyn Backend>,
     /// State of the block command set (owned by `sbc`).
     pub sbc: crate::sbc::SbcState,
+    /// State of the primary command set: unit attentions per I_T nexus,
+    /// mode pages, PREVENT ALLOW MEDIUM REMOVAL (owned by `spc`).
+    pub spc: crate::spc::SpcState,
 }
 
 impl LogicalUnit {
@@ -60,7 +69,20 @@ impl LogicalUnit {
             config,
             backend,
             sbc: Default::default(),
+            spc: Default::default(),
         }
+    }
+
+    /// WCE of the Caching mode page (SBC-4 6.5.5). When false, every write
+    /// must be made durable before completion (treated as FUA).
+    pub fn write_cache_enabled(&self) -> bool {
+        self.spc.write_cache_enabled()
+    }
+
+    /// Capacity in logical blocks (the backend size over the block length).
+    pub fn num_blocks(&self) -> u64 {
+        let bs = u64::from(self.config.block_size.max(1));
+        self.backend.size() / bs
     }
 }
 
@@ -74,6 +96,9 @@ pub struct TargetPort {
     pub port_group: u16,
     pub luns: BTreeMap<u64, Arc<LogicalUnit>>,
 }
+
+/// Source of unique I_T nexus ids (never 0).
+static NEXT_NEXUS_ID: AtomicU64 = AtomicU64::new(1);
 
 /// One I_T nexus (an iSCSI session): initiator port name + target port.
 pub struct Nexus {
@@ -139,6 +164,19 @@ pub struct DeviceServer {
     pub targets: Vec<Arc<TargetPort>>,
 }
 
+impl Response {
+    /// The completion of a command that failed with `err`: CHECK CONDITION
+    /// with fixed-format sense.
+    pub fn check_condition(err: &ScsiError, data_out_wanted: u32) -> Self {
+        Self {
+            status: Status::CheckCondition,
+            sense: Some(err.sense().encode_fixed()),
+            data_in: Bytes::new(),
+            data_out_wanted,
+        }
+    }
+}
+
 impl DeviceServer {
     /// All target ports of this process (the copy manager resolves CSCDs
     /// across them, subject to the initiator's access).
@@ -155,8 +193,13 @@ impl DeviceServer {
         initiator_port: &str,
         target: Arc<TargetPort>,
     ) -> Arc<Nexus> {
+        let id = NEXT_NEXUS_ID.fetch_add(1, Ordering::Relaxed);
+        for lu in target.luns.values() {
+            lu.spc.register_nexus(id);
+        }
+        tracing::debug!(nexus = id, initiator_port, target = %target.name, "I_T nexus registered");
         Arc::new(Nexus {
-            id: 0,
+            id,
             initiator_name: initiator_name.to_string(),
             initiator_port: initiator_port.to_string(),
             target,
@@ -164,25 +207,57 @@ impl DeviceServer {
     }
 
     /// Called when the nexus ends (logout, connection loss, reinstatement).
-    pub fn unregister_nexus(&self, _nexus: &Nexus) {}
+    /// Forgets its unit attentions and releases its PREVENT (SPC-5 6.16:
+    /// I_T nexus loss clears the prevention).
+    pub fn unregister_nexus(&self, nexus: &Nexus) {
+        for lu in nexus.target.luns.values() {
+            lu.spc.unregister_nexus(nexus.id);
+        }
+        tracing::debug!(nexus = nexus.id, "I_T nexus unregistered");
+    }
 
     /// Execute one command. Never panics on any CDB or data.
-    pub async fn execute(&self, _nexus: &Nexus, _req: Request<'_>) -> Response {
-        Response {
-            status: Status::CheckCondition,
-            sense: None,
-            data_in: Bytes::new(),
-            data_out_wanted: 0,
-        }
+    pub async fn execute(&self, nexus: &Nexus, req: Request<'_>) -> Response {
+        dispatch::execute(self, nexus, req).await
     }
 
     /// Task management side effects inside the device server (unit
     /// attentions after resets, clearing state). The transport aborts its
     /// own in-flight tasks itself.
-    pub async fn task_management(&self, _nexus: &Nexus, _f: TmfFunction, _lun: u64) -> TmfResponse {
-        TmfResponse::Complete
+    pub async fn task_management(&self, nexus: &Nexus, f: TmfFunction, lun: u64) -> TmfResponse {
+        tmf::task_management(self, nexus, f, lun)
     }
 
-    /// Flush every backend (shutdown).
-    pub async fn flush_all(&self) {}
+    /// Flush every backend of every target port once (shutdown).
+    pub async fn flush_all(&self) {
+        let mut seen: Vec<*const LogicalUnit> = Vec::new();
+        for lu in self.targets.iter().flat_map(|t| t.luns.values()) {
+            let p = Arc::as_ptr(lu);
+            if seen.contains(&p) {
+                continue;
+            }
+            seen.push(p);
+            if let Err(e) = lu.backend.flush().await {
+                tracing::warn!(backend = %lu.backend.describe(), error = %e, "flush failed");
+            }
+        }
+    }
+
+    /// CAPACITY DATA HAS CHANGED for every I_T nexus of `lu` (SBC-4 4.?:
+    /// after the medium was resized).
+    pub fn notify_capacity_changed(&self, lu: &LogicalUnit) {
+        lu.spc
+            .ua
+            .establish_all(&ScsiError::CapacityDataChanged, None);
+    }
+
+    /// REPORTED LUNS DATA HAS CHANGED for every I_T nexus of every LU of
+    /// `target` (SPC-5 6.33, after the LUN inventory changed).
+    pub fn notify_luns_changed(&self, target: &TargetPort) {
+        for lu in target.luns.values() {
+            lu.spc
+                .ua
+                .establish_all(&ScsiError::ReportedLunsDataChanged, None);
+        }
+    }
 }

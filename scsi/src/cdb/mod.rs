@@ -1,0 +1,297 @@
+//! The opcode table: the single source of truth for dispatch, the CDB
+//! reserved-bit check, REPORT SUPPORTED OPERATION CODES (SPC-5 6.35) and
+//! (later) VPD 0x8F. Every supported command is exactly one [`OpcodeEntry`]
+//! in [`table::TABLE`]; a command that is not in the table answers INVALID
+//! COMMAND OPERATION CODE.
+
+mod table;
+
+use crate::command::{CommandCtx, CommandResult};
+use crate::sense::{FieldPointer, ScsiError};
+use std::future::Future;
+use std::pin::Pin;
+
+pub use table::TABLE;
+
+/// The future a handler returns.
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = CommandResult> + Send + 'a>>;
+
+/// A command handler as stored in the table.
+pub type Handler = for<'a, 'b> fn(&'a CommandCtx<'b>) -> HandlerFuture<'a>;
+
+/// Direction of the data transfer of a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataDir {
+    None,
+    In,
+    Out,
+}
+
+/// How many Data-Out bytes a command's CDB asks for (so the transport can
+/// compute residuals before the handler runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataOut {
+    /// No Data-Out.
+    None,
+    /// A TRANSFER LENGTH in logical blocks at `offset`, `width` bytes wide
+    /// (big-endian), times the logical block length.
+    Blocks { offset: u8, width: u8 },
+    /// WRITE(6): a one-byte TRANSFER LENGTH at byte 4 where 0 means 256
+    /// blocks (SBC-4 5.48).
+    Blocks6,
+    /// A PARAMETER LIST LENGTH in bytes at `offset`, `width` bytes wide.
+    Bytes { offset: u8, width: u8 },
+    /// COMPARE AND WRITE: twice NUMBER OF LOGICAL BLOCKS (byte 13) blocks
+    /// (SBC-4 5.3).
+    CompareAndWrite,
+    /// WRITE SAME: one logical block (SBC-4 5.50, 5.51).
+    OneBlock,
+    /// VERIFY: depends on BYTCHK (byte 1 bits 2..1, SBC-4 5.28): 00b none,
+    /// 01b VERIFICATION LENGTH blocks, 11b one block.
+    Verify { offset: u8, width: u8 },
+}
+
+/// Flags of a table entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags(pub u16);
+
+impl Flags {
+    /// Not terminated by a pending unit attention (SPC-5 5.14: INQUIRY,
+    /// REPORT LUNS, REQUEST SENSE).
+    pub const UA_ALLOWED: Flags = Flags(1 << 0);
+    /// Served for a LUN that is not mapped (SPC-5 / SAM-5 5.?: INQUIRY,
+    /// REPORT LUNS, REQUEST SENSE).
+    pub const NO_LUN_OK: Flags = Flags(1 << 1);
+    /// Writes the medium: terminated with WRITE PROTECTED on a read-only LU.
+    pub const WRITES_MEDIUM: Flags = Flags(1 << 2);
+
+    pub const fn union(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+    pub const fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, rhs: Flags) -> Flags {
+        self.union(rhs)
+    }
+}
+
+/// One supported command.
+pub struct OpcodeEntry {
+    pub opcode: u8,
+    /// Service action (in byte 1 bits 4..0 for the opcodes used here).
+    pub service_action: Option<u16>,
+    /// Command name as used in metrics labels ("READ_10").
+    pub name: &'static str,
+    /// CDB USAGE DATA (SPC-5 6.35.3): one byte per CDB byte with the bits
+    /// the device server looks at; its length is the CDB length. Byte 0 is
+    /// the operation code, the last byte the CONTROL byte.
+    pub usage: &'static [u8],
+    pub dir: DataDir,
+    pub data_out: DataOut,
+    pub handler: Handler,
+    pub flags: Flags,
+    /// Nominal and recommended command timeouts in seconds (SPC-5 6.35.4).
+    pub timeouts: (u32, u32),
+}
+
+impl OpcodeEntry {
+    /// The CDB length of this command.
+    pub fn cdb_len(&self) -> usize {
+        self.usage.len()
+    }
+
+    /// Checks every CDB bit against the usage mask. A set bit outside the
+    /// mask is INVALID FIELD IN CDB with the field pointer at its byte and
+    /// (most significant offending) bit (SPC-5 4.4.2.2.2).
+    pub fn check_reserved(&self, cdb: &[u8]) -> Result<(), ScsiError> {
+        for (i, (&b, &m)) in cdb.iter().zip(self.usage.iter()).enumerate() {
+            let bad = b & !m;
+            if bad != 0 {
+                let bit = 7 - bad.leading_zeros() as u8;
+                let byte = u16::try_from(i).unwrap_or(u16::MAX);
+                return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(byte, bit)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of Data-Out bytes the CDB asks for.
+    pub fn data_out_wanted(&self, cdb: &[u8], block_size: u32) -> u32 {
+        let bs = u64::from(block_size);
+        let n: u64 = match self.data_out {
+            DataOut::None => 0,
+            DataOut::Blocks { offset, width } => be_field(cdb, offset, width).saturating_mul(bs),
+            DataOut::Blocks6 => {
+                let n = be_field(cdb, 4, 1);
+                if n == 0 { 256 } else { n }.saturating_mul(bs)
+            }
+            DataOut::Bytes { offset, width } => be_field(cdb, offset, width),
+            DataOut::CompareAndWrite => be_field(cdb, 13, 1).saturating_mul(2).saturating_mul(bs),
+            DataOut::OneBlock => bs,
+            DataOut::Verify { offset, width } => {
+                match (cdb.get(1).copied().unwrap_or(0) >> 1) & 3 {
+                    0b01 => be_field(cdb, offset, width).saturating_mul(bs),
+                    0b11 => bs,
+                    _ => 0,
+                }
+            }
+        };
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// True when the opcode of this entry has service actions.
+    pub fn has_service_action(&self) -> bool {
+        self.service_action.is_some()
+    }
+}
+
+/// A big-endian field of `width` bytes at `offset`; missing bytes read 0.
+pub fn be_field(cdb: &[u8], offset: u8, width: u8) -> u64 {
+    let start = usize::from(offset);
+    (0..usize::from(width).min(8)).fold(0u64, |acc, i| {
+        (acc << 8) | u64::from(cdb.get(start + i).copied().unwrap_or(0))
+    })
+}
+
+/// Opcodes whose service action is in byte 1 bits 4..0 and that are
+/// therefore looked up by (opcode, service action).
+pub fn opcode_has_service_actions(opcode: u8) -> bool {
+    TABLE
+        .iter()
+        .any(|e| e.opcode == opcode && e.service_action.is_some())
+}
+
+/// The service action field of a CDB (byte 1 bits 4..0).
+pub fn service_action(cdb: &[u8]) -> u16 {
+    u16::from(cdb.get(1).copied().unwrap_or(0) & 0x1F)
+}
+
+/// The result of looking a CDB up in the table.
+pub enum Lookup {
+    Found(&'static OpcodeEntry),
+    /// The operation code is not supported.
+    UnknownOpcode,
+    /// The operation code is supported but not this service action.
+    UnknownServiceAction,
+}
+
+/// Looks the CDB up by operation code and, where the opcode has service
+/// actions, by service action.
+pub fn lookup(cdb: &[u8]) -> Lookup {
+    let Some(&opcode) = cdb.first() else {
+        return Lookup::UnknownOpcode;
+    };
+    if opcode_has_service_actions(opcode) {
+        let sa = service_action(cdb);
+        match find(opcode, Some(sa)) {
+            Some(e) => Lookup::Found(e),
+            None => Lookup::UnknownServiceAction,
+        }
+    } else {
+        match find(opcode, None) {
+            Some(e) => Lookup::Found(e),
+            None => Lookup::UnknownOpcode,
+        }
+    }
+}
+
+/// The entry for exactly (opcode, service action).
+pub fn find(opcode: u8, sa: Option<u16>) -> Option<&'static OpcodeEntry> {
+    TABLE
+        .iter()
+        .find(|e| e.opcode == opcode && e.service_action == sa)
+}
+
+/// The entry for a command name ("READ_10"), for VPD pages and tests.
+pub fn by_name(name: &str) -> Option<&'static OpcodeEntry> {
+    TABLE.iter().find(|e| e.name == name)
+}
+
+/// Parses a CDB against the table: lookup, length and reserved bits.
+/// Returns the entry and the CDB cut to the command's length.
+pub fn parse(cdb: &[u8]) -> Result<(&'static OpcodeEntry, &[u8]), ScsiError> {
+    let entry = match lookup(cdb) {
+        Lookup::Found(e) => e,
+        Lookup::UnknownOpcode => return Err(ScsiError::InvalidOpcode),
+        Lookup::UnknownServiceAction => {
+            return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 4)))
+        }
+    };
+    let Some(cdb) = cdb.get(..entry.cdb_len()) else {
+        // Shorter than the command's CDB: the transport delivered a
+        // truncated CDB. Point at the first missing byte.
+        let byte = u16::try_from(cdb.len()).unwrap_or(u16::MAX);
+        return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(byte)));
+    };
+    entry.check_reserved(cdb)?;
+    Ok((entry, cdb))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        for (i, e) in TABLE.iter().enumerate() {
+            assert_eq!(e.usage.first(), Some(&e.opcode), "{}", e.name);
+            assert!(matches!(e.cdb_len(), 6 | 10 | 12 | 16), "{}", e.name);
+            if let Some(sa) = e.service_action {
+                assert_eq!(e.usage[1] & 0x1F, sa as u8, "{}", e.name);
+            }
+            for o in TABLE.iter().skip(i + 1) {
+                assert!(
+                    (e.opcode, e.service_action) < (o.opcode, o.service_action),
+                    "table must be sorted and unique: {} {}",
+                    e.name,
+                    o.name
+                );
+                assert_ne!(e.name, o.name);
+                if e.opcode == o.opcode {
+                    assert_eq!(e.service_action.is_some(), o.service_action.is_some());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reserved_bit_gives_field_pointer() {
+        let tur = find(0x00, None).unwrap();
+        assert!(tur.check_reserved(&[0, 0, 0, 0, 0, 0]).is_ok());
+        assert_eq!(
+            tur.check_reserved(&[0, 0, 0, 0x21, 0, 0]),
+            Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(3, 5)))
+        );
+        assert_eq!(
+            tur.check_reserved(&[0, 0, 0, 0, 0, 0x01]),
+            Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(5, 0)))
+        );
+    }
+
+    #[test]
+    fn unknown_and_truncated() {
+        assert!(matches!(parse(&[]), Err(ScsiError::InvalidOpcode)));
+        assert!(matches!(parse(&[0xFF; 16]), Err(ScsiError::InvalidOpcode)));
+        assert_eq!(
+            parse(&[0x12, 0, 0]).err(),
+            Some(ScsiError::InvalidFieldInCdb(FieldPointer::byte(3)))
+        );
+        // MAINTENANCE IN with an unknown service action.
+        assert_eq!(
+            parse(&[0xA3, 0x1F, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).err(),
+            Some(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 4)))
+        );
+    }
+
+    #[test]
+    fn be_field_reads_missing_bytes_as_zero() {
+        assert_eq!(be_field(&[1, 2, 3], 1, 2), 0x0203);
+        assert_eq!(be_field(&[1, 2, 3], 2, 4), 0x0300_0000);
+        assert_eq!(be_field(&[], 200, 8), 0);
+    }
+}

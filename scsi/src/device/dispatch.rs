@@ -1,0 +1,105 @@
+//! Command dispatch (SAM-5 5.?, SPC-5 5.14): LUN lookup, unit attention,
+//! opcode table lookup and reserved-bit check, write protection, handler,
+//! and the one place where a [`ScsiError`] becomes CHECK CONDITION.
+
+use super::{DeviceServer, Nexus, Request, Response, Status};
+use crate::cdb::{self, Flags, Lookup, OpcodeEntry};
+use crate::command::{CommandCtx, CommandResult, Completion};
+use crate::sense::ScsiError;
+use crate::spc;
+use std::time::Instant;
+
+/// Metrics label for a CDB that matches no table entry.
+const UNKNOWN: &str = "UNKNOWN";
+
+pub(super) async fn execute(server: &DeviceServer, nexus: &Nexus, req: Request<'_>) -> Response {
+    let start = Instant::now();
+    let entry = match cdb::lookup(req.cdb) {
+        Lookup::Found(e) => Some(e),
+        _ => None,
+    };
+    let name = entry.map_or(UNKNOWN, |e| e.name);
+    let lu = nexus.target.luns.get(&req.lun);
+    let block_size = lu.map_or(0, |lu| lu.config.block_size);
+    let data_out_wanted = entry.map_or(0, |e| e.data_out_wanted(req.cdb, block_size));
+
+    let result = run(server, nexus, &req, entry).await;
+
+    let response = match result {
+        Ok(Completion { status, data }) => Response {
+            status,
+            sense: None,
+            data_in: data,
+            data_out_wanted,
+        },
+        Err(err) => {
+            let key = err.sense_key();
+            metrics::counter!("xtgt_scsi_errors_total", "sense_key" => key.name()).increment(1);
+            tracing::debug!(
+                tag = req.tag,
+                lun = req.lun,
+                opcode = name,
+                error = %err,
+                "CHECK CONDITION"
+            );
+            Response::check_condition(&err, data_out_wanted)
+        }
+    };
+    metrics::counter!("xtgt_commands_total", "opcode" => name).increment(1);
+    metrics::histogram!("xtgt_command_duration_seconds", "opcode" => name)
+        .record(start.elapsed().as_secs_f64());
+    response
+}
+
+async fn run(
+    server: &DeviceServer,
+    nexus: &Nexus,
+    req: &Request<'_>,
+    entry: Option<&'static OpcodeEntry>,
+) -> CommandResult {
+    let flags = entry.map_or(Flags(0), |e| e.flags);
+    let Some(lu) = nexus.target.luns.get(&req.lun) else {
+        // SPC-5 4.?: an inaccessible logical unit answers INQUIRY with
+        // peripheral qualifier 011b, REPORT LUNS and REQUEST SENSE, and
+        // terminates every other command with LOGICAL UNIT NOT SUPPORTED.
+        if !flags.contains(Flags::NO_LUN_OK) {
+            return Err(ScsiError::LunNotSupported);
+        }
+        let (entry, cdb) = cdb::parse(req.cdb)?;
+        return match entry.opcode {
+            spc::inquiry::OPCODE => spc::inquiry::inquiry_unmapped(cdb),
+            spc::report_luns::OPCODE => spc::report_luns::report(&nexus.target, cdb),
+            spc::request_sense::OPCODE => spc::request_sense::unmapped(cdb),
+            _ => Err(ScsiError::LunNotSupported),
+        };
+    };
+
+    // SPC-5 5.14 / SAM-5 5.14: a pending unit attention terminates every
+    // command except INQUIRY, REPORT LUNS and REQUEST SENSE.
+    if !flags.contains(Flags::UA_ALLOWED) {
+        if let Some(ua) = lu.spc.ua.take(nexus.id) {
+            return Err(ua);
+        }
+    }
+
+    let (entry, cdb) = cdb::parse(req.cdb)?;
+
+    if entry.flags.contains(Flags::WRITES_MEDIUM) && lu.config.read_only {
+        return Err(ScsiError::WriteProtected);
+    }
+
+    let ctx = CommandCtx {
+        server,
+        nexus,
+        lun: req.lun,
+        lu,
+        cdb,
+        data_out: req.data_out.clone(),
+        expected_in: req.expected_in,
+    };
+    let result = (entry.handler)(&ctx).await;
+    if let Ok(c) = &result {
+        debug_assert!(matches!(c.status, Status::Good | Status::ConditionMet));
+    }
+    result
+}
