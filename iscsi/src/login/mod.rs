@@ -6,6 +6,22 @@
 //! Response built from the [`LoginOutput`], and acts on its [`LoginEvent`].
 //! TSIH allocation and session reinstatement are the session layer's job.
 
+mod discovery;
+pub mod keys;
+mod machine;
+pub mod negotiate;
+mod security;
+pub mod status;
+#[cfg(test)]
+mod tests;
+
+pub use discovery::{text_exchange, text_request, TextReply};
+pub use machine::{
+    fail_output, LoginMachine, STAGE_FULL_FEATURE, STAGE_OPERATIONAL, STAGE_SECURITY,
+};
+pub use negotiate::NegotiationPolicy;
+pub use status::LoginStatus;
+
 use crate::params::SessionParams;
 use crate::server::TargetConfig;
 use std::sync::Arc;
@@ -82,27 +98,4 @@ pub struct LoginContext {
     pub portals: Vec<std::net::SocketAddr>,
     /// The target's own MaxRecvDataSegmentLength to declare.
     pub max_recv_data_segment: u32,
-}
-
-/// Per-connection login state machine.
-pub struct LoginMachine {
-    #[allow(dead_code)]
-    ctx: LoginContext,
-}
-
-impl LoginMachine {
-    pub fn new(ctx: LoginContext) -> Self {
-        Self { ctx }
-    }
-
-    pub fn step(&mut self, _input: &LoginInput<'_>) -> (LoginOutput, LoginEvent) {
-        (
-            LoginOutput {
-                status_class: 3,
-                status_detail: 0,
-                ..Default::default()
-            },
-            LoginEvent::Fail,
-        )
-    }
 }
