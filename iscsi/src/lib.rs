@@ -7,6 +7,8 @@ pub mod login;
 pub mod params;
 pub mod pdu;
 pub mod server;
+pub mod session;
+pub mod task;
 pub mod text;
 
 pub use params::SessionParams;

@@ -1,0 +1,270 @@
+//! Sessions (RFC 7143 4.2.2, 6.3.5): the CmdSN window and the registry of
+//! live sessions keyed by initiator name, ISID and target, with TSIH
+//! allocation and session reinstatement. No I/O here.
+
+use crate::pdu::CmdSn;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+/// The minimum CmdSN window (commands in flight per session).
+pub const MIN_QUEUE_DEPTH: u32 = 64;
+
+/// What to do with a non-immediate command (RFC 7143 4.2.2.1, 3.2.2.1).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admit<T> {
+    /// Deliver these, in CmdSN order (the command itself and any queued
+    /// successors it unblocked).
+    Deliver(Vec<T>),
+    /// Inside the window but ahead of ExpCmdSN: held until the gap fills.
+    Queued,
+    /// Outside the window or a duplicate: silently ignored.
+    Dropped,
+}
+
+/// The CmdSN window of one session. ExpCmdSN advances as commands are
+/// delivered; MaxCmdSN closes as commands are in flight, so that at most
+/// `depth` commands are outstanding.
+#[derive(Debug)]
+pub struct CmdWindow<T> {
+    exp_cmdsn: CmdSn,
+    depth: u32,
+    in_flight: u32,
+    /// Commands ahead of ExpCmdSN, keyed by distance from ExpCmdSN at
+    /// arrival (stored by absolute value).
+    pending: BTreeMap<u32, T>,
+}
+
+impl<T> CmdWindow<T> {
+    pub fn new(exp_cmdsn: CmdSn, depth: u32) -> Self {
+        Self {
+            exp_cmdsn,
+            depth: depth.max(1),
+            in_flight: 0,
+            pending: BTreeMap::new(),
+        }
+    }
+
+    pub fn exp_cmdsn(&self) -> CmdSn {
+        self.exp_cmdsn
+    }
+
+    /// MaxCmdSN = ExpCmdSN + free slots - 1 (ExpCmdSN - 1 closes the
+    /// window, RFC 7143 4.2.2.1).
+    pub fn max_cmdsn(&self) -> CmdSn {
+        let used = self.in_flight.saturating_add(self.pending.len() as u32);
+        self.exp_cmdsn.add(self.depth.saturating_sub(used)).sub(1)
+    }
+
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight
+    }
+
+    /// A delivered command became an in-flight task.
+    pub fn task_started(&mut self) {
+        self.in_flight = self.in_flight.saturating_add(1);
+    }
+
+    /// An in-flight task completed or was aborted.
+    pub fn task_finished(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// Admit a non-immediate command with `cmdsn`.
+    pub fn admit(&mut self, cmdsn: CmdSn, item: T) -> Admit<T> {
+        if cmdsn == self.exp_cmdsn {
+            let mut out = vec![item];
+            self.exp_cmdsn = self.exp_cmdsn.next();
+            while let Some(next) = self.pending.remove(&self.exp_cmdsn.0) {
+                out.push(next);
+                self.exp_cmdsn = self.exp_cmdsn.next();
+            }
+            return Admit::Deliver(out);
+        }
+        if cmdsn.in_window(self.exp_cmdsn, self.max_cmdsn()) && !self.pending.contains_key(&cmdsn.0)
+        {
+            self.pending.insert(cmdsn.0, item);
+            return Admit::Queued;
+        }
+        Admit::Dropped
+    }
+}
+
+/// Identity of a session for reinstatement (RFC 7143 6.3.5): initiator
+/// name, ISID and target (the target portal group is the same for all).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionKey {
+    pub initiator_name: String,
+    pub isid: [u8; 6],
+    /// Target IQN, or empty for discovery sessions.
+    pub target: String,
+}
+
+/// Handle on a live session, held by the registry.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    pub tsih: u16,
+    pub key: SessionKey,
+    /// Cancelled to make the session end (reinstatement, cold reset).
+    pub stop: CancellationToken,
+    /// Cancelled by the session itself once it has fully ended.
+    pub done: CancellationToken,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_tsih: HashMap<u16, SessionHandle>,
+    by_key: HashMap<SessionKey, u16>,
+    next_tsih: u16,
+}
+
+/// All live sessions of the server.
+#[derive(Default)]
+pub struct SessionRegistry {
+    inner: Mutex<Inner>,
+}
+
+impl SessionRegistry {
+    pub fn new() -> Self {
+        let start = rand::random::<u16>();
+        Self {
+            inner: Mutex::new(Inner {
+                next_tsih: start,
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Register a new session under `key` with a fresh non-zero TSIH. A
+    /// session already registered under the same key is removed and
+    /// returned: the caller stops it and waits for it (reinstatement).
+    pub fn register(&self, key: SessionKey) -> Option<(SessionHandle, Option<SessionHandle>)> {
+        let mut g = self.lock();
+        let old = g
+            .by_key
+            .remove(&key)
+            .and_then(|t| g.by_tsih.remove(&t));
+        if g.by_tsih.len() >= usize::from(u16::MAX) - 1 {
+            return None;
+        }
+        let mut tsih = g.next_tsih;
+        while tsih == 0 || g.by_tsih.contains_key(&tsih) {
+            tsih = tsih.wrapping_add(1);
+        }
+        g.next_tsih = tsih.wrapping_add(1);
+        let h = SessionHandle {
+            tsih,
+            key: key.clone(),
+            stop: CancellationToken::new(),
+            done: CancellationToken::new(),
+        };
+        g.by_tsih.insert(tsih, h.clone());
+        g.by_key.insert(key, tsih);
+        Some((h, old))
+    }
+
+    /// Look up a session by TSIH.
+    pub fn get(&self, tsih: u16) -> Option<SessionHandle> {
+        self.lock().by_tsih.get(&tsih).cloned()
+    }
+
+    /// Remove the session `tsih` if it is still registered (it may have been
+    /// replaced by reinstatement).
+    pub fn unregister(&self, tsih: u16) {
+        let mut g = self.lock();
+        if let Some(h) = g.by_tsih.remove(&tsih) {
+            if g.by_key.get(&h.key) == Some(&tsih) {
+                g.by_key.remove(&h.key);
+            }
+        }
+    }
+
+    /// Every live session (target cold reset, shutdown).
+    pub fn all(&self) -> Vec<SessionHandle> {
+        self.lock().by_tsih.values().cloned().collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().by_tsih.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_delivery_and_window_closing() {
+        let mut w = CmdWindow::new(CmdSn(10), 4);
+        assert_eq!(w.max_cmdsn(), CmdSn(13));
+        assert_eq!(w.admit(CmdSn(10), 'a'), Admit::Deliver(vec!['a']));
+        w.task_started();
+        assert_eq!(w.exp_cmdsn(), CmdSn(11));
+        assert_eq!(w.max_cmdsn(), CmdSn(13));
+        assert_eq!(w.admit(CmdSn(12), 'c'), Admit::Queued);
+        assert_eq!(w.admit(CmdSn(12), 'x'), Admit::Dropped); // duplicate
+        assert_eq!(w.admit(CmdSn(14), 'z'), Admit::Dropped); // beyond MaxCmdSN
+        assert_eq!(w.admit(CmdSn(9), 'y'), Admit::Dropped); // already seen
+        assert_eq!(w.admit(CmdSn(11), 'b'), Admit::Deliver(vec!['b', 'c']));
+        w.task_started();
+        w.task_started();
+        assert_eq!(w.exp_cmdsn(), CmdSn(13));
+        assert_eq!(w.max_cmdsn(), CmdSn(13));
+        w.task_started();
+        // Four in flight: window closed (MaxCmdSN = ExpCmdSN - 1).
+        assert_eq!(w.max_cmdsn(), CmdSn(12));
+        assert_eq!(w.admit(CmdSn(14), 'q'), Admit::Dropped);
+        w.task_finished();
+        assert_eq!(w.max_cmdsn(), CmdSn(13));
+    }
+
+    #[test]
+    fn window_wraps_around() {
+        let mut w = CmdWindow::new(CmdSn(0xffff_fffe), 64);
+        assert_eq!(w.max_cmdsn(), CmdSn(61));
+        assert_eq!(w.admit(CmdSn(0), 2), Admit::Queued);
+        assert_eq!(w.admit(CmdSn(0xffff_ffff), 1), Admit::Queued);
+        assert_eq!(w.admit(CmdSn(0xffff_fffe), 0), Admit::Deliver(vec![0, 1, 2]));
+        assert_eq!(w.exp_cmdsn(), CmdSn(1));
+        assert_eq!(w.admit(CmdSn(0xffff_fff0), 9), Admit::Dropped);
+        assert_eq!(w.admit(CmdSn(64), 9), Admit::Queued);
+        assert_eq!(w.admit(CmdSn(65), 9), Admit::Dropped);
+    }
+
+    fn key(isid: u8) -> SessionKey {
+        SessionKey {
+            initiator_name: "iqn.i".into(),
+            isid: [0x80, 0, 0, 0, 0, isid],
+            target: "iqn.t".into(),
+        }
+    }
+
+    #[test]
+    fn tsih_unique_nonzero_and_reinstatement() {
+        let r = SessionRegistry::new();
+        let (a, old) = r.register(key(1)).unwrap();
+        assert!(old.is_none());
+        assert_ne!(a.tsih, 0);
+        let (b, old) = r.register(key(2)).unwrap();
+        assert!(old.is_none());
+        assert_ne!(a.tsih, b.tsih);
+        let (c, old) = r.register(key(1)).unwrap();
+        assert_eq!(old.map(|o| o.tsih), Some(a.tsih));
+        assert_eq!(r.len(), 2);
+        // The replaced session unregistering does not remove its successor.
+        r.unregister(a.tsih);
+        assert_eq!(r.len(), 2);
+        assert!(r.get(c.tsih).is_some());
+        r.unregister(c.tsih);
+        r.unregister(b.tsih);
+        assert!(r.is_empty());
+    }
+}
