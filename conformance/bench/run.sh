@@ -15,6 +15,9 @@
 # The Markdown table goes to conformance/bench/results.md (or --out FILE).
 # Every server this script starts is stopped by pid on exit, even on failure.
 set -euo pipefail
+# The whole script is one compound command, parsed before it runs, so editing
+# this file during a run does not derail the run.
+{
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$SCRIPT_DIR/../.." && pwd)
@@ -23,7 +26,7 @@ ARGS="$*"
 usage() {
     cat <<EOF
 usage: $0 [options]
-  --reps N          repetitions per workload, median reported (default 3)
+  --reps N          rounds per workload, medians reported (default 5)
   --size SIZE       LUN size for the benchmark LUN (default 1GiB; K/M/G suffixes)
   --count N         1 MiB requests per qemu-img bench run (default 4096)
   --fio-runtime S   seconds per fio run (default 10)
@@ -42,7 +45,7 @@ XTGT_PORT (13263), XTGT_METRICS_PORT (13264).
 EOF
 }
 
-REPS=3
+REPS=5
 LUN_SIZE=1GiB
 COUNT=4096
 FIO_RUNTIME=10
@@ -261,6 +264,10 @@ start_tgt() {
     log "$name: tgtd pid $pid on 127.0.0.1:$port"
 }
 
+human_size() { # BYTES (a multiple of 1 MiB) -> "1GiB" / "512MiB"
+    if (($1 % (1 << 30) == 0)); then echo "$(($1 >> 30))GiB"; else echo "$(($1 >> 20))MiB"; fi
+}
+
 # start_xtgt NAME PORT IQN FILE... ; LUNs are numbered from 0.
 start_xtgt() {
     local name=$1 port=$2 iqn=$3 lun=0 f cfg=$WORK/$1.toml
@@ -272,7 +279,7 @@ start_xtgt() {
         printf '\n[[targets]]\niqn = "%s"\n' "$iqn"
         for f in "$@"; do
             printf '\n[[targets.luns]]\nlun = %d\nbackend = "file"\npath = "%s"\nsize = "%s"\nblock_size = 512\n' \
-                "$lun" "$(basename "$f")" "$(stat -c %s "$f")"
+                "$lun" "$(basename "$f")" "$(human_size "$(stat -c %s "$f")")"
             lun=$((lun + 1))
         done
     } >"$cfg"
@@ -387,31 +394,47 @@ else
 fi
 A_LUN0=1
 
-declare -A R # R[workload,side] = space-separated samples
+declare -A R # R[workload,side] = space-separated samples, in round order
 
-# One round of every workload against one side.
-round() { # SIDE URL_PREFIX FIRST_LUN
-    local side=$1 url=$2/$3 v iops p99
-    v=$(qemu_bench "$url")
-    R[seqread,$side]+="$v "
-    v=$(qemu_bench "$url" -w)
-    R[seqwrite,$side]+="$v "
-    read -r iops p99 < <(fio_randread "$url")
-    R[randread,$side]+="$iops "
-    R[p99,$side]+="$p99 "
-    log "  $side: seqread $(awk '{print $NF}' <<<"${R[seqread,$side]}") MiB/s, seqwrite $(awk '{print $NF}' <<<"${R[seqwrite,$side]}") MiB/s, randread $iops IOPS, p99 $p99 ms"
+# measure WORKLOAD SIDE: one sample of one workload against one side
+measure() {
+    local url iops p99
+    if [[ $2 == A ]]; then url=$A_URL/$A_LUN0; else url=$B_URL/$B_LUN0; fi
+    case $1 in
+    seqread) R[seqread,$2]+="$(qemu_bench "$url") " ;;
+    seqwrite) R[seqwrite,$2]+="$(qemu_bench "$url" -w) " ;;
+    randread)
+        read -r iops p99 < <(fio_randread "$url")
+        R[randread,$2]+="$iops "
+        R[p99,$2]+="$p99 "
+        ;;
+    esac
 }
 
+last() { awk '{print $NF}' <<<"$1"; }
+
+# Warm-up (not counted): the first session against a fresh target is slower.
+log "warm-up"
+for side in A B; do
+    if [[ $side == A ]]; then url=$A_URL/$A_LUN0; else url=$B_URL/$B_LUN0; fi
+    qemu-img bench -f raw -c 256 -d 16 -s 1M "$url" >/dev/null 2>&1 ||
+        die "qemu-img bench cannot read from $url (see $WORK/*.log)"
+done
+
+# Both targets are measured back to back for each workload, the order
+# alternating between rounds, so that drift on a shared machine hits both
+# sides of a pair alike; the ratio reported is the median of per-pair ratios.
 for rep in $(seq "$REPS"); do
     log "round $rep/$REPS"
-    # alternate which target goes first so drift does not favour one side
-    if ((rep % 2)); then
-        round A "$A_URL" "$A_LUN0"
-        round B "$B_URL" "$B_LUN0"
-    else
-        round B "$B_URL" "$B_LUN0"
-        round A "$A_URL" "$A_LUN0"
-    fi
+    if ((rep % 2)); then order=(A B); else order=(B A); fi
+    for w in seqread seqwrite randread; do
+        for side in "${order[@]}"; do measure "$w" "$side"; done
+    done
+    for side in A B; do
+        log "  $side: seqread $(last "${R[seqread,$side]}") MiB/s," \
+            "seqwrite $(last "${R[seqwrite,$side]}") MiB/s," \
+            "randread $(last "${R[randread,$side]}") IOPS, p99 $(last "${R[p99,$side]}") ms"
+    done
 done
 
 # Copy comparison ------------------------------------------------------------
@@ -477,6 +500,7 @@ if ((COPY)); then
         fi
         rm -f "$WORK/fs-dst.img"
         C[cp]+="$(time_it cp --reflink=never "$WORK/fs-src.img" "$WORK/fs-dst.img") "
+        rm -f "$WORK/fs-dst.img"
         C[cfr]+="$(time_it cfr_copy "$WORK/fs-src.img" "$WORK/fs-dst.img") "
     done
 fi
@@ -488,13 +512,27 @@ ELAPSED=$(awk -v a="$START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || a + 0 == 0) print "n/a"; else printf "%.2f\n", b / a }'; }
 fmt() { awk -v v="$1" -v p="$2" 'BEGIN { if (v == "nan") print "n/a"; else printf "%." p "f\n", v }'; }
 
+# pair_ratios "A samples" "B samples" -> B/A for each round
+pair_ratios() {
+    paste -d ' ' <(tr -s ' ' '\n' <<<"$1" | sed '/^$/d') <(tr -s ' ' '\n' <<<"$2" | sed '/^$/d') |
+        awk '$1 != "nan" && $2 != "nan" && $1 + 0 != 0 { printf "%.4f\n", $2 / $1 }'
+}
+
 row() { # LABEL KEY DECIMALS
-    local a b
+    local a b ratios r lo hi
     # shellcheck disable=SC2086
     a=$(median ${R[$2,A]})
     # shellcheck disable=SC2086
     b=$(median ${R[$2,B]})
-    printf '| %s | %s | %s | %s |\n' "$1" "$(fmt "$a" "$3")" "$(fmt "$b" "$3")" "$(ratio "$a" "$b")"
+    mapfile -t ratios < <(pair_ratios "${R[$2,A]}" "${R[$2,B]}" | sort -g)
+    if ((${#ratios[@]})); then
+        r=$(fmt "$(median "${ratios[@]}")" 2)
+        lo=$(fmt "${ratios[0]}" 2)
+        hi=$(fmt "${ratios[-1]}" 2)
+    else
+        r=n/a lo=n/a hi=n/a
+    fi
+    printf '| %s | %s | %s | %s | %s–%s |\n' "$1" "$(fmt "$a" "$3")" "$(fmt "$b" "$3")" "$r" "$lo" "$hi"
 }
 
 FSTYPE=$(findmnt -n -o FSTYPE -T "$WORK" || stat -f -c %T "$WORK")
@@ -505,11 +543,12 @@ XTGT_REV=$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unkn
     echo "Loopback 127.0.0.1, file LUNs of $LUN_SIZE with 512-byte blocks on $FSTYPE" \
         "(page cache warm), $(nproc) cores, kernel $(uname -r)." \
         "tgt $(tgtd -V 2>&1 | awk '{print $NF}'), $(qemu-img --version | head -n1)," \
-        "$("$FIO" --version), xtgt at $XTGT_REV. Median of $REPS runs;" \
-        "runs alternate which target goes first."
+        "$("$FIO" --version), xtgt at $XTGT_REV. Medians of $REPS rounds; in each" \
+        "round both targets run each workload back to back (order alternating)," \
+        "and the ratio is the median of those per-round ratios (range: lowest–highest)."
     echo
-    echo "| workload | tgt | $B_LABEL | ratio $B_LABEL/tgt |"
-    echo "|---|---:|---:|---:|"
+    echo "| workload | tgt | $B_LABEL | ratio $B_LABEL/tgt | ratio range |"
+    echo "|---|---:|---:|---:|---:|"
     row "1 MiB seq read QD16, MiB/s (qemu-img bench)" seqread 0
     row "1 MiB seq write QD16, MiB/s (qemu-img bench -w)" seqwrite 0
     row "4 KiB rand read QD32, IOPS (fio libiscsi, ${FIO_RUNTIME} s)" randread 0
@@ -541,3 +580,5 @@ XTGT_REV=$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unkn
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"
 log "results written to $OUT"
+exit 0
+}
