@@ -233,6 +233,7 @@ pub fn parse(cdb: &[u8]) -> Result<(&'static OpcodeEntry, &[u8]), ScsiError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -26,6 +26,7 @@ const NONE: Flags = Flags(0);
 const UA_OK: Flags = Flags::UA_ALLOWED.union(Flags::NO_LUN_OK);
 const WM: Flags = Flags::WRITES_MEDIUM;
 
+#[allow(clippy::too_many_arguments)]
 const fn row(
     opcode: u8,
     service_action: Option<u16>,

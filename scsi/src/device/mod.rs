@@ -2,6 +2,10 @@
 //! attentions, dispatch. This is the whole interface the transport uses.
 
 mod dispatch;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;
 mod tmf;
 pub mod ua;
 

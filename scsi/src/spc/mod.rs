@@ -10,6 +10,9 @@ pub mod rsoc;
 pub mod unit;
 pub mod vpd;
 
+#[cfg(test)]
+mod tests;
+
 use crate::device::ua::{lock, UaTable};
 use crate::sense::ScsiError;
 use bytes::Bytes;

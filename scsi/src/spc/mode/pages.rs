@@ -42,9 +42,7 @@ pub fn page(code: u8, pc: PageControl, state: ModeState) -> Option<Vec<u8>> {
         // SBC-4 6.5.5: WCE; read cache on (RCD=0); nothing else.
         CACHING => {
             let mut p = vec![0u8; 20];
-            if changeable {
-                p[2] = WCE;
-            } else if state.wce {
+            if changeable || state.wce {
                 p[2] = WCE;
             }
             p

@@ -64,7 +64,7 @@ pub fn naa6(naa_id: u64) -> [u8; 16] {
 fn scsi_name(s: &str) -> Vec<u8> {
     let mut v: Vec<u8> = s.bytes().filter(|&b| b != 0).take(MAX_NAME_LEN).collect();
     v.push(0);
-    while v.len() % 4 != 0 {
+    while !v.len().is_multiple_of(4) {
         v.push(0);
     }
     v
