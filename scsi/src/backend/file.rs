@@ -225,10 +225,7 @@ fn probe_regular(file: &File, read_only: bool, dev: u64) -> (Capabilities, bool)
             fallocate(file, libc::FALLOC_FL_ZERO_RANGE | keep, eof, 4096).is_ok(),
         )
     };
-    let mapping = match seek(file, 0, libc::SEEK_DATA) {
-        Ok(_) => true,
-        Err(_) => false,
-    };
+    let mapping = seek(file, 0, libc::SEEK_DATA).is_ok();
     (
         Capabilities {
             unmap: punch,
@@ -244,7 +241,11 @@ fn probe_regular(file: &File, read_only: bool, dev: u64) -> (Capabilities, bool)
 #[async_trait]
 impl Backend for FileBackend {
     fn describe(&self) -> String {
-        let kind = if self.block_device { "blockdev" } else { "file" };
+        let kind = if self.block_device {
+            "blockdev"
+        } else {
+            "file"
+        };
         format!("{kind}:{}", self.path.display())
     }
 
@@ -262,7 +263,9 @@ impl Backend for FileBackend {
             let mut buf = BytesMut::zeroed(len);
             let mut done = 0usize;
             while done < len {
-                let Some(dst) = buf.get_mut(done..) else { break };
+                let Some(dst) = buf.get_mut(done..) else {
+                    break;
+                };
                 match f.read_at(dst, offset + done as u64) {
                     // End of file inside `size`: the rest stays zero.
                     Ok(0) => break,
@@ -320,8 +323,7 @@ impl Backend for FileBackend {
         let punch = self.caps.unmap;
         self.blocking(move |f| {
             let keep = libc::FALLOC_FL_KEEP_SIZE;
-            if zero_range && fallocate(f, libc::FALLOC_FL_ZERO_RANGE | keep, offset, len).is_ok()
-            {
+            if zero_range && fallocate(f, libc::FALLOC_FL_ZERO_RANGE | keep, offset, len).is_ok() {
                 return Ok(());
             }
             if punch && fallocate(f, libc::FALLOC_FL_PUNCH_HOLE | keep, offset, len).is_ok() {
@@ -443,7 +445,9 @@ mod tests {
         assert_eq!(meta.len(), 16 << 20);
         assert!(meta.blocks() * 512 < 1 << 20, "file should be sparse");
         assert!(b.read(0, 4096).await.unwrap().iter().all(|&x| x == 0));
-        b.write(8192, Bytes::from(vec![7u8; 4096]), true).await.unwrap();
+        b.write(8192, Bytes::from(vec![7u8; 4096]), true)
+            .await
+            .unwrap();
         assert_eq!(b.read(8192, 4096).await.unwrap(), vec![7u8; 4096]);
         b.flush().await.unwrap();
         assert!(b.read((16 << 20) - 1, 2).await.is_err());
@@ -477,7 +481,9 @@ mod tests {
             return;
         }
         assert!(caps.unmapped_reads_zero);
-        b.write(0, Bytes::from(vec![1u8; 1 << 20]), false).await.unwrap();
+        b.write(0, Bytes::from(vec![1u8; 1 << 20]), false)
+            .await
+            .unwrap();
         b.unmap(256 << 10, 256 << 10).await.unwrap();
         let r = b.read(0, 1 << 20).await.unwrap();
         assert!(r[..256 << 10].iter().all(|&x| x == 1));
@@ -487,15 +493,38 @@ mod tests {
         assert_eq!(
             m,
             vec![
-                Extent { offset: 0, len: 256 << 10, mapped: true },
-                Extent { offset: 256 << 10, len: 256 << 10, mapped: false },
-                Extent { offset: 512 << 10, len: 512 << 10, mapped: true },
-                Extent { offset: 1 << 20, len: 3 << 20, mapped: false },
+                Extent {
+                    offset: 0,
+                    len: 256 << 10,
+                    mapped: true
+                },
+                Extent {
+                    offset: 256 << 10,
+                    len: 256 << 10,
+                    mapped: false
+                },
+                Extent {
+                    offset: 512 << 10,
+                    len: 512 << 10,
+                    mapped: true
+                },
+                Extent {
+                    offset: 1 << 20,
+                    len: 3 << 20,
+                    mapped: false
+                },
             ]
         );
         // A query starting inside a hole.
         let m = b.mapping(300 << 10, 100 << 10).await.unwrap();
-        assert_eq!(m, vec![Extent { offset: 300 << 10, len: 100 << 10, mapped: false }]);
+        assert_eq!(
+            m,
+            vec![Extent {
+                offset: 300 << 10,
+                len: 100 << 10,
+                mapped: false
+            }]
+        );
         b.write_zeroes(0, 4096).await.unwrap();
         assert!(b.read(0, 4096).await.unwrap().iter().all(|&x| x == 0));
     }

@@ -65,7 +65,8 @@ impl MemoryBackend {
                     now_zero = p.iter().all(|&b| b == 0);
                 }
                 if now_zero {
-                    self.pages.remove_if(&page, |_, p| p.iter().all(|&b| b == 0));
+                    self.pages
+                        .remove_if(&page, |_, p| p.iter().all(|&b| b == 0));
                 }
             }
             pos += n;
@@ -210,7 +211,10 @@ mod tests {
         assert_eq!(m.read(PAGE_SIZE - 1000, 6000).await.unwrap(), data);
         assert_eq!(m.allocated_bytes(), 3 * PAGE_SIZE);
         assert!(m.read(3 * PAGE_SIZE - 1, 2).await.is_err());
-        assert!(m.write(u64::MAX, Bytes::from_static(b"x"), false).await.is_err());
+        assert!(m
+            .write(u64::MAX, Bytes::from_static(b"x"), false)
+            .await
+            .is_err());
     }
 
     #[tokio::test]
@@ -224,15 +228,31 @@ mod tests {
         let r = m.read(0, 4 * PAGE_SIZE as usize).await.unwrap();
         let half = (PAGE_SIZE / 2) as usize;
         assert!(r[..half].iter().all(|&b| b == 0xAA));
-        assert!(r[half..half + 2 * PAGE_SIZE as usize].iter().all(|&b| b == 0));
-        assert!(r[half + 2 * PAGE_SIZE as usize..].iter().all(|&b| b == 0xAA));
+        assert!(r[half..half + 2 * PAGE_SIZE as usize]
+            .iter()
+            .all(|&b| b == 0));
+        assert!(r[half + 2 * PAGE_SIZE as usize..]
+            .iter()
+            .all(|&b| b == 0xAA));
         let map = m.mapping(0, 4 * PAGE_SIZE).await.unwrap();
         assert_eq!(
             map,
             vec![
-                Extent { offset: 0, len: PAGE_SIZE, mapped: true },
-                Extent { offset: PAGE_SIZE, len: PAGE_SIZE, mapped: false },
-                Extent { offset: 2 * PAGE_SIZE, len: 2 * PAGE_SIZE, mapped: true },
+                Extent {
+                    offset: 0,
+                    len: PAGE_SIZE,
+                    mapped: true
+                },
+                Extent {
+                    offset: PAGE_SIZE,
+                    len: PAGE_SIZE,
+                    mapped: false
+                },
+                Extent {
+                    offset: 2 * PAGE_SIZE,
+                    len: 2 * PAGE_SIZE,
+                    mapped: true
+                },
             ]
         );
         // Zeroing the rest of a partially zero page deallocates it.
@@ -245,7 +265,14 @@ mod tests {
         let m = MemoryBackend::new(2 * PAGE_SIZE);
         m.write_zeroes(0, 2 * PAGE_SIZE).await.unwrap();
         let map = m.mapping(0, 2 * PAGE_SIZE).await.unwrap();
-        assert_eq!(map, vec![Extent { offset: 0, len: 2 * PAGE_SIZE, mapped: true }]);
+        assert_eq!(
+            map,
+            vec![Extent {
+                offset: 0,
+                len: 2 * PAGE_SIZE,
+                mapped: true
+            }]
+        );
         assert!(m.read(0, 8192).await.unwrap().iter().all(|&b| b == 0));
     }
 }

@@ -1,7 +1,254 @@
 //! Block commands (SBC-4): READ, WRITE, VERIFY, WRITE SAME, UNMAP, GET LBA
 //! STATUS, COMPARE AND WRITE, SYNCHRONIZE CACHE, PRE-FETCH, READ CAPACITY.
+//!
+//! Every handler parses its CDB into a typed struct (see [`cdb`]), validates
+//! field values and ranges, and only then touches the backend. Writers take
+//! [`SbcState::write_lock`] shared; COMPARE AND WRITE takes it exclusive so its
+//! read-compare-write is atomic against every other writer on the LU.
 
-/// Per-LU state owned by the block command set (e.g. the lock that makes
-/// COMPARE AND WRITE atomic against other writers).
+pub mod capacity;
+pub mod caw;
+pub mod cdb;
+pub mod lba_status;
+pub mod prefetch;
+pub mod read;
+pub mod sync;
+pub mod unmap;
+pub mod verify;
+pub mod write;
+pub mod write_same;
+
+#[cfg(test)]
+mod tests;
+
+use crate::command::CommandCtx;
+use crate::device::LogicalUnit;
+use crate::sense::ScsiError;
+use bytes::Bytes;
+use tokio::sync::RwLock;
+
+/// Largest transfer one READ/WRITE/VERIFY/WRITE AND VERIFY may move, in
+/// bytes (reported in blocks as MAXIMUM TRANSFER LENGTH, VPD 0xB0).
+pub const MAX_TRANSFER_BLOCKS_BYTES: u64 = 8 << 20;
+/// OPTIMAL TRANSFER LENGTH in bytes (VPD 0xB0).
+pub const OPTIMAL_TRANSFER_BYTES: u64 = 1 << 20;
+/// MAXIMUM UNMAP LBA COUNT in bytes per descriptor (VPD 0xB0).
+pub const MAX_UNMAP_BYTES: u64 = 256 << 20;
+/// MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT (VPD 0xB0).
+pub const MAX_UNMAP_DESCRIPTORS: u32 = 256;
+/// OPTIMAL UNMAP GRANULARITY in bytes (file systems punch holes in 4 KiB,
+/// the memory backend's page is 4 KiB).
+pub const UNMAP_GRANULARITY_BYTES: u64 = 4096;
+/// MAXIMUM WRITE SAME LENGTH in bytes (VPD 0xB0).
+pub const MAX_WRITE_SAME_BYTES: u64 = 1 << 30;
+/// MAXIMUM COMPARE AND WRITE LENGTH in blocks (VPD 0xB0).
+pub const MAX_COMPARE_AND_WRITE_BLOCKS: u8 = 255;
+/// WRITE SAME fills are issued in chunks of at most this many bytes.
+pub(crate) const FILL_CHUNK_BYTES: u64 = 1 << 20;
+
+/// Per-LU state owned by the block command set.
 #[derive(Default)]
-pub struct SbcState {}
+pub struct SbcState {
+    /// Shared by every writer, exclusive for COMPARE AND WRITE (SBC-4 5.3).
+    pub write_lock: RwLock<()>,
+}
+
+/// The block limits of one LU: the single source for the BLOCK LIMITS VPD
+/// page (SBC-4 6.6.4) and the checks the handlers make. Lengths are in
+/// logical blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockLimits {
+    /// MAXIMUM TRANSFER LENGTH.
+    pub max_transfer_length: u32,
+    /// OPTIMAL TRANSFER LENGTH.
+    pub optimal_transfer_length: u32,
+    /// OPTIMAL TRANSFER LENGTH GRANULARITY (1: no constraint).
+    pub optimal_transfer_length_granularity: u16,
+    /// MAXIMUM UNMAP LBA COUNT (0 when the backend cannot deallocate).
+    pub max_unmap_lba_count: u32,
+    /// MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT (0 when it cannot deallocate).
+    pub max_unmap_descriptors: u32,
+    /// OPTIMAL UNMAP GRANULARITY.
+    pub optimal_unmap_granularity: u32,
+    /// UNMAP GRANULARITY ALIGNMENT (UGAVALID is set when unmap is supported).
+    pub unmap_granularity_alignment: u32,
+    /// MAXIMUM WRITE SAME LENGTH.
+    pub max_write_same_length: u64,
+    /// MAXIMUM COMPARE AND WRITE LENGTH.
+    pub max_compare_and_write_length: u8,
+    /// WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS zero is rejected.
+    pub wsnz: bool,
+    /// The LU supports deallocation (LBPU/LBPWS/LBPWS10, READ CAPACITY LBPME).
+    pub unmap_supported: bool,
+}
+
+impl BlockLimits {
+    pub fn for_lu(lu: &LogicalUnit) -> BlockLimits {
+        let bs = u64::from(block_size(lu));
+        let blocks = |bytes: u64| u32::try_from(bytes / bs).unwrap_or(u32::MAX).max(1);
+        let unmap = lu.backend.capabilities().unmap && !lu.config.read_only;
+        BlockLimits {
+            max_transfer_length: blocks(MAX_TRANSFER_BLOCKS_BYTES),
+            optimal_transfer_length: blocks(OPTIMAL_TRANSFER_BYTES),
+            optimal_transfer_length_granularity: 1,
+            max_unmap_lba_count: if unmap { blocks(MAX_UNMAP_BYTES) } else { 0 },
+            max_unmap_descriptors: if unmap { MAX_UNMAP_DESCRIPTORS } else { 0 },
+            optimal_unmap_granularity: blocks(UNMAP_GRANULARITY_BYTES),
+            unmap_granularity_alignment: 0,
+            max_write_same_length: MAX_WRITE_SAME_BYTES / bs,
+            max_compare_and_write_length: MAX_COMPARE_AND_WRITE_BLOCKS,
+            wsnz: true,
+            unmap_supported: unmap,
+        }
+    }
+}
+
+/// Logical block length of the LU (never zero).
+pub(crate) fn block_size(lu: &LogicalUnit) -> u32 {
+    match lu.config.block_size {
+        0 => 512,
+        n => n,
+    }
+}
+
+/// Number of logical blocks on the medium.
+pub(crate) fn capacity_blocks(lu: &LogicalUnit) -> u64 {
+    lu.backend.size() / u64::from(block_size(lu))
+}
+
+/// SBC-4 4.5: `[lba, lba+blocks)` must lie inside the medium; LBA near
+/// `u64::MAX` must not wrap.
+pub(crate) fn check_range(lu: &LogicalUnit, lba: u64, blocks: u64) -> Result<(), ScsiError> {
+    match lba.checked_add(blocks) {
+        Some(end) if end <= capacity_blocks(lu) => Ok(()),
+        _ => Err(ScsiError::LbaOutOfRange),
+    }
+}
+
+/// Byte offset and length of a block range already range-checked.
+pub(crate) fn byte_range(lu: &LogicalUnit, lba: u64, blocks: u64) -> (u64, u64) {
+    let bs = u64::from(block_size(lu));
+    (lba.saturating_mul(bs), blocks.saturating_mul(bs))
+}
+
+/// Writes are durable before completion when the initiator asks (FUA) or
+/// the LU's volatile write cache is disabled (WCE=0 in the caching mode page).
+pub(crate) fn force_unit_access(lu: &LogicalUnit, fua: bool) -> bool {
+    fua || !write_cache_enabled(lu)
+}
+
+fn write_cache_enabled(lu: &LogicalUnit) -> bool {
+    lu.write_cache_enabled()
+}
+
+/// Reject writes to a write-protected LU (SBC-4 4.11).
+pub(crate) fn check_writable(lu: &LogicalUnit) -> Result<(), ScsiError> {
+    if lu.config.read_only {
+        Err(ScsiError::WriteProtected)
+    } else {
+        Ok(())
+    }
+}
+
+/// The Data-Out a write-type command may use. SAM-5 5.4.2 / FCP-4 9.4.2:
+/// with less data than the CDB asks, the command is processed for the whole
+/// blocks that arrived (the transport reports the residual overflow); a
+/// partial block is refused with INVALID FIELD IN COMMAND INFORMATION UNIT.
+/// Data beyond the CDB's length (underflow) is ignored.
+/// Returns the data and the number of whole blocks it covers.
+pub(crate) fn data_out_blocks(
+    ctx: &CommandCtx<'_>,
+    wanted_blocks: u64,
+) -> Result<(Bytes, u64), ScsiError> {
+    let bs = u64::from(block_size(ctx.lu));
+    let wanted = wanted_blocks.saturating_mul(bs);
+    let have = ctx.data_out.len() as u64;
+    if have >= wanted {
+        let data = ctx.data_out.slice(..usize::try_from(wanted).unwrap_or(0));
+        return Ok((data, wanted_blocks));
+    }
+    if !have.is_multiple_of(bs) {
+        return Err(ScsiError::InvalidFieldInCommandIu);
+    }
+    Ok((ctx.data_out.clone(), have / bs))
+}
+
+/// Map a backend read failure to MEDIUM ERROR, UNRECOVERED READ ERROR.
+pub(crate) fn read_error(lu: &LogicalUnit, lba: u64, e: &std::io::Error) -> ScsiError {
+    tracing::warn!(backend = %lu.backend.describe(), lba, error = %e, "read failed");
+    ScsiError::UnrecoveredReadError { lba: Some(lba) }
+}
+
+/// Map a backend write failure to MEDIUM ERROR, WRITE ERROR.
+pub(crate) fn write_error(lu: &LogicalUnit, lba: u64, e: &std::io::Error) -> ScsiError {
+    tracing::warn!(backend = %lu.backend.describe(), lba, error = %e, "write failed");
+    ScsiError::WriteError { lba: Some(lba) }
+}
+
+pub(crate) fn count_read(ctx: &CommandCtx<'_>, bytes: u64) {
+    metrics::counter!(
+        "xtgt_read_bytes_total",
+        "target" => ctx.nexus.target.name.clone(),
+        "lun" => ctx.lun.to_string()
+    )
+    .increment(bytes);
+}
+
+pub(crate) fn count_write(ctx: &CommandCtx<'_>, bytes: u64) {
+    metrics::counter!(
+        "xtgt_write_bytes_total",
+        "target" => ctx.nexus.target.name.clone(),
+        "lun" => ctx.lun.to_string()
+    )
+    .increment(bytes);
+}
+
+/// Read `blocks` blocks at `lba` (already range-checked) in bounded pieces
+/// and hand each piece to `f` with its starting LBA.
+pub(crate) async fn read_chunks<F>(
+    lu: &LogicalUnit,
+    lba: u64,
+    blocks: u64,
+    mut f: F,
+) -> Result<(), ScsiError>
+where
+    F: FnMut(u64, Bytes) -> Result<(), ScsiError>,
+{
+    let bs = u64::from(block_size(lu));
+    let chunk_blocks = (MAX_TRANSFER_BLOCKS_BYTES / bs).max(1);
+    let mut done = 0u64;
+    while done < blocks {
+        let n = chunk_blocks.min(blocks - done);
+        let at = lba + done;
+        let (off, len) = byte_range(lu, at, n);
+        let len = usize::try_from(len).map_err(|_| ScsiError::InternalTargetFailure)?;
+        let data = lu
+            .backend
+            .read(off, len)
+            .await
+            .map_err(|e| read_error(lu, at, &e))?;
+        f(at, data)?;
+        done += n;
+    }
+    Ok(())
+}
+
+/// Byte offset of the first difference between `a` and `b` (compared over
+/// the shorter length).
+pub(crate) fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
+    a.iter().zip(b.iter()).position(|(x, y)| x != y)
+}
+
+/// The number of Data-Out bytes a block command's CDB asks for, for the
+/// transport's residual accounting (`Response::data_out_wanted`). `None` for
+/// commands of this module without Data-Out or for unknown opcodes.
+pub fn data_out_wanted(cdb: &[u8], block_size: u32) -> Option<u64> {
+    let bs = u64::from(block_size);
+    let c = cdb::parse(cdb).ok()?;
+    c.data_out_blocks()
+        .map(|b| b.saturating_mul(bs))
+        .or(match c {
+            cdb::BlockCdb::Unmap(u) => Some(u64::from(u.parameter_list_length)),
+            _ => None,
+        })
+}

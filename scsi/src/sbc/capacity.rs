@@ -1,0 +1,41 @@
+//! READ CAPACITY (10), SBC-4 5.19, and READ CAPACITY (16), SBC-4 5.20.
+
+use super::cdb::{ReadCapacity10, ReadCapacity16};
+use super::{block_size, capacity_blocks, BlockLimits};
+use crate::command::{CommandCtx, CommandResult, Completion};
+use crate::sense::{FieldPointer, ScsiError};
+use bytes::{BufMut, BytesMut};
+
+/// READ CAPACITY(16) parameter data length.
+const RC16_LEN: usize = 32;
+
+pub async fn read_capacity10(ctx: &CommandCtx<'_>) -> CommandResult {
+    let rc = ReadCapacity10::parse(ctx.cdb)?;
+    // SBC-4 5.19.1: LOGICAL BLOCK ADDRESS must be zero when PMI is zero.
+    if !rc.pmi && rc.lba != 0 {
+        return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(2)));
+    }
+    let last = capacity_blocks(ctx.lu).saturating_sub(1);
+    let mut b = BytesMut::with_capacity(8);
+    // RETURNED LOGICAL BLOCK ADDRESS: FFFF_FFFFh when it does not fit.
+    b.put_u32(u32::try_from(last).unwrap_or(u32::MAX));
+    b.put_u32(block_size(ctx.lu));
+    Ok(Completion::data(b.freeze()))
+}
+
+pub async fn read_capacity16(ctx: &CommandCtx<'_>) -> CommandResult {
+    let rc = ReadCapacity16::parse(ctx.cdb)?;
+    let caps = ctx.lu.backend.capabilities();
+    let lbpme = BlockLimits::for_lu(ctx.lu).unmap_supported;
+    let lbprz = lbpme && caps.unmapped_reads_zero;
+    let mut b = BytesMut::with_capacity(RC16_LEN);
+    b.put_u64(capacity_blocks(ctx.lu).saturating_sub(1));
+    b.put_u32(block_size(ctx.lu));
+    b.put_u8(0); // P_TYPE, PROT_EN: no protection information
+    b.put_u8(0); // P_I_EXPONENT, LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT
+    b.put_u8(u8::from(lbpme) << 7 | u8::from(lbprz) << 6); // LOWEST ALIGNED LBA = 0
+    b.put_u8(0);
+    b.put_bytes(0, RC16_LEN - b.len());
+    b.truncate(rc.allocation_length as usize);
+    Ok(Completion::data(b.freeze()))
+}

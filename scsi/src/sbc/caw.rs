@@ -1,0 +1,50 @@
+//! COMPARE AND WRITE, SBC-4 5.3: compare NUMBER OF LOGICAL BLOCKS blocks
+//! with the first half of the Data-Out and, only if they match, write the
+//! second half; atomic against every other writer on the LU (exclusive
+//! [`super::SbcState::write_lock`]).
+
+use super::cdb::CompareAndWrite;
+use super::write::write_data;
+use super::{
+    block_size, byte_range, check_range, check_writable, count_read, first_difference, read_error,
+    BlockLimits,
+};
+use crate::command::{CommandCtx, CommandResult, Completion};
+use crate::sense::{FieldPointer, ScsiError};
+
+pub async fn compare_and_write(ctx: &CommandCtx<'_>) -> CommandResult {
+    let c = CompareAndWrite::parse(ctx.cdb)?;
+    if c.protect != 0 {
+        return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 7)));
+    }
+    if c.blocks > BlockLimits::for_lu(ctx.lu).max_compare_and_write_length {
+        return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(13)));
+    }
+    let blocks = u64::from(c.blocks);
+    check_range(ctx.lu, c.lba, blocks)?;
+    check_writable(ctx.lu)?;
+    if blocks == 0 {
+        return Ok(Completion::good());
+    }
+    let half = blocks as usize * block_size(ctx.lu) as usize;
+    // Data-Out is exactly the verify data followed by the write data.
+    if ctx.data_out.len() != 2 * half {
+        return Err(ScsiError::InvalidFieldInCommandIu);
+    }
+    let verify = ctx.data_out.slice(..half);
+    let write = ctx.data_out.slice(half..);
+    let _exclusive = ctx.lu.sbc.write_lock.write().await;
+    let (off, _) = byte_range(ctx.lu, c.lba, blocks);
+    let medium = ctx
+        .lu
+        .backend
+        .read(off, half)
+        .await
+        .map_err(|e| read_error(ctx.lu, c.lba, &e))?;
+    count_read(ctx, half as u64);
+    if let Some(o) = first_difference(&medium, &verify) {
+        return Err(ScsiError::MiscompareDuringVerify { offset: o as u64 });
+    }
+    write_data(ctx, c.lba, write, c.fua).await?;
+    Ok(Completion::good())
+}

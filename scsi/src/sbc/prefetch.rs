@@ -1,0 +1,26 @@
+//! PRE-FETCH (10/16), SBC-4 5.13-5.14. xtgt keeps no cache of its own, so
+//! after the range check the command completes with GOOD ("the cache does
+//! not have sufficient capacity"), never CONDITION MET.
+
+use super::cdb::CacheRange;
+use super::{capacity_blocks, check_range};
+use crate::command::{CommandCtx, CommandResult, Completion};
+
+async fn prefetch(ctx: &CommandCtx<'_>) -> CommandResult {
+    let p = CacheRange::parse(ctx.cdb)?;
+    let blocks = if p.blocks == 0 {
+        capacity_blocks(ctx.lu).saturating_sub(p.lba)
+    } else {
+        p.blocks
+    };
+    check_range(ctx.lu, p.lba, blocks)?;
+    Ok(Completion::good())
+}
+
+pub async fn prefetch10(ctx: &CommandCtx<'_>) -> CommandResult {
+    prefetch(ctx).await
+}
+
+pub async fn prefetch16(ctx: &CommandCtx<'_>) -> CommandResult {
+    prefetch(ctx).await
+}

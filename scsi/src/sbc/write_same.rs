@@ -1,0 +1,112 @@
+//! WRITE SAME (10/16), SBC-4 5.47-5.48.
+//!
+//! WSNZ is 1 (see [`BlockLimits`]): NUMBER OF LOGICAL BLOCKS zero is refused.
+//! ANCHOR is not supported (ANC_SUP=0). With UNMAP set, a zero data block on
+//! a backend whose deallocated blocks read zero is deallocated; otherwise the
+//! block is written (zeroes efficiently when the backend can), in chunks of
+//! bounded size.
+
+use super::cdb::WriteSame;
+use super::{
+    block_size, byte_range, check_range, check_writable, count_write, force_unit_access,
+    write_error, BlockLimits, FILL_CHUNK_BYTES,
+};
+use crate::command::{CommandCtx, CommandResult, Completion};
+use crate::sense::{FieldPointer, ScsiError};
+use bytes::{Bytes, BytesMut};
+
+async fn write_same(ctx: &CommandCtx<'_>) -> CommandResult {
+    let ws = WriteSame::parse(ctx.cdb)?;
+    let limits = BlockLimits::for_lu(ctx.lu);
+    if ws.protect != 0 {
+        return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 7)));
+    }
+    if ws.anchor {
+        return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 4)));
+    }
+    if ws.blocks == 0 && limits.wsnz {
+        return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(
+            ws.length_field,
+        )));
+    }
+    if ws.blocks > limits.max_write_same_length {
+        return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(
+            ws.length_field,
+        )));
+    }
+    check_range(ctx.lu, ws.lba, ws.blocks)?;
+    check_writable(ctx.lu)?;
+    let bs = block_size(ctx.lu) as usize;
+    let block = if ws.ndob {
+        None
+    } else {
+        // Exactly one logical block of Data-Out.
+        if ctx.data_out.len() != bs {
+            return Err(ScsiError::InvalidFieldInCommandIu);
+        }
+        Some(ctx.data_out.clone())
+    };
+    let zero = block.as_ref().is_none_or(|b| b.iter().all(|&x| x == 0));
+    let caps = ctx.lu.backend.capabilities();
+    let (off, len) = byte_range(ctx.lu, ws.lba, ws.blocks);
+    let _shared = ctx.lu.sbc.write_lock.read().await;
+    let backend = &ctx.lu.backend;
+    if ws.unmap && zero && limits.unmap_supported && caps.unmapped_reads_zero {
+        backend
+            .unmap(off, len)
+            .await
+            .map_err(|e| write_error(ctx.lu, ws.lba, &e))?;
+    } else if zero && caps.write_zeroes {
+        backend
+            .write_zeroes(off, len)
+            .await
+            .map_err(|e| write_error(ctx.lu, ws.lba, &e))?;
+        count_write(ctx, len);
+    } else {
+        let block = block.unwrap_or_else(|| Bytes::from(vec![0u8; bs]));
+        fill(ctx, ws.lba, ws.blocks, &block).await?;
+    }
+    if force_unit_access(ctx.lu, false) {
+        backend
+            .flush()
+            .await
+            .map_err(|e| write_error(ctx.lu, ws.lba, &e))?;
+    }
+    Ok(Completion::good())
+}
+
+/// Write `block` to every block of `[lba, lba+blocks)`, one bounded buffer
+/// of repeated blocks at a time.
+async fn fill(ctx: &CommandCtx<'_>, lba: u64, blocks: u64, block: &Bytes) -> Result<(), ScsiError> {
+    let bs = block.len().max(1) as u64;
+    let chunk_blocks = (FILL_CHUNK_BYTES / bs).clamp(1, blocks.max(1));
+    let mut buf = BytesMut::with_capacity((chunk_blocks * bs) as usize);
+    for _ in 0..chunk_blocks {
+        buf.extend_from_slice(block);
+    }
+    let buf = buf.freeze();
+    let mut done = 0u64;
+    while done < blocks {
+        let n = chunk_blocks.min(blocks - done);
+        let at = lba + done;
+        let (off, len) = byte_range(ctx.lu, at, n);
+        let data = buf.slice(..len as usize);
+        ctx.lu
+            .backend
+            .write(off, data, false)
+            .await
+            .map_err(|e| write_error(ctx.lu, at, &e))?;
+        count_write(ctx, len);
+        done += n;
+    }
+    Ok(())
+}
+
+pub async fn write_same10(ctx: &CommandCtx<'_>) -> CommandResult {
+    write_same(ctx).await
+}
+
+/// WRITE SAME(16); NDOB: no Data-Out, the block is all zeroes.
+pub async fn write_same16(ctx: &CommandCtx<'_>) -> CommandResult {
+    write_same(ctx).await
+}
