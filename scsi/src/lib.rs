@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod cdb;
 pub mod command;
+pub mod copy;
 pub mod device;
 pub mod sbc;
 pub mod sense;

@@ -72,6 +72,13 @@ pub trait Backend: Send + Sync + 'static {
             mapped: true,
         }])
     }
+    /// The open file behind this backend when its byte offsets are the
+    /// file's own offsets, so the copy engine (`copy::native`) may use
+    /// `copy_file_range`/`FICLONERANGE` between two such backends. `None`
+    /// (the default) means: copy by reading and writing.
+    fn native_file(&self) -> Option<std::sync::Arc<std::fs::File>> {
+        None
+    }
     /// Downcasting hook so the copy engine can find a native copy path.
     fn as_any(&self) -> &dyn std::any::Any;
 }

@@ -1,0 +1,495 @@
+//! Runs a validated [`CopyPlan`] in chunks beside initiator I/O.
+//!
+//! Per segment: the backends' native copy when both offer a file
+//! (`native`), then emulation for whatever is left: bounded, pipelined
+//! read -> write of `chunk_size` pieces with at most `chunks_in_flight` in
+//! flight, never a buffer the size of a segment. Overlapping ranges on one
+//! LU are copied one chunk at a time in the direction memmove would use.
+//!
+//! A backend error ends the copy with COPY ABORTED / THIRD PARTY DEVICE
+//! FAILURE (0x0D/0x01), the failing segment in COMMAND-SPECIFIC
+//! INFORMATION and the backend's own error forwarded (a read error as
+//! UNRECOVERED READ ERROR, a write error as WRITE ERROR) (SPC-5 6.5.5).
+
+use super::native;
+use super::params::CopyLimits;
+use super::plan::{CopyPlan, PlannedSegment};
+use crate::backend::Backend;
+use crate::sense::ScsiError;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+/// COPY ABORTED additional sense for a failure of a source or destination.
+pub const THIRD_PARTY_DEVICE_FAILURE: (u8, u8) = (0x0D, 0x01);
+
+/// Progress of one copy, readable while it runs (RECEIVE COPY STATUS).
+#[derive(Debug, Default)]
+pub struct CopyProgress {
+    segments_processed: AtomicU32,
+    bytes_transferred: AtomicU64,
+}
+
+impl CopyProgress {
+    pub fn segments_processed(&self) -> u32 {
+        self.segments_processed.load(Ordering::Acquire)
+    }
+    pub fn bytes_transferred(&self) -> u64 {
+        self.bytes_transferred.load(Ordering::Acquire)
+    }
+    fn add_bytes(&self, n: u64) {
+        self.bytes_transferred.fetch_add(n, Ordering::AcqRel);
+    }
+    fn segment_done(&self) {
+        self.segments_processed.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// What a finished (or failed) copy moved, by method.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyTally {
+    pub native_bytes: u64,
+    pub emulated_bytes: u64,
+}
+
+impl CopyTally {
+    /// "native", "emulated" or "mixed", for the log line.
+    pub fn method(&self) -> &'static str {
+        match (self.native_bytes > 0, self.emulated_bytes > 0) {
+            (true, false) => "native",
+            (true, true) => "mixed",
+            _ => "emulated",
+        }
+    }
+}
+
+/// Execute `plan`; `progress` is updated as chunks complete and `tally`
+/// says how bytes moved (also on failure).
+pub async fn run_plan(
+    plan: &CopyPlan,
+    limits: &CopyLimits,
+    progress: &Arc<CopyProgress>,
+    tally: &mut CopyTally,
+) -> Result<(), ScsiError> {
+    for seg in &plan.segments {
+        run_segment(seg, limits, progress, tally).await?;
+        progress.segment_done();
+    }
+    Ok(())
+}
+
+async fn run_segment(
+    seg: &PlannedSegment,
+    limits: &CopyLimits,
+    progress: &Arc<CopyProgress>,
+    tally: &mut CopyTally,
+) -> Result<(), ScsiError> {
+    if seg.length == 0 {
+        return Ok(());
+    }
+    let mut done = 0u64;
+    if !seg.overlaps() {
+        if let (Some(src), Some(dst)) = (
+            seg.source.backend.native_file(),
+            seg.destination.backend.native_file(),
+        ) {
+            let p = progress.clone();
+            let out = native::copy(
+                src,
+                seg.source_offset,
+                dst,
+                seg.destination_offset,
+                seg.length,
+                Arc::new(move |n| p.add_bytes(n)),
+            )
+            .await;
+            done = out.copied.min(seg.length);
+            tally.native_bytes += done;
+            metrics::counter!("xtgt_copy_bytes_total", "method" => "native").increment(done);
+        }
+    }
+    if done < seg.length {
+        let rest = seg.length - done;
+        let r = if seg.overlaps() {
+            emulate_overlapping(seg, limits, progress, tally).await
+        } else {
+            emulate(seg, done, rest, limits, progress, tally).await
+        };
+        r?;
+    }
+    Ok(())
+}
+
+/// One chunk: read from the source, write to the destination.
+#[allow(clippy::too_many_arguments)]
+async fn move_chunk(
+    src: Arc<dyn Backend>,
+    src_off: u64,
+    src_block: u32,
+    dst: Arc<dyn Backend>,
+    dst_off: u64,
+    dst_block: u32,
+    len: u64,
+    segment: u32,
+) -> Result<u64, ScsiError> {
+    let n = usize::try_from(len).map_err(|_| ScsiError::InternalTargetFailure)?;
+    let data = src.read(src_off, n).await.map_err(|e| {
+        tracing::warn!(segment, offset = src_off, error = %e, "copy source read failed");
+        abort(
+            segment,
+            ScsiError::UnrecoveredReadError {
+                lba: Some(src_off / u64::from(src_block.max(1))),
+            },
+        )
+    })?;
+    if data.len() != n {
+        return Err(abort(
+            segment,
+            ScsiError::UnrecoveredReadError {
+                lba: Some(src_off / u64::from(src_block.max(1))),
+            },
+        ));
+    }
+    dst.write(dst_off, data, false).await.map_err(|e| {
+        tracing::warn!(segment, offset = dst_off, error = %e, "copy destination write failed");
+        abort(
+            segment,
+            ScsiError::WriteError {
+                lba: Some(dst_off / u64::from(dst_block.max(1))),
+            },
+        )
+    })?;
+    Ok(len)
+}
+
+fn abort(segment: u32, cause: ScsiError) -> ScsiError {
+    ScsiError::CopyAborted {
+        asc: THIRD_PARTY_DEVICE_FAILURE.0,
+        ascq: THIRD_PARTY_DEVICE_FAILURE.1,
+        segment,
+        cause: Some(Box::new(cause)),
+    }
+}
+
+fn chunk_size(limits: &CopyLimits) -> u64 {
+    u64::from(limits.chunk_size.max(4096))
+}
+
+/// Pipelined copy of `[start, start + len)` of a non-overlapping segment.
+async fn emulate(
+    seg: &PlannedSegment,
+    start: u64,
+    len: u64,
+    limits: &CopyLimits,
+    progress: &Arc<CopyProgress>,
+    tally: &mut CopyTally,
+) -> Result<(), ScsiError> {
+    let chunk = chunk_size(limits);
+    let depth = usize::from(limits.chunks_in_flight.max(1));
+    let end = start + len;
+    let mut next = start;
+    let mut set: JoinSet<Result<u64, ScsiError>> = JoinSet::new();
+    loop {
+        while set.len() < depth && next < end {
+            let n = chunk.min(end - next);
+            set.spawn(move_chunk(
+                seg.source.backend.clone(),
+                seg.source_offset + next,
+                seg.source_block_size,
+                seg.destination.backend.clone(),
+                seg.destination_offset + next,
+                seg.destination_block_size,
+                n,
+                seg.number,
+            ));
+            next += n;
+        }
+        let Some(joined) = set.join_next().await else {
+            return Ok(());
+        };
+        match joined {
+            Ok(Ok(n)) => {
+                progress.add_bytes(n);
+                tally.emulated_bytes += n;
+                metrics::counter!("xtgt_copy_bytes_total", "method" => "emulated").increment(n);
+            }
+            Ok(Err(e)) => {
+                set.abort_all();
+                return Err(e);
+            }
+            Err(_) => {
+                set.abort_all();
+                return Err(abort(seg.number, ScsiError::InternalTargetFailure));
+            }
+        }
+    }
+}
+
+/// Source and destination overlap on one LU: one chunk at a time, from the
+/// end when the destination is above the source (memmove semantics).
+async fn emulate_overlapping(
+    seg: &PlannedSegment,
+    limits: &CopyLimits,
+    progress: &Arc<CopyProgress>,
+    tally: &mut CopyTally,
+) -> Result<(), ScsiError> {
+    let chunk = chunk_size(limits);
+    let backwards = seg.destination_offset > seg.source_offset;
+    let mut remaining = seg.length;
+    while remaining > 0 {
+        let n = chunk.min(remaining);
+        let rel = if backwards {
+            remaining - n
+        } else {
+            seg.length - remaining
+        };
+        move_chunk(
+            seg.source.backend.clone(),
+            seg.source_offset + rel,
+            seg.source_block_size,
+            seg.destination.backend.clone(),
+            seg.destination_offset + rel,
+            seg.destination_block_size,
+            n,
+            seg.number,
+        )
+        .await?;
+        progress.add_bytes(n);
+        tally.emulated_bytes += n;
+        metrics::counter!("xtgt_copy_bytes_total", "method" => "emulated").increment(n);
+        remaining -= n;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::backend::{FaultBackend, MemoryBackend};
+    use crate::copy::params::build::*;
+    use crate::copy::params::parse_lid1;
+    use crate::copy::plan::tests::{lu, lu_on, naa_of, resolver};
+    use crate::copy::plan::{build_plan, PlanContext};
+    use crate::device::LogicalUnit;
+    use bytes::Bytes;
+
+    fn small_limits() -> CopyLimits {
+        CopyLimits {
+            chunk_size: 4096,
+            chunks_in_flight: 3,
+            ..CopyLimits::default()
+        }
+    }
+
+    fn make_plan(p: &[u8], recv: &Arc<LogicalUnit>, luns: &[&Arc<LogicalUnit>]) -> CopyPlan {
+        let limits = CopyLimits::default();
+        let list = parse_lid1(p, &limits).unwrap();
+        let r = resolver(luns, &[]);
+        build_plan(
+            &list,
+            &PlanContext {
+                receiving_lu: recv,
+                initiator_name: "i",
+                resolver: &r,
+                limits: &limits,
+            },
+        )
+        .unwrap()
+    }
+
+    async fn fill(lu: &LogicalUnit, seed: u8) -> Vec<u8> {
+        let size = lu.backend.size() as usize;
+        let data: Vec<u8> = (0..size)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect();
+        lu.backend
+            .write(0, Bytes::from(data.clone()), false)
+            .await
+            .unwrap();
+        data
+    }
+
+    async fn contents(lu: &LogicalUnit) -> Vec<u8> {
+        lu.backend
+            .read(0, lu.backend.size() as usize)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    #[tokio::test]
+    async fn copies_across_lus_with_different_block_sizes() {
+        let a = lu(1, 512, 256, false); // 128 KiB
+        let b = lu(2, 4096, 64, false); // 256 KiB
+        let da = fill(&a, 1).await;
+        let db = fill(&b, 2).await;
+        let p = list(
+            1,
+            0b10,
+            &[cscd_naa(naa_of(&a), 512), cscd_naa(naa_of(&b), 4096)],
+            // 80 source blocks (40 KiB) = 10 destination blocks, to LBA 3.
+            &[
+                seg_b2b(false, 0, 1, 80, 16, 3),
+                seg_offsets(1, 0, 1024, 0, 200, 100, 7),
+            ],
+        );
+        let plan = make_plan(&p, &a, &[&a, &b]);
+        let progress = Arc::new(CopyProgress::default());
+        let mut tally = CopyTally::default();
+        run_plan(&plan, &small_limits(), &progress, &mut tally)
+            .await
+            .unwrap();
+        let mut want_b = db.clone();
+        want_b[3 * 4096..3 * 4096 + 40960].copy_from_slice(&da[16 * 512..16 * 512 + 40960]);
+        assert_eq!(contents(&b).await, want_b);
+        let mut want_a = da.clone();
+        want_a[200 * 512 + 7..200 * 512 + 7 + 1024].copy_from_slice(&want_b[100..1124]);
+        assert_eq!(contents(&a).await, want_a);
+        assert_eq!(progress.segments_processed(), 2);
+        assert_eq!(progress.bytes_transferred(), 40960 + 1024);
+        assert_eq!(
+            tally,
+            CopyTally {
+                native_bytes: 0,
+                emulated_bytes: 40960 + 1024
+            }
+        );
+    }
+
+    /// Overlapping source and destination on one LU copy as memmove would,
+    /// in both directions, across several chunks.
+    #[tokio::test]
+    async fn overlapping_ranges_copy_like_memmove() {
+        for (src_lba, dst_lba) in [(0u64, 3u64), (3, 0), (0, 9), (9, 0)] {
+            let a = lu(1, 512, 64, false);
+            let da = fill(&a, 5).await;
+            let p = list(
+                0,
+                0b11,
+                &[cscd_naa(naa_of(&a), 512)],
+                &[seg_b2b(false, 0, 0, 40, src_lba, dst_lba)],
+            );
+            let plan = make_plan(&p, &a, &[&a]);
+            assert!(plan.segments[0].overlaps());
+            let progress = Arc::new(CopyProgress::default());
+            run_plan(&plan, &small_limits(), &progress, &mut CopyTally::default())
+                .await
+                .unwrap();
+            let mut want = da.clone();
+            let (s, d, n) = (src_lba as usize * 512, dst_lba as usize * 512, 40 * 512);
+            want.copy_within(s..s + n, d);
+            assert_eq!(contents(&a).await, want, "src {src_lba} dst {dst_lba}");
+        }
+    }
+
+    /// A read error in the middle of segment 1: COPY ABORTED, segment 1 in
+    /// COMMAND-SPECIFIC INFORMATION, the medium error forwarded, and the
+    /// progress says one segment was done.
+    #[tokio::test]
+    async fn read_error_mid_copy_is_copy_aborted_with_forwarded_medium_error() {
+        let fault = Arc::new(FaultBackend::new(Arc::new(MemoryBackend::new(512 * 256))));
+        let a = lu_on(1, 512, false, fault.clone());
+        let b = lu(2, 512, 256, false);
+        let p = list(
+            1,
+            0,
+            &[cscd_naa(naa_of(&a), 512), cscd_naa(naa_of(&b), 512)],
+            &[
+                seg_b2b(false, 0, 1, 16, 0, 0),
+                seg_b2b(false, 0, 1, 64, 64, 64),
+            ],
+        );
+        let plan = make_plan(&p, &b, &[&a, &b]);
+        fault.fail_reads(100 * 512..101 * 512);
+        let progress = Arc::new(CopyProgress::default());
+        let e = run_plan(&plan, &small_limits(), &progress, &mut CopyTally::default())
+            .await
+            .unwrap_err();
+        match &e {
+            ScsiError::CopyAborted {
+                asc,
+                ascq,
+                segment,
+                cause,
+            } => {
+                assert_eq!((*asc, *ascq, *segment), (0x0D, 0x01, 1));
+                let cause = cause.as_deref().unwrap();
+                assert_eq!(
+                    cause.code(),
+                    (crate::sense::SenseKey::MediumError, 0x11, 0x00)
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let s = e.sense().encode_fixed();
+        assert_eq!(s[2], 0x0A);
+        assert_eq!(s[8..12], [0, 0, 0, 1]);
+        assert_eq!((s[18 + 2], s[18 + 12]), (0x03, 0x11));
+        assert_eq!(progress.segments_processed(), 1);
+        assert!(progress.bytes_transferred() >= 16 * 512);
+        assert!(progress.bytes_transferred() < (16 + 64) * 512);
+    }
+
+    #[tokio::test]
+    async fn write_error_is_forwarded_as_write_error() {
+        let fault = Arc::new(FaultBackend::new(Arc::new(MemoryBackend::new(512 * 256))));
+        let b = lu_on(2, 512, false, fault.clone());
+        let a = lu(1, 512, 256, false);
+        let p = list(
+            1,
+            0,
+            &[cscd_naa(naa_of(&a), 512)],
+            &[seg_b2b(false, 0, 0xFFFF, 32, 0, 0)],
+        );
+        let plan = make_plan(&p, &b, &[&a, &b]);
+        fault.fail_writes(0..512 * 256);
+        let e = run_plan(
+            &plan,
+            &small_limits(),
+            &Arc::new(CopyProgress::default()),
+            &mut CopyTally::default(),
+        )
+        .await
+        .unwrap_err();
+        let s = e.sense().encode_fixed();
+        assert_eq!((s[2], s[12], s[13]), (0x0A, 0x0D, 0x01));
+        assert_eq!((s[18 + 2], s[18 + 12], s[18 + 13]), (0x03, 0x0C, 0x00));
+    }
+
+    /// Two file-backed LUs: the native path moves the bytes.
+    #[tokio::test]
+    async fn native_copy_between_file_backends() {
+        use crate::backend::FileBackend;
+        let p1 = std::env::temp_dir().join(format!("xtgt-copy-eng-a-{:x}", rand::random::<u64>()));
+        let p2 = std::env::temp_dir().join(format!("xtgt-copy-eng-b-{:x}", rand::random::<u64>()));
+        let fa = Arc::new(FileBackend::open_or_create(&p1, Some(1 << 20), false).unwrap());
+        let fb = Arc::new(FileBackend::open_or_create(&p2, Some(1 << 20), false).unwrap());
+        let a = lu_on(1, 512, false, fa.clone());
+        let b = lu_on(2, 512, false, fb.clone());
+        let da = fill(&a, 9).await;
+        let p = list(
+            1,
+            0b10,
+            &[cscd_naa(naa_of(&a), 512), cscd_naa(naa_of(&b), 512)],
+            &[seg_b2b(false, 0, 1, 1000, 8, 24)],
+        );
+        let plan = make_plan(&p, &a, &[&a, &b]);
+        let progress = Arc::new(CopyProgress::default());
+        let mut tally = CopyTally::default();
+        run_plan(&plan, &small_limits(), &progress, &mut tally)
+            .await
+            .unwrap();
+        let got = contents(&b).await;
+        assert_eq!(
+            got[24 * 512..(24 + 1000) * 512],
+            da[8 * 512..(8 + 1000) * 512]
+        );
+        assert_eq!(progress.bytes_transferred(), 1000 * 512);
+        if fa.native_file().is_some() {
+            assert_eq!(tally.native_bytes, 1000 * 512);
+        }
+        let _ = std::fs::remove_file(p1);
+        let _ = std::fs::remove_file(p2);
+    }
+}

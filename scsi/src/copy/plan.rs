@@ -1,0 +1,714 @@
+//! From a parsed parameter list to a validated [`CopyPlan`]: every CSCD a
+//! segment names is resolved (and authorized), every length and LBA range is
+//! checked, all before the first byte moves (SPC-5 6.5, 5.17.4).
+//!
+//! Authorization (LIO CVE-2020-28374): a CSCD resolves only to a LU the
+//! requesting initiator may use through some target of this process. The
+//! rule lives behind [`CscdResolver`]; [`AclResolver`] implements it over the
+//! target ports and a per-target "may this initiator log in" predicate that
+//! the iSCSI layer supplies (ACLs and CHAP).
+
+use super::params::{
+    CopyLimits, CscdRef, Designator, IdentificationCscd, Lid1ParameterList, ListIdUsage,
+    SegmentDescriptor, SegmentKind,
+};
+use crate::device::{LogicalUnit, TargetPort};
+use crate::sense::{FieldPointer, ScsiError};
+use std::sync::Arc;
+
+/// COPY ABORTED with UNREACHABLE COPY TARGET (0x08/0x04): a segment names a
+/// CSCD index that is not in the list (libiscsi ValidSegDescr accepts
+/// 0x00/0x00, 0x08/0x04 or 0x0D/0x02).
+pub const UNREACHABLE_COPY_TARGET: (u8, u8) = (0x08, 0x04);
+/// COPY ABORTED additional sense for a segment whose blocks lie outside its
+/// source or destination. The precise reason, LOGICAL BLOCK ADDRESS OUT OF
+/// RANGE (0x21/0x00), is the forwarded sense (what the copy target itself
+/// would answer); the copy-level ASC must be one libiscsi ValidSegDescr
+/// accepts ("beyond EOL" expects COPY ABORTED with 0x00/0x00, 0x08/0x04 or
+/// 0x0D/0x02), and NO ADDITIONAL SENSE INFORMATION is the one that does not
+/// claim a device is unreachable.
+pub const RANGE_ABORT: (u8, u8) = (0x00, 0x00);
+
+/// A LU a CSCD resolved to, with what the plan needs to know of it.
+#[derive(Clone)]
+pub struct ResolvedLu {
+    pub lu: Arc<LogicalUnit>,
+    /// Logical block length in bytes.
+    pub block_size: u32,
+    /// Capacity in bytes (whole blocks only): the limit initiator I/O has.
+    pub capacity_bytes: u64,
+    pub read_only: bool,
+}
+
+impl ResolvedLu {
+    pub fn from_lu(lu: &Arc<LogicalUnit>) -> Self {
+        let block_size = lu.config.block_size.max(1);
+        let size = lu.backend.size();
+        Self {
+            lu: lu.clone(),
+            block_size,
+            capacity_bytes: size - size % u64::from(block_size),
+            read_only: lu.config.read_only,
+        }
+    }
+}
+
+impl std::fmt::Debug for ResolvedLu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedLu")
+            .field("lu", &self.lu.config.serial)
+            .field("block_size", &self.block_size)
+            .field("capacity_bytes", &self.capacity_bytes)
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
+/// The answer of a [`CscdResolver`].
+#[derive(Debug, Clone)]
+pub enum Resolution {
+    Found(ResolvedLu),
+    /// No LU of this process carries the designator.
+    NotFound,
+    /// A LU carries it, but the initiator may not use it through any target.
+    NotAuthorized,
+}
+
+/// Resolves a CSCD designator for one initiator. Both failures are answered
+/// the same way (0x26/0x15) so the answer is no oracle for LU existence;
+/// the distinction is for logs.
+pub trait CscdResolver: Send + Sync {
+    fn resolve(&self, initiator_name: &str, designator: &Designator) -> Resolution;
+}
+
+/// "May this initiator use this target?" (ACLs and CHAP), from the iSCSI
+/// layer.
+pub type InitiatorFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// The designators a LU reports in VPD 0x83 when seen through a target port;
+/// the device server builds them from its own VPD 0x83 page (see
+/// [`Designator::from_vpd83_page`]) so matching uses exactly what is reported.
+pub type DesignatorSource = Arc<dyn Fn(&TargetPort, &LogicalUnit) -> Vec<Designator> + Send + Sync>;
+
+/// One target port and who may use it.
+#[derive(Clone)]
+pub struct TargetAccess {
+    pub target: Arc<TargetPort>,
+    pub may_use: InitiatorFilter,
+}
+
+/// The authorization rule over all target ports of this process: a
+/// designator resolves to a LU mapped in some target the initiator may use,
+/// matched exactly (code set, association, designator type and bytes).
+pub struct AclResolver {
+    pub targets: Vec<TargetAccess>,
+    pub designators: DesignatorSource,
+}
+
+impl CscdResolver for AclResolver {
+    fn resolve(&self, initiator_name: &str, designator: &Designator) -> Resolution {
+        let mut exists = false;
+        for access in &self.targets {
+            let allowed = (access.may_use)(initiator_name);
+            for lu in access.target.luns.values() {
+                if !(self.designators)(&access.target, lu).contains(designator) {
+                    continue;
+                }
+                if allowed {
+                    return Resolution::Found(ResolvedLu::from_lu(lu));
+                }
+                exists = true;
+            }
+        }
+        if exists {
+            Resolution::NotAuthorized
+        } else {
+            Resolution::NotFound
+        }
+    }
+}
+
+/// One byte-range move of a plan; a segment descriptor becomes one of these.
+#[derive(Clone)]
+pub struct PlannedSegment {
+    /// Segment number (0-based), reported in COMMAND-SPECIFIC INFORMATION.
+    pub number: u32,
+    /// Offset of the segment descriptor in the parameter list (segment pointer).
+    pub descriptor_offset: u16,
+    pub source: Arc<LogicalUnit>,
+    pub source_offset: u64,
+    pub destination: Arc<LogicalUnit>,
+    pub destination_offset: u64,
+    pub length: u64,
+    pub source_block_size: u32,
+    pub destination_block_size: u32,
+}
+
+impl PlannedSegment {
+    /// Same LU and the byte ranges intersect: must copy as memmove would.
+    pub fn overlaps(&self) -> bool {
+        Arc::ptr_eq(&self.source, &self.destination)
+            && self.source_offset < self.destination_offset.saturating_add(self.length)
+            && self.destination_offset < self.source_offset.saturating_add(self.length)
+    }
+}
+
+impl std::fmt::Debug for PlannedSegment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlannedSegment")
+            .field("number", &self.number)
+            .field("source", &self.source.config.serial)
+            .field("source_offset", &self.source_offset)
+            .field("destination", &self.destination.config.serial)
+            .field("destination_offset", &self.destination_offset)
+            .field("length", &self.length)
+            .finish()
+    }
+}
+
+/// A validated EXTENDED COPY: nothing left to check but the I/O itself.
+#[derive(Debug, Clone)]
+pub struct CopyPlan {
+    pub list_identifier: u8,
+    pub list_id_usage: ListIdUsage,
+    pub priority: u8,
+    pub segments: Vec<PlannedSegment>,
+    pub total_bytes: u64,
+}
+
+/// What a plan is built against.
+pub struct PlanContext<'a> {
+    /// The LU that received the EXTENDED COPY (CSCD ID 0xFFFF).
+    pub receiving_lu: &'a Arc<LogicalUnit>,
+    /// The initiator name of the I_T nexus (authorization).
+    pub initiator_name: &'a str,
+    pub resolver: &'a dyn CscdResolver,
+    pub limits: &'a CopyLimits,
+}
+
+fn fp(byte: u32) -> FieldPointer {
+    FieldPointer::byte(u16::try_from(byte).unwrap_or(u16::MAX))
+}
+
+/// Validate `list` into a plan (SPC-5 6.5.8.5 and 6.5.8.7 block device
+/// segments). Errors are ILLEGAL REQUEST except those SPC makes part of
+/// segment processing (unknown CSCD index, range), which are COPY ABORTED
+/// with the segment number.
+pub fn build_plan(list: &Lid1ParameterList, cx: &PlanContext<'_>) -> Result<CopyPlan, ScsiError> {
+    let mut resolved: Vec<Option<ResolvedLu>> = vec![None; list.cscds.len()];
+    let receiving = ResolvedLu::from_lu(cx.receiving_lu);
+    let mut segments = Vec::with_capacity(list.segments.len());
+    let mut total_bytes = 0u64;
+    for (i, seg) in list.segments.iter().enumerate() {
+        let number = u32::try_from(i).unwrap_or(u32::MAX);
+        let src = resolve_ref(seg.source, number, list, &mut resolved, &receiving, cx)?;
+        let dst = resolve_ref(seg.destination, number, list, &mut resolved, &receiving, cx)?;
+        if dst.read_only {
+            return Err(ScsiError::WriteProtected);
+        }
+        let planned = plan_segment(seg, number, &src, &dst, cx.limits)?;
+        total_bytes = total_bytes.saturating_add(planned.length);
+        segments.push(planned);
+    }
+    Ok(CopyPlan {
+        list_identifier: list.header.list_identifier,
+        list_id_usage: list.header.list_id_usage,
+        priority: list.header.priority,
+        segments,
+        total_bytes,
+    })
+}
+
+fn resolve_ref(
+    r: CscdRef,
+    segment: u32,
+    list: &Lid1ParameterList,
+    cache: &mut [Option<ResolvedLu>],
+    receiving: &ResolvedLu,
+    cx: &PlanContext<'_>,
+) -> Result<ResolvedLu, ScsiError> {
+    let idx = match r {
+        CscdRef::ReceivingLu => return Ok(receiving.clone()),
+        CscdRef::Index(i) => usize::from(i),
+    };
+    let (Some(cscd), Some(slot)) = (list.cscds.get(idx), cache.get_mut(idx)) else {
+        return Err(ScsiError::CopyAborted {
+            asc: UNREACHABLE_COPY_TARGET.0,
+            ascq: UNREACHABLE_COPY_TARGET.1,
+            segment,
+            cause: None,
+        });
+    };
+    if let Some(r) = slot {
+        return Ok(r.clone());
+    }
+    let r = resolve_cscd(cscd, cx)?;
+    *slot = Some(r.clone());
+    Ok(r)
+}
+
+fn resolve_cscd(cscd: &IdentificationCscd, cx: &PlanContext<'_>) -> Result<ResolvedLu, ScsiError> {
+    let off = u32::from(cscd.offset);
+    if cscd.nul {
+        return Err(ScsiError::InvalidFieldInParameterList(FieldPointer::bit(
+            u16::try_from(off + 1).unwrap_or(u16::MAX),
+            5,
+        )));
+    }
+    if cscd.peripheral_device_type != 0x00 {
+        // Block segments need block devices (SPC-5 6.5.8.5).
+        return Err(ScsiError::InvalidCopyOperation);
+    }
+    let r = match cx.resolver.resolve(cx.initiator_name, &cscd.designator) {
+        Resolution::Found(r) => r,
+        other => {
+            tracing::warn!(
+                initiator = cx.initiator_name,
+                designator = ?cscd.designator,
+                resolution = if matches!(other, Resolution::NotFound) { "not_found" } else { "not_authorized" },
+                "EXTENDED COPY CSCD refused"
+            );
+            return Err(ScsiError::CopyNotAuthorized);
+        }
+    };
+    if cscd.disk_block_length != 0 && cscd.disk_block_length != r.block_size {
+        return Err(ScsiError::InvalidFieldInParameterList(fp(off + 29)));
+    }
+    Ok(r)
+}
+
+fn plan_segment(
+    seg: &SegmentDescriptor,
+    number: u32,
+    src: &ResolvedLu,
+    dst: &ResolvedLu,
+    limits: &CopyLimits,
+) -> Result<PlannedSegment, ScsiError> {
+    let off = u32::from(seg.offset);
+    let sbs = u64::from(src.block_size);
+    let dbs = u64::from(dst.block_size);
+    let (length, src_byte, dst_byte, length_field) = match seg.kind {
+        SegmentKind::BlockToBlock {
+            dc,
+            number_of_blocks,
+        } => {
+            let unit = if dc { dbs } else { sbs };
+            let len = u64::from(number_of_blocks) * unit;
+            if len % sbs != 0 || len % dbs != 0 {
+                return Err(ScsiError::UnexpectedInexactSegment);
+            }
+            (len, 0u64, 0u64, off + 10)
+        }
+        SegmentKind::BlockToBlockOffsets {
+            number_of_bytes,
+            source_byte_offset,
+            destination_byte_offset,
+        } => {
+            let len = u64::from(number_of_bytes);
+            let gran = 1u64 << limits.data_segment_granularity_log2.min(31);
+            if len % gran != 0 {
+                return Err(ScsiError::CopySegmentGranularityViolation);
+            }
+            if u64::from(source_byte_offset) >= sbs {
+                return Err(ScsiError::InvalidFieldInParameterList(fp(off + 28)));
+            }
+            if u64::from(destination_byte_offset) >= dbs {
+                return Err(ScsiError::InvalidFieldInParameterList(fp(off + 30)));
+            }
+            (
+                len,
+                u64::from(source_byte_offset),
+                u64::from(destination_byte_offset),
+                off + 8,
+            )
+        }
+    };
+    if length > u64::from(limits.max_segment_length) {
+        return Err(ScsiError::InvalidFieldInParameterList(fp(length_field)));
+    }
+    let out_of_range = || ScsiError::CopyAborted {
+        asc: RANGE_ABORT.0,
+        ascq: RANGE_ABORT.1,
+        segment: number,
+        cause: Some(Box::new(ScsiError::LbaOutOfRange)),
+    };
+    let source_offset = byte_range(seg.source_lba, sbs, src_byte, length, src.capacity_bytes)
+        .ok_or_else(out_of_range)?;
+    let destination_offset = byte_range(
+        seg.destination_lba,
+        dbs,
+        dst_byte,
+        length,
+        dst.capacity_bytes,
+    )
+    .ok_or_else(out_of_range)?;
+    Ok(PlannedSegment {
+        number,
+        descriptor_offset: seg.offset,
+        source: src.lu.clone(),
+        source_offset,
+        destination: dst.lu.clone(),
+        destination_offset,
+        length,
+        source_block_size: src.block_size,
+        destination_block_size: dst.block_size,
+    })
+}
+
+/// The byte offset of `lba` + `byte_offset`, if `[offset, offset + len)`
+/// lies within `capacity` (the check initiator READ/WRITE get: LBA and LBA +
+/// blocks within the capacity). A zero-length segment still needs a valid LBA.
+fn byte_range(lba: u64, block: u64, byte_offset: u64, len: u64, capacity: u64) -> Option<u64> {
+    let start = lba.checked_mul(block)?.checked_add(byte_offset)?;
+    let end = start.checked_add(len)?;
+    if end > capacity || (len == 0 && lba.checked_mul(block)? > capacity) {
+        return None;
+    }
+    Some(start)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::backend::{Backend, MemoryBackend};
+    use crate::copy::params::build::*;
+    use crate::copy::params::parse_lid1;
+    use crate::device::LuConfig;
+    use std::collections::BTreeMap;
+
+    pub fn lu(naa: u64, block_size: u32, blocks: u64, read_only: bool) -> Arc<LogicalUnit> {
+        lu_on(
+            naa,
+            block_size,
+            read_only,
+            Arc::new(MemoryBackend::new(blocks * u64::from(block_size))),
+        )
+    }
+
+    pub fn lu_on(
+        naa: u64,
+        block_size: u32,
+        read_only: bool,
+        backend: Arc<dyn Backend>,
+    ) -> Arc<LogicalUnit> {
+        Arc::new(LogicalUnit::new(
+            LuConfig {
+                block_size,
+                read_only,
+                serial: format!("lu{naa}"),
+                naa_id: naa,
+                vendor: "XTGT".into(),
+                product: "test".into(),
+                revision: "0001".into(),
+            },
+            backend,
+        ))
+    }
+
+    /// The NAA designator the tests pretend VPD 0x83 reports.
+    pub fn naa_of(lu: &LogicalUnit) -> [u8; 8] {
+        (0x6000_0000_0000_0000u64 | lu.config.naa_id).to_be_bytes()
+    }
+
+    pub fn designators(_t: &TargetPort, lu: &LogicalUnit) -> Vec<Designator> {
+        vec![
+            Designator {
+                code_set: 1,
+                association: 0,
+                designator_type: 3,
+                value: naa_of(lu).to_vec(),
+            },
+            Designator {
+                code_set: 2,
+                association: 0,
+                designator_type: 8,
+                value: format!("naa.{:016x}", lu.config.naa_id).into_bytes(),
+            },
+        ]
+    }
+
+    pub fn target(name: &str, luns: &[&Arc<LogicalUnit>]) -> Arc<TargetPort> {
+        let mut map = BTreeMap::new();
+        for (i, l) in luns.iter().enumerate() {
+            map.insert(i as u64, (*l).clone());
+        }
+        Arc::new(TargetPort {
+            name: name.into(),
+            relative_port_id: 1,
+            port_group: 1,
+            luns: map,
+        })
+    }
+
+    /// Target "a" open to everybody, target "b" only to "iqn.b".
+    pub fn resolver(a: &[&Arc<LogicalUnit>], b: &[&Arc<LogicalUnit>]) -> AclResolver {
+        AclResolver {
+            targets: vec![
+                TargetAccess {
+                    target: target("a", a),
+                    may_use: Arc::new(|_| true),
+                },
+                TargetAccess {
+                    target: target("b", b),
+                    may_use: Arc::new(|i| i == "iqn.b"),
+                },
+            ],
+            designators: Arc::new(designators),
+        }
+    }
+
+    fn plan(
+        p: &[u8],
+        recv: &Arc<LogicalUnit>,
+        r: &AclResolver,
+        initiator: &str,
+    ) -> Result<CopyPlan, ScsiError> {
+        let limits = CopyLimits::default();
+        let list = parse_lid1(p, &limits)?;
+        build_plan(
+            &list,
+            &PlanContext {
+                receiving_lu: recv,
+                initiator_name: initiator,
+                resolver: r,
+                limits: &limits,
+            },
+        )
+    }
+
+    #[test]
+    fn resolves_naa_and_scsi_name_and_builds_byte_moves() {
+        let a = lu(1, 512, 8192, false);
+        let b = lu(2, 4096, 1024, false);
+        let r = resolver(&[&a, &b], &[]);
+        let name = format!("naa.{:016x}", 2u64).into_bytes();
+        let p = list(
+            1,
+            0b10,
+            &[cscd_naa(naa_of(&a), 512), cscd(0x02, 0x08, &name, 4096)],
+            &[
+                seg_b2b(false, 0, 1, 16, 8, 3),
+                seg_b2b(true, 0xFFFF, 1, 2, 0, 100),
+            ],
+        );
+        let pl = plan(&p, &a, &r, "iqn.x").unwrap();
+        assert_eq!(pl.segments.len(), 2);
+        let s0 = &pl.segments[0];
+        assert!(Arc::ptr_eq(&s0.source, &a) && Arc::ptr_eq(&s0.destination, &b));
+        assert_eq!(
+            (s0.source_offset, s0.destination_offset, s0.length),
+            (8 * 512, 3 * 4096, 8192)
+        );
+        let s1 = &pl.segments[1];
+        // DC: NUMBER OF BLOCKS counts destination (4096-byte) blocks.
+        assert!(Arc::ptr_eq(&s1.source, &a) && Arc::ptr_eq(&s1.destination, &b));
+        assert_eq!((s1.length, s1.destination_offset), (8192, 100 * 4096));
+        assert_eq!(s1.descriptor_offset, 16 + 64 + 28);
+        assert_eq!(pl.total_bytes, 8192 + 8192);
+    }
+
+    #[test]
+    fn inexact_segment_when_length_is_not_a_multiple_of_both_blocks() {
+        let a = lu(1, 512, 8192, false);
+        let b = lu(2, 4096, 1024, false);
+        let r = resolver(&[&a, &b], &[]);
+        let cs = [cscd_naa(naa_of(&a), 512), cscd_naa(naa_of(&b), 4096)];
+        // 3 source blocks of 512 = 1536 bytes, not whole 4096-byte blocks.
+        let p = list(1, 0b10, &cs, &[seg_b2b(false, 0, 1, 3, 0, 0)]);
+        assert_eq!(
+            plan(&p, &a, &r, "i").unwrap_err(),
+            ScsiError::UnexpectedInexactSegment
+        );
+        // 8 source blocks = 1 destination block: fine.
+        let p = list(1, 0b10, &cs, &[seg_b2b(false, 0, 1, 8, 0, 0)]);
+        assert_eq!(plan(&p, &a, &r, "i").unwrap().total_bytes, 4096);
+    }
+
+    #[test]
+    fn authorization_is_by_initiator_and_not_found_is_refused_alike() {
+        let a = lu(1, 512, 8192, false);
+        let secret = lu(9, 512, 8192, false);
+        let r = resolver(&[&a], &[&secret]);
+        let p = list(
+            1,
+            0b10,
+            &[cscd_naa(naa_of(&secret), 512)],
+            &[seg_b2b(false, 0, 0xFFFF, 1, 0, 0)],
+        );
+        assert_eq!(
+            plan(&p, &a, &r, "iqn.x").unwrap_err(),
+            ScsiError::CopyNotAuthorized
+        );
+        assert!(plan(&p, &a, &r, "iqn.b").is_ok());
+        let p = list(
+            1,
+            0b10,
+            &[cscd_naa([0x60, 0, 0, 0, 0, 0, 0, 0x77], 512)],
+            &[seg_b2b(false, 0, 0xFFFF, 1, 0, 0)],
+        );
+        assert_eq!(
+            plan(&p, &a, &r, "iqn.b").unwrap_err(),
+            ScsiError::CopyNotAuthorized
+        );
+        // Same bytes but another designator type does not match.
+        let p = list(
+            1,
+            0b10,
+            &[cscd(0x01, 0x02, &naa_of(&a), 512)],
+            &[seg_b2b(false, 0, 0xFFFF, 1, 0, 0)],
+        );
+        assert_eq!(
+            plan(&p, &a, &r, "iqn.x").unwrap_err(),
+            ScsiError::CopyNotAuthorized
+        );
+    }
+
+    #[test]
+    fn unknown_cscd_index_is_copy_aborted_unreachable() {
+        let a = lu(1, 512, 8192, false);
+        let r = resolver(&[&a], &[]);
+        let p = list(
+            1,
+            0,
+            &[cscd_naa(naa_of(&a), 512)],
+            &[seg_b2b(false, 0, 1, 2048, 0, 6144)],
+        );
+        let e = plan(&p, &a, &r, "i").unwrap_err();
+        assert_eq!(e.code(), (crate::sense::SenseKey::CopyAborted, 0x08, 0x04));
+        assert!(matches!(e, ScsiError::CopyAborted { segment: 0, .. }));
+    }
+
+    /// libiscsi ValidSegDescr "beyond EOL": COPY ABORTED, LBA OUT OF RANGE
+    /// forwarded, segment number in COMMAND-SPECIFIC INFORMATION.
+    #[test]
+    fn range_errors_are_copy_aborted_with_forwarded_lba_out_of_range() {
+        let a = lu(1, 512, 8192, false);
+        let r = resolver(&[&a], &[]);
+        let cs = [cscd_naa(naa_of(&a), 512)];
+        let p = list(
+            1,
+            0,
+            &cs,
+            &[
+                seg_b2b(false, 0, 0, 8, 0, 0),
+                seg_b2b(false, 0, 0, 2048, 0, 8191),
+            ],
+        );
+        let e = plan(&p, &a, &r, "i").unwrap_err();
+        assert_eq!(e.code(), (crate::sense::SenseKey::CopyAborted, 0x00, 0x00));
+        let s = e.sense().encode_fixed();
+        assert_eq!(s[8..12], [0, 0, 0, 1]); // segment 1
+        assert_eq!((s[18 + 2], s[18 + 12], s[18 + 13]), (0x05, 0x21, 0x00));
+        // LBA overflow never panics.
+        let p = list(1, 0, &cs, &[seg_b2b(false, 0, 0, 8, u64::MAX, 0)]);
+        assert!(plan(&p, &a, &r, "i").is_err());
+        // The last block is in range.
+        let p = list(1, 0, &cs, &[seg_b2b(false, 0, 0, 1, 0, 8191)]);
+        assert!(plan(&p, &a, &r, "i").is_ok());
+    }
+
+    #[test]
+    fn block_length_read_only_nul_granularity_offsets() {
+        let a = lu(1, 512, 8192, false);
+        let ro = lu(2, 512, 8192, true);
+        let r = resolver(&[&a, &ro], &[]);
+        let p = list(
+            1,
+            0,
+            &[cscd_naa(naa_of(&a), 4096)],
+            &[seg_b2b(false, 0, 0, 1, 0, 1)],
+        );
+        assert_eq!(
+            plan(&p, &a, &r, "i").unwrap_err(),
+            ScsiError::InvalidFieldInParameterList(FieldPointer::byte(16 + 29))
+        );
+        let p = list(
+            1,
+            0,
+            &[cscd_naa(naa_of(&a), 0)],
+            &[seg_b2b(false, 0, 0, 1, 0, 1)],
+        );
+        assert!(
+            plan(&p, &a, &r, "i").is_ok(),
+            "block length 0 means the LU's own"
+        );
+        let p = list(
+            1,
+            0,
+            &[cscd_naa(naa_of(&ro), 512)],
+            &[seg_b2b(false, 0xFFFF, 0, 1, 0, 1)],
+        );
+        assert_eq!(
+            plan(&p, &a, &r, "i").unwrap_err(),
+            ScsiError::WriteProtected
+        );
+        let p = list(
+            1,
+            0,
+            &[cscd_naa(naa_of(&ro), 512)],
+            &[seg_b2b(false, 0, 0xFFFF, 1, 0, 1)],
+        );
+        assert!(plan(&p, &a, &r, "i").is_ok(), "read-only source is fine");
+        let mut c = cscd_naa(naa_of(&a), 512);
+        c[1] = 0x20;
+        let p = list(1, 0, &[c], &[seg_b2b(false, 0, 0, 1, 0, 1)]);
+        assert_eq!(
+            plan(&p, &a, &r, "i").unwrap_err(),
+            ScsiError::InvalidFieldInParameterList(FieldPointer::bit(17, 5))
+        );
+        let mut c = cscd_naa(naa_of(&a), 512);
+        c[1] = 0xC0; // reserved LU ID TYPE is ignored (libiscsi ValidTgtDescr)
+        let p = list(1, 0, &[c], &[seg_b2b(false, 0, 0, 1, 0, 1)]);
+        assert!(plan(&p, &a, &r, "i").is_ok());
+        let cs = [cscd_naa(naa_of(&a), 512)];
+        let p = list(1, 0, &cs, &[seg_offsets(0, 0, 100, 0, 8, 0, 0)]);
+        assert_eq!(
+            plan(&p, &a, &r, "i").unwrap_err(),
+            ScsiError::CopySegmentGranularityViolation
+        );
+        let p = list(1, 0, &cs, &[seg_offsets(0, 0, 1024, 0, 8, 512, 0)]);
+        assert_eq!(
+            plan(&p, &a, &r, "i").unwrap_err(),
+            ScsiError::InvalidFieldInParameterList(FieldPointer::byte(48 + 28))
+        );
+        let p = list(1, 0, &cs, &[seg_offsets(0, 0, 1024, 1, 8, 7, 9)]);
+        let s = &plan(&p, &a, &r, "i").unwrap().segments[0];
+        assert_eq!(
+            (s.source_offset, s.destination_offset, s.length),
+            (519, 8 * 512 + 9, 1024)
+        );
+        let p = list(
+            1,
+            0,
+            &cs,
+            &[seg_offsets(0, 0, 512 * 1024 * 1024, 0, 8, 0, 0)],
+        );
+        assert_eq!(
+            plan(&p, &a, &r, "i").unwrap_err(),
+            ScsiError::InvalidFieldInParameterList(FieldPointer::byte(48 + 8))
+        );
+    }
+
+    #[test]
+    fn overlap_detection() {
+        let a = lu(1, 512, 64, false);
+        let b = lu(2, 512, 64, false);
+        let r = resolver(&[&a, &b], &[]);
+        let cs = [cscd_naa(naa_of(&a), 512), cscd_naa(naa_of(&b), 512)];
+        let p = list(
+            1,
+            0,
+            &cs,
+            &[
+                seg_b2b(false, 0, 0, 8, 0, 4),
+                seg_b2b(false, 0, 0, 4, 0, 4),
+                seg_b2b(false, 0, 1, 8, 0, 4),
+            ],
+        );
+        let pl = plan(&p, &a, &r, "i").unwrap();
+        assert!(pl.segments[0].overlaps());
+        assert!(!pl.segments[1].overlaps());
+        assert!(!pl.segments[2].overlaps());
+    }
+}
