@@ -39,6 +39,9 @@ usage: $0 [options]
   --out FILE        Markdown results (default conformance/bench/results.md)
   --no-install      skip the package check and the fio build
   --keep            keep the work directory (LUN files, logs)
+  --perf DIR        after the rounds, one extra uncounted run of each workload
+                    against the second target (xtgt) under
+                    \`perf record --call-graph dwarf\`, into DIR/<workload>.data
   --quick           1 repetition, 1024 requests, 3 s fio (a smoke run)
 Environment: XTGT_CACHE (fio cache, default ~/.cache/xtgt), TGT_PORT (13262),
 XTGT_PORT (13263), XTGT_METRICS_PORT (13264).
@@ -57,6 +60,7 @@ BENCH_DIR=${XTGT_BENCH_DIR:-/var/tmp}
 OUT="$SCRIPT_DIR/results.md"
 INSTALL=1
 KEEP=0
+PERF_DIR=""
 TGT_PORT=${TGT_PORT:-13262}
 XTGT_PORT=${XTGT_PORT:-13263}
 XTGT_METRICS_PORT=${XTGT_METRICS_PORT:-13264}
@@ -76,6 +80,7 @@ while (($#)); do
     --out) OUT=$2; shift ;;
     --no-install) INSTALL=0 ;;
     --keep) KEEP=1 ;;
+    --perf) PERF_DIR=$2; shift ;;
     --quick) REPS=1; COUNT=1024; FIO_RUNTIME=3 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
@@ -385,10 +390,12 @@ start_tgt tgt "$TGT_PORT" "$A_IQN" "${A_FILES[@]}"
 A_URL=iscsi://127.0.0.1:$TGT_PORT/$A_IQN
 if ((B_AS_TGT)); then
     start_tgt tgt2 "$XTGT_PORT" "$B_IQN" "${B_FILES[@]}"
+    B_PID=${PIDS[-1]}
     B_URL=iscsi://127.0.0.1:$XTGT_PORT/$B_IQN
     B_LUN0=1
 else
     start_xtgt xtgt "$XTGT_PORT" "$B_IQN" "${B_FILES[@]}"
+    B_PID=${PIDS[-1]}
     B_URL=iscsi://127.0.0.1:$XTGT_PORT/$B_IQN
     B_LUN0=0
 fi
@@ -396,10 +403,27 @@ A_LUN0=1
 
 declare -A R # R[workload,side] = space-separated samples, in round order
 
+# perf_start NAME / perf_stop: sample the second target while it serves
+PERF_PID=""
+perf_start() {
+    [[ -n $PERF_DIR ]] || return 0
+    mkdir -p "$PERF_DIR"
+    perf record -q -F 999 --call-graph dwarf,16384 -p "$B_PID" -o "$PERF_DIR/$1.data" >"$PERF_DIR/$1.log" 2>&1 &
+    PERF_PID=$!
+    PIDS+=("$PERF_PID")
+    sleep 0.5 # perf attaches before the load starts
+}
+perf_stop() {
+    [[ -n $PERF_PID ]] || return 0
+    kill -INT "$PERF_PID" 2>/dev/null || true
+    wait "$PERF_PID" 2>/dev/null || true
+    PERF_PID=""
+}
+
 # measure WORKLOAD SIDE: one sample of one workload against one side
 measure() {
     local url iops p99
-    if [[ $2 == A ]]; then url=$A_URL/$A_LUN0; else url=$B_URL/$B_LUN0; fi
+    if [[ $2 == A ]]; then url=$A_URL/$A_LUN0; else url=$B_URL/$B_LUN0; fi # B or perf
     case $1 in
     seqread) R[seqread,$2]+="$(qemu_bench "$url") " ;;
     seqwrite) R[seqwrite,$2]+="$(qemu_bench "$url" -w) " ;;
@@ -436,6 +460,18 @@ for rep in $(seq "$REPS"); do
             "randread $(last "${R[randread,$side]}") IOPS, p99 $(last "${R[p99,$side]}") ms"
     done
 done
+
+# Profiles: one extra, uncounted run of each workload against the second
+# target under perf (sampling with DWARF call graphs slows it down).
+if [[ -n $PERF_DIR ]]; then
+    for w in seqread seqwrite randread; do
+        log "perf: $w"
+        perf_start "$w"
+        measure "$w" perf
+        perf_stop
+    done
+    log "perf data in $PERF_DIR (perf report -i $PERF_DIR/<workload>.data --no-children)"
+fi
 
 # Copy comparison ------------------------------------------------------------
 
