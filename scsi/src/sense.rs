@@ -174,13 +174,16 @@ pub enum ScsiError {
     // ---- COPY ABORTED ----
     /// A third-party copy failed part way (SPC-5 6.4.3.?): `asc/ascq` say why,
     /// `segment` is the failing segment (COMMAND-SPECIFIC INFORMATION),
-    /// `cause` is the underlying error (forwarded sense).
+    /// `cause` is the underlying error (forwarded sense), `segment_pointer`
+    /// the byte offset of the failing segment descriptor in the parameter
+    /// list (segment pointer SENSE KEY SPECIFIC data, SD=0; SPC-5 4.4.2.2.6).
     #[error("copy aborted in segment {segment}: {asc:#04x}/{ascq:#04x}")]
     CopyAborted {
         asc: u8,
         ascq: u8,
         segment: u32,
         cause: Option<Box<ScsiError>>,
+        segment_pointer: Option<u16>,
     },
 }
 
@@ -257,10 +260,19 @@ impl ScsiError {
             ScsiError::UnrecoveredReadError { lba: Some(l) }
             | ScsiError::WriteError { lba: Some(l) } => s.information = Some(*l),
             ScsiError::MiscompareDuringVerify { offset } => s.information = Some(*offset),
-            ScsiError::CopyAborted { segment, cause, .. } => {
+            ScsiError::CopyAborted {
+                segment,
+                cause,
+                segment_pointer,
+                ..
+            } => {
                 s.command_specific = Some(*segment);
-                // Segment pointer form of SKS is set by the copy manager
-                // through `SenseData` directly when it knows the byte offset.
+                // Segment pointer SKS: SKSV=1, SD=0 (relative to the start
+                // of the parameter list), BPV=0.
+                s.sks = segment_pointer.map(|p| {
+                    let [hi, lo] = p.to_be_bytes();
+                    [0x80, hi, lo]
+                });
                 s.forwarded = cause.as_ref().map(|c| Box::new(c.sense()));
             }
             _ => {}

@@ -130,13 +130,14 @@ async fn move_chunk(
     dst_off: u64,
     dst_block: u32,
     len: u64,
-    segment: u32,
+    at: SegmentAt,
 ) -> Result<u64, ScsiError> {
+    let segment = at.0;
     let n = usize::try_from(len).map_err(|_| ScsiError::InternalTargetFailure)?;
     let data = src.read(src_off, n).await.map_err(|e| {
         tracing::warn!(segment, offset = src_off, error = %e, "copy source read failed");
         abort(
-            segment,
+            at,
             ScsiError::UnrecoveredReadError {
                 lba: Some(src_off / u64::from(src_block.max(1))),
             },
@@ -144,7 +145,7 @@ async fn move_chunk(
     })?;
     if data.len() != n {
         return Err(abort(
-            segment,
+            at,
             ScsiError::UnrecoveredReadError {
                 lba: Some(src_off / u64::from(src_block.max(1))),
             },
@@ -153,7 +154,7 @@ async fn move_chunk(
     dst.write(dst_off, data, false).await.map_err(|e| {
         tracing::warn!(segment, offset = dst_off, error = %e, "copy destination write failed");
         abort(
-            segment,
+            at,
             ScsiError::WriteError {
                 lba: Some(dst_off / u64::from(dst_block.max(1))),
             },
@@ -162,12 +163,20 @@ async fn move_chunk(
     Ok(len)
 }
 
-fn abort(segment: u32, cause: ScsiError) -> ScsiError {
+/// (segment number, offset of its descriptor in the parameter list).
+type SegmentAt = (u32, u16);
+
+fn at(seg: &PlannedSegment) -> SegmentAt {
+    (seg.number, seg.descriptor_offset)
+}
+
+fn abort((segment, offset): SegmentAt, cause: ScsiError) -> ScsiError {
     ScsiError::CopyAborted {
         asc: THIRD_PARTY_DEVICE_FAILURE.0,
         ascq: THIRD_PARTY_DEVICE_FAILURE.1,
         segment,
         cause: Some(Box::new(cause)),
+        segment_pointer: Some(offset),
     }
 }
 
@@ -200,7 +209,7 @@ async fn emulate(
                 seg.destination_offset + next,
                 seg.destination_block_size,
                 n,
-                seg.number,
+                at(seg),
             ));
             next += n;
         }
@@ -219,7 +228,7 @@ async fn emulate(
             }
             Err(_) => {
                 set.abort_all();
-                return Err(abort(seg.number, ScsiError::InternalTargetFailure));
+                return Err(abort(at(seg), ScsiError::InternalTargetFailure));
             }
         }
     }
@@ -251,7 +260,7 @@ async fn emulate_overlapping(
             seg.destination_offset + rel,
             seg.destination_block_size,
             n,
-            seg.number,
+            at(seg),
         )
         .await?;
         progress.add_bytes(n);
@@ -412,7 +421,9 @@ mod tests {
                 ascq,
                 segment,
                 cause,
+                segment_pointer,
             } => {
+                assert_eq!(*segment_pointer, Some(16 + 64 + 28));
                 assert_eq!((*asc, *ascq, *segment), (0x0D, 0x01, 1));
                 let cause = cause.as_deref().unwrap();
                 assert_eq!(
@@ -425,6 +436,7 @@ mod tests {
         let s = e.sense().encode_fixed();
         assert_eq!(s[2], 0x0A);
         assert_eq!(s[8..12], [0, 0, 0, 1]);
+        assert_eq!(s[15..18], [0x80, 0, 108]);
         assert_eq!((s[18 + 2], s[18 + 12]), (0x03, 0x11));
         assert_eq!(progress.segments_processed(), 1);
         assert!(progress.bytes_transferred() >= 16 * 512);

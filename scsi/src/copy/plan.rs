@@ -201,8 +201,9 @@ pub fn build_plan(list: &Lid1ParameterList, cx: &PlanContext<'_>) -> Result<Copy
     let mut total_bytes = 0u64;
     for (i, seg) in list.segments.iter().enumerate() {
         let number = u32::try_from(i).unwrap_or(u32::MAX);
-        let src = resolve_ref(seg.source, number, list, &mut resolved, &receiving, cx)?;
-        let dst = resolve_ref(seg.destination, number, list, &mut resolved, &receiving, cx)?;
+        let at = |field: u16| (number, seg.offset.saturating_add(field));
+        let src = resolve_ref(seg.source, at(4), list, &mut resolved, &receiving, cx)?;
+        let dst = resolve_ref(seg.destination, at(6), list, &mut resolved, &receiving, cx)?;
         if dst.read_only {
             return Err(ScsiError::WriteProtected);
         }
@@ -219,9 +220,11 @@ pub fn build_plan(list: &Lid1ParameterList, cx: &PlanContext<'_>) -> Result<Copy
     })
 }
 
+/// `(segment, field)`: the segment number and the parameter-list offset of
+/// its CSCD ID field (the segment pointer when the index is unknown).
 fn resolve_ref(
     r: CscdRef,
-    segment: u32,
+    (segment, field): (u32, u16),
     list: &Lid1ParameterList,
     cache: &mut [Option<ResolvedLu>],
     receiving: &ResolvedLu,
@@ -237,6 +240,7 @@ fn resolve_ref(
             ascq: UNREACHABLE_COPY_TARGET.1,
             segment,
             cause: None,
+            segment_pointer: Some(field),
         });
     };
     if let Some(r) = slot {
@@ -326,14 +330,16 @@ fn plan_segment(
     if length > u64::from(limits.max_segment_length) {
         return Err(ScsiError::InvalidFieldInParameterList(fp(length_field)));
     }
-    let out_of_range = || ScsiError::CopyAborted {
+    // Segment pointer at the LOGICAL BLOCK ADDRESS field that is out of range.
+    let out_of_range = |field: u16| ScsiError::CopyAborted {
         asc: RANGE_ABORT.0,
         ascq: RANGE_ABORT.1,
         segment: number,
         cause: Some(Box::new(ScsiError::LbaOutOfRange)),
+        segment_pointer: Some(seg.offset.saturating_add(field)),
     };
     let source_offset = byte_range(seg.source_lba, sbs, src_byte, length, src.capacity_bytes)
-        .ok_or_else(out_of_range)?;
+        .ok_or_else(|| out_of_range(12))?;
     let destination_offset = byte_range(
         seg.destination_lba,
         dbs,
@@ -341,7 +347,7 @@ fn plan_segment(
         length,
         dst.capacity_bytes,
     )
-    .ok_or_else(out_of_range)?;
+    .ok_or_else(|| out_of_range(20))?;
     Ok(PlannedSegment {
         number,
         descriptor_offset: seg.offset,
@@ -577,6 +583,8 @@ pub(crate) mod tests {
         let e = plan(&p, &a, &r, "i").unwrap_err();
         assert_eq!(e.code(), (crate::sense::SenseKey::CopyAborted, 0x08, 0x04));
         assert!(matches!(e, ScsiError::CopyAborted { segment: 0, .. }));
+        // Segment pointer at the DESTINATION CSCD DESCRIPTOR ID (16+32+6).
+        assert_eq!(e.sense().encode_fixed()[15..18], [0x80, 0, 54]);
     }
 
     /// libiscsi ValidSegDescr "beyond EOL": COPY ABORTED, LBA OUT OF RANGE
@@ -599,6 +607,8 @@ pub(crate) mod tests {
         assert_eq!(e.code(), (crate::sense::SenseKey::CopyAborted, 0x00, 0x00));
         let s = e.sense().encode_fixed();
         assert_eq!(s[8..12], [0, 0, 0, 1]); // segment 1
+                                            // Segment pointer (SD=0) at segment 1's DESTINATION LBA (16+32+28+20).
+        assert_eq!(s[15..18], [0x80, 0, 96]);
         assert_eq!((s[18 + 2], s[18 + 12], s[18 + 13]), (0x05, 0x21, 0x00));
         // LBA overflow never panics.
         let p = list(1, 0, &cs, &[seg_b2b(false, 0, 0, 8, u64::MAX, 0)]);

@@ -362,6 +362,7 @@ mod tests {
             ascq: 0x01,
             segment: 3,
             cause: None,
+            segment_pointer: Some(48),
         };
         r.finish(t, &Err(err.clone()));
         assert_eq!(&r.copy_status(7, 1).unwrap()[4..5], &[2]);
