@@ -44,8 +44,11 @@ pub enum DataOut {
     /// COMPARE AND WRITE: twice NUMBER OF LOGICAL BLOCKS (byte 13) blocks
     /// (SBC-4 5.3).
     CompareAndWrite,
-    /// WRITE SAME: one logical block (SBC-4 5.50, 5.51).
+    /// WRITE SAME(10): one logical block (SBC-4 5.47).
     OneBlock,
+    /// WRITE SAME(16): one logical block unless NDOB (byte 1 bit 0) is set
+    /// (SBC-4 5.48).
+    WriteSame16,
     /// VERIFY: depends on BYTCHK (byte 1 bits 2..1, SBC-4 5.28): 00b none,
     /// 01b VERIFICATION LENGTH blocks, 11b one block.
     Verify { offset: u8, width: u8 },
@@ -133,6 +136,13 @@ impl OpcodeEntry {
             DataOut::Bytes { offset, width } => be_field(cdb, offset, width),
             DataOut::CompareAndWrite => be_field(cdb, 13, 1).saturating_mul(2).saturating_mul(bs),
             DataOut::OneBlock => bs,
+            DataOut::WriteSame16 => {
+                if cdb.get(1).is_some_and(|b| b & 0x01 != 0) {
+                    0
+                } else {
+                    bs
+                }
+            }
             DataOut::Verify { offset, width } => {
                 match (cdb.get(1).copied().unwrap_or(0) >> 1) & 3 {
                     0b01 => be_field(cdb, offset, width).saturating_mul(bs),
