@@ -249,15 +249,17 @@ pub struct CacheRange {
     pub lba: u64,
     pub blocks: u64,
     pub immed: bool,
+    pub length_field: u16,
 }
 
 impl CacheRange {
     pub fn parse(cdb: &[u8]) -> Result<Self, ScsiError> {
-        let (lba, blocks, flags, _) = lba_len(cdb)?;
+        let (lba, blocks, flags, length_field) = lba_len(cdb)?;
         Ok(Self {
             lba,
             blocks,
             immed: flags & 0x02 != 0,
+            length_field,
         })
     }
 }
@@ -307,24 +309,6 @@ pub enum BlockCdb {
     PreFetch(CacheRange),
     ReadCapacity10(ReadCapacity10),
     ReadCapacity16(ReadCapacity16),
-}
-
-impl BlockCdb {
-    /// Number of whole blocks of Data-Out the command asks for.
-    pub fn data_out_blocks(&self) -> Option<u64> {
-        match self {
-            BlockCdb::Write(rw) => Some(rw.blocks),
-            BlockCdb::WriteAndVerify(v) => Some(v.blocks),
-            BlockCdb::Verify(v) => match v.bytchk {
-                1 => Some(v.blocks),
-                3 => Some(u64::from(v.blocks > 0)),
-                _ => Some(0),
-            },
-            BlockCdb::WriteSame(ws) => Some(u64::from(!ws.ndob)),
-            BlockCdb::CompareAndWrite(c) => Some(2 * u64::from(c.blocks)),
-            _ => None,
-        }
-    }
 }
 
 /// Parse any CDB handled by this module.

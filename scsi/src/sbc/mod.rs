@@ -238,17 +238,3 @@ where
 pub(crate) fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
     a.iter().zip(b.iter()).position(|(x, y)| x != y)
 }
-
-/// The number of Data-Out bytes a block command's CDB asks for, for the
-/// transport's residual accounting (`Response::data_out_wanted`). `None` for
-/// commands of this module without Data-Out or for unknown opcodes.
-pub fn data_out_wanted(cdb: &[u8], block_size: u32) -> Option<u64> {
-    let bs = u64::from(block_size);
-    let c = cdb::parse(cdb).ok()?;
-    c.data_out_blocks()
-        .map(|b| b.saturating_mul(bs))
-        .or(match c {
-            cdb::BlockCdb::Unmap(u) => Some(u64::from(u.parameter_list_length)),
-            _ => None,
-        })
-}

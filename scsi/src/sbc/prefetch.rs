@@ -3,11 +3,18 @@
 //! not have sufficient capacity"), never CONDITION MET.
 
 use super::cdb::CacheRange;
-use super::{capacity_blocks, check_range};
+use super::{capacity_blocks, check_range, BlockLimits};
 use crate::command::{CommandCtx, CommandResult, Completion};
+use crate::sense::{FieldPointer, ScsiError};
 
 async fn prefetch(ctx: &CommandCtx<'_>) -> CommandResult {
     let p = CacheRange::parse(ctx.cdb)?;
+    // MAXIMUM PREFETCH LENGTH (VPD 0xB0) is the maximum transfer length.
+    if p.blocks > u64::from(BlockLimits::for_lu(ctx.lu).max_transfer_length) {
+        return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(
+            p.length_field,
+        )));
+    }
     let blocks = if p.blocks == 0 {
         capacity_blocks(ctx.lu).saturating_sub(p.lba)
     } else {

@@ -609,3 +609,48 @@ async fn backend_errors_become_medium_errors() {
     // The rest of the medium still works.
     exec!(h, read::read10, cdb10(READ_10, 0, 0, 99)).unwrap();
 }
+
+#[tokio::test]
+async fn prefetch_longer_than_maximum_prefetch_length_is_refused() {
+    let h = Harness::with(Arc::new(MemoryBackend::new(64 << 20)), 512, false);
+    let max = crate::sbc::BlockLimits::for_lu(&h.lu).max_transfer_length;
+    exec!(h, prefetch::prefetch16, cdb16(PRE_FETCH_16, 0, 0, max)).unwrap();
+    let e = exec!(h, prefetch::prefetch16, cdb16(PRE_FETCH_16, 0, 0, max + 1)).unwrap_err();
+    assert_eq!(e, ScsiError::InvalidFieldInCdb(FieldPointer::byte(10)));
+}
+
+#[tokio::test]
+async fn compare_and_write_waits_for_a_write_held_in_the_backend() {
+    let fb = Arc::new(FaultBackend::new(Arc::new(MemoryBackend::new(1 << 20))));
+    let h = Harness::with(fb.clone(), 512, false);
+    fb.hold();
+    let write = async { exec!(h, write::write10, cdb10(WRITE_10, 0, 0, 1), vec![b'W'; 512]) };
+    let mut d = vec![b'W'; 512];
+    d.extend_from_slice(&[b'C'; 512]);
+    let caw = async {
+        // Let the WRITE reach the gate first.
+        while fb.held() == 0 {
+            tokio::task::yield_now().await;
+        }
+        let r = exec!(h, caw::compare_and_write, caw_cdb(0, 1), d);
+        // COMPARE AND WRITE only ran after the WRITE completed, so it saw
+        // 'W' and wrote 'C'.
+        r
+    };
+    let release = async {
+        while fb.held() == 0 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        // The CAW is queued behind the lock, not at the backend gate.
+        assert_eq!(fb.held(), 1);
+        fb.release();
+    };
+    let (w, c, ()) = tokio::join!(write, caw, release);
+    w.unwrap();
+    c.unwrap();
+    let r = exec!(h, read::read10, cdb10(READ_10, 0, 0, 1)).unwrap();
+    assert!(r.data.iter().all(|&b| b == b'C'));
+}
