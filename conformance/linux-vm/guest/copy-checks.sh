@@ -1,0 +1,47 @@
+# Copy offload checks (EXTENDED COPY, ODX tokens) for passthrough mode, sourced by
+# passthrough.sh and run only with LINUX_VM_COPY=1 (off until xtgt implements them).
+#
+# Adding one is one line: `check NAME copied SRC SKIP DST SEEK COUNT BS -- CMD...`
+# fills SRC[SKIP..+COUNT) with random data, runs CMD, and compares DST[SEEK..+COUNT).
+copied() {
+  s=$1 sk=$2 d=$3 se=$4 cnt=$5 bs=$6; shift 7   # shift also drops the "--"
+  dd if=/dev/urandom of=/tmp/csrc.bin bs="$bs" count="$cnt" 2>/dev/null
+  ddpt if=/tmp/csrc.bin of="$s" bs="$bs" seek="$sk" count="$cnt" >/dev/null 2>&1 || { echo "seeding the source failed"; return 1; }
+  "$@" || return 1
+  rm -f /tmp/cdst.bin; ddpt if="$d" of=/tmp/cdst.bin bs="$bs" skip="$se" count="$cnt" >/dev/null 2>&1 || return 1
+  cmp /tmp/csrc.bin /tmp/cdst.bin
+}
+# zeroed DST SEEK COUNT BS -- CMD...: DST[SEEK..+COUNT) holds random data, CMD must zero it
+zeroed() {
+  d=$1 se=$2 cnt=$3 bs=$4; shift 5
+  dd if=/dev/urandom of=/tmp/cz.bin bs="$bs" count="$cnt" 2>/dev/null
+  ddpt if=/tmp/cz.bin of="$d" bs="$bs" seek="$se" count="$cnt" >/dev/null 2>&1 || return 1
+  "$@" || return 1
+  rm -f /tmp/cdst.bin; ddpt if="$d" of=/tmp/cdst.bin bs="$bs" skip="$se" count="$cnt" >/dev/null 2>&1 || return 1
+  dd if=/dev/zero of=/tmp/cz.bin bs="$bs" count="$cnt" 2>/dev/null; cmp /tmp/cz.bin /tmp/cdst.bin
+}
+# ddptctl token round trip: POPULATE TOKEN on SRC, RRTI fetches the token, WRITE USING TOKEN to DST
+pt_rrti_wut() {
+  s=$1 d=$2 lba=$3 cnt=$4
+  rm -f /tmp/tok.bin
+  ddptctl --pt="$lba,$cnt" --rtf=/tmp/tok.bin -v "$s" || return 1
+  [ -s /tmp/tok.bin ] || { echo "no token written"; return 1; }
+  ddptctl --wut="$lba,$cnt" --rtf=/tmp/tok.bin -v "$d"
+}
+
+copy_checks() {
+  A=$(v dev t1l0); B=$(v dev t1l2); C=$(v dev t2l0); bs=$(v bs t1l0)
+  check copy.sg_vpd_3pc_tpc   quiet sg_vpd -p 0x8f "$A"
+  check copy.sg_inq_3pc       sh -c "sg_inq '$A' | grep -q '3PC=1'"
+  check copy.sg_xcopy_same_lun    copied "$A" 8192 "$A" 12288 1024 "$bs" -- sg_xcopy if="$A" skip=8192 of="$A" seek=12288 bs="$bs" count=1024
+  check copy.sg_xcopy_across_luns copied "$A" 8192 "$B" 8192 1024 "$bs" -- sg_xcopy if="$A" skip=8192 of="$B" seek=8192 bs="$bs" count=1024
+  check copy.sg_xcopy_across_tgts copied "$A" 8192 "$C" 8192 1024 "$bs" -- sg_xcopy if="$A" skip=8192 of="$C" seek=8192 bs="$bs" count=1024
+  check copy.ddpt_xcopy       copied "$A" 16384 "$B" 16384 2048 "$bs" -- ddpt if="$A" skip=16384 of="$B" seek=16384 bs="$bs" count=2048 --xcopy
+  check copy.ddpt_odx         copied "$A" 20480 "$C" 20480 2048 "$bs" -- ddpt if="$A" skip=20480 of="$C" seek=20480 bs="$bs" count=2048 --odx
+  check copy.ddptctl_info     ddptctl --info "$A"
+  check copy.ddptctl_pt_wut   copied "$A" 24576 "$B" 24576 128 "$bs" -- pt_rrti_wut "$A" "$B" 24576 128
+  check copy.ddptctl_rrti     ddptctl --rrti -v "$A"
+  check copy.ddptctl_all_toks ddptctl --all_toks -v "$A"
+  check copy.ddptctl_abort    ddptctl --abort -v "$A"
+  check copy.zero_token_write zeroed "$C" 28672 256 "$bs" -- ddpt if=/dev/zero of="$C" seek=28672 bs="$bs" count=256 --odx
+}

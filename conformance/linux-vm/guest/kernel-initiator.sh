@@ -1,0 +1,190 @@
+#!/bin/sh
+# Kernel initiator mode (guest side): the target runs inside this guest on
+# 127.0.0.1:3260 and the Linux iSCSI initiator (iscsi_tcp + iscsid/iscsiadm)
+# logs in to it. All traffic stays on the guest's loopback.
+# /env.sh (written by run.sh): KI_TARGET=xtgt|tgt IQN1 IQN2 CHAP_USER CHAP_SECRET XTGT_LOG
+#   IQN1: LUN a (512 B blocks, 128 MiB, file) and LUN b (4096 B blocks, 64 MiB, file), no CHAP
+#   IQN2: LUN c (512 B blocks, 64 MiB, memory), CHAP
+. /lib.sh
+. /env.sh
+P=127.0.0.1:3260
+TLOG=/tmp/target.log
+
+start_xtgt() {
+  cd /xtgt && RUST_LOG=$XTGT_LOG /usr/sbin/xtgt --config /xtgt/xtgt.toml > $TLOG 2>&1 &
+  echo $! > /tmp/target.pid; cd /tmp
+  LUN_A=0 LUN_B=1 LUN_C=0
+}
+start_tgt() { # the stand-in target: same layout, LUN numbers from 1 (LUN 0 is tgtd's controller)
+  mkdir -p /var/run/tgtd /lun
+  truncate -s 128M /lun/a.img; truncate -s 64M /lun/b.img; truncate -s 64M /lun/c.img
+  tgtd -f --iscsi portal=$P > $TLOG 2>&1 &
+  echo $! > /tmp/target.pid
+  i=0; while ! tgtadm --mode sys --op show >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+  a="tgtadm --lld iscsi"
+  $a --mode target --op new --tid 1 --targetname "$IQN1" &&
+  $a --mode logicalunit --op new --tid 1 --lun 1 --backing-store /lun/a.img &&
+  $a --mode logicalunit --op new --tid 1 --lun 2 --backing-store /lun/b.img --blocksize 4096 &&
+  $a --mode target --op new --tid 2 --targetname "$IQN2" &&
+  $a --mode logicalunit --op new --tid 2 --lun 1 --backing-store /lun/c.img &&
+  $a --mode account --op new --user "$CHAP_USER" --password "$CHAP_SECRET" &&
+  $a --mode account --op bind --tid 2 --user "$CHAP_USER" &&
+  for t in 1 2; do for k in HeaderDigest DataDigest; do $a --mode target --op update --tid $t --name $k --value CRC32C,None || return 1; done; done &&
+  $a --mode target --op bind --tid 1 --initiator-address ALL &&
+  $a --mode target --op bind --tid 2 --initiator-address ALL
+  LUN_A=1 LUN_B=2 LUN_C=1
+}
+target_listening() {
+  i=0
+  while [ $i -lt 150 ]; do
+    netstat -ltn 2>/dev/null | grep -q '127.0.0.1:3260 ' && return 0
+    kill -0 "$(cat /tmp/target.pid)" 2>/dev/null || { echo "target exited:"; cat $TLOG; return 1; }
+    sleep 0.1; i=$((i + 1))
+  done
+  echo "not listening after 15 s"; cat $TLOG; return 1
+}
+start_iscsid() {
+  mkdir -p /var/lib/iscsi /run/lock/iscsi /var/lock/iscsi
+  iscsid -f -d 1 > /tmp/iscsid.log 2>&1 &
+  echo $! > /tmp/iscsid.pid
+  i=0; while [ $i -lt 50 ]; do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 20 ] && return 0; sleep 0.1; i=$((i + 1)); done
+  # rc 20: cannot connect to iscsid
+  cat /tmp/iscsid.log; return 1
+}
+discover() { # both targets listed by SendTargets
+  iscsiadm -m discovery -t sendtargets -p $P > /tmp/disc.txt 2>&1; rc=$?; cat /tmp/disc.txt
+  [ $rc -eq 0 ] && grep -q " $IQN1\$" /tmp/disc.txt && grep -q " $IQN2\$" /tmp/disc.txt
+}
+node_set() { iscsiadm -m node -T "$1" -p $P -o update -n "$2" -v "$3"; }
+digests() { node_set "$1" 'node.conn[0].iscsi.HeaderDigest' "$2" && node_set "$1" 'node.conn[0].iscsi.DataDigest' "$2"; }
+login() { iscsiadm -m node -T "$1" -p $P --login; }
+logout() { iscsiadm -m node -T "$1" -p $P --logout; }
+# sd_of IQN LUN: the /dev/sdX the kernel attached for that session's LUN (waits up to 15 s)
+sd_of() {
+  i=0
+  while [ $i -lt 150 ]; do
+    for s in /sys/class/iscsi_session/session*; do
+      [ "$(cat "$s/targetname" 2>/dev/null)" = "$1" ] || continue
+      for b in "$s"/device/target*/*:*:*:"$2"/block/*; do
+        [ -e "$b" ] && [ -e "/dev/${b##*/}" ] && { echo "/dev/${b##*/}"; return 0; }
+      done
+    done
+    sleep 0.1; i=$((i + 1))
+  done
+  return 1
+}
+attached() { # IQN LUN VAR: the LUN shows up as a disk; store it in VAR
+  d=$(sd_of "$1" "$2") || { echo "no disk for $1 LUN $2"; ls -l /sys/class/iscsi_session/ 2>&1; dmesg | tail -n 20; return 1; }
+  eval "$3=$d"; echo "$1 LUN $2 -> $d, $(blockdev --getsize64 "$d") bytes, logical block $(blockdev --getss "$d")"
+}
+gone() { # no session left for IQN
+  iscsiadm -m session 2>/dev/null | grep -q " $1\$" && { iscsiadm -m session; return 1; }
+  return 0
+}
+session_params() { # IQN: the negotiated header/data digests as iscsiadm sees them
+  iscsiadm -m session -P 2 > /tmp/sess.txt 2>&1
+  awk -v t="$1" '/Target:/{on=($2==t)} on' /tmp/sess.txt
+}
+digest_is() { # IQN VALUE: both digests negotiated to VALUE
+  session_params "$1" > /tmp/sp.txt; cat /tmp/sp.txt
+  grep -q "HeaderDigest: $2" /tmp/sp.txt && grep -q "DataDigest: $2" /tmp/sp.txt
+}
+blocksize_is() { [ "$(blockdev --getss "$1")" = "$2" ] || { echo "$1: logical block $(blockdev --getss "$1"), want $2"; return 1; }; }
+
+# --- filesystem round trip ------------------------------------------------------
+fs_write() { # dev: mkfs.ext4, mount, write files, record checksums, unmount
+  mkfs.ext4 -q -F "$1" || return 1
+  mkdir -p /mnt/fs && mount -t ext4 "$1" /mnt/fs || return 1
+  i=1
+  for kib in 1 3 17 64 200 511 1024 4096 8192; do
+    dd if=/dev/urandom of=/mnt/fs/f$i bs=1024 count=$kib 2>/dev/null || return 1; i=$((i + 1))
+  done
+  mkdir -p /mnt/fs/dir/sub && seq 1 20000 > /mnt/fs/dir/sub/numbers && echo hello > /mnt/fs/dir/hello
+  (cd /mnt/fs && find . -type f | sort | xargs sha256sum) > /tmp/sums.txt
+  cat /tmp/sums.txt
+  umount /mnt/fs
+}
+fs_fsck() { fsck.ext4 -n -f "$1"; }
+fs_verify() { # dev: mount, the checksums match the recorded ones, unmount
+  mount -t ext4 "$1" /mnt/fs || return 1
+  (cd /mnt/fs && sha256sum -c /tmp/sums.txt); rc=$?
+  umount /mnt/fs; return $rc
+}
+# --- direct I/O through the block layer -------------------------------------------
+dio_write() { # dev: 16 MiB of random data written with O_DIRECT at 1 MiB offset, read back with O_DIRECT
+  dd if=/dev/urandom of=/tmp/dio.bin bs=1M count=16 2>/dev/null
+  dd if=/tmp/dio.bin of="$1" bs=1M seek=1 oflag=direct 2>&1 || return 1
+  dio_verify "$1"
+}
+dio_verify() {
+  rm -f /tmp/dio.rd; dd if="$1" of=/tmp/dio.rd bs=1M skip=1 count=16 iflag=direct 2>&1 || return 1
+  cmp /tmp/dio.bin /tmp/dio.rd
+}
+dio_small() { # dev bs: O_DIRECT writes/reads of single logical blocks at odd offsets
+  dd if=/dev/urandom of=/tmp/blk.bin bs="$2" count=3 2>/dev/null
+  dd if=/tmp/blk.bin of="$1" bs="$2" seek=12345 oflag=direct 2>&1 || return 1
+  rm -f /tmp/blk.rd; dd if="$1" of=/tmp/blk.rd bs="$2" skip=12345 count=3 iflag=direct 2>&1 || return 1
+  cmp /tmp/blk.bin /tmp/blk.rd
+}
+xtgt_login_lines() { # the target's login log lines (they show the negotiated digests)
+  grep -i 'login' $TLOG | tail -n 20
+  grep -i 'login' $TLOG | grep -qi 'crc32c'
+}
+
+if [ "$KI_TARGET" = xtgt ]; then
+  truncate -s 128M /xtgt/t1l0.img; truncate -s 64M /xtgt/t1l1.img
+  start_xtgt
+else
+  check tgt_setup start_tgt
+fi
+check target_listening target_listening
+check iscsid_start start_iscsid
+check discovery_sendtargets discover
+
+# 1. no CHAP, no digests: make a filesystem, write files with known checksums
+check login_plain login "$IQN1"
+check disk_attached_512 attached "$IQN1" "$LUN_A" DA
+check disk_attached_4096 attached "$IQN1" "$LUN_B" DB
+check digests_none digest_is "$IQN1" None
+check block_size_512 blocksize_is "$DA" 512
+check block_size_4096 blocksize_is "$DB" 4096
+check mkfs_write_files fs_write "$DA"
+check fsck_clean fs_fsck "$DA"
+check dio_dd_4096 dio_write "$DB"
+check dio_small_512 dio_small "$DA" 512
+check dio_small_4096 dio_small "$DB" 4096
+check logout_plain logout "$IQN1"
+check session_gone gone "$IQN1"
+
+# 2. log in again with header and data digests CRC32C: the files are intact
+check set_digests_crc32c digests "$IQN1" CRC32C
+check login_crc32c login "$IQN1"
+check digests_crc32c_negotiated digest_is "$IQN1" CRC32C
+check disk_reattached_512 attached "$IQN1" "$LUN_A" DA
+check disk_reattached_4096 attached "$IQN1" "$LUN_B" DB
+check files_verified_after_relogin fs_verify "$DA"
+check fsck_clean_after_relogin fs_fsck "$DA"
+check dio_reread_crc32c dio_verify "$DB"
+check dio_dd_crc32c dio_write "$DB"
+check logout_crc32c logout "$IQN1"
+
+# 3. CHAP: no credentials and a wrong secret are refused, the right secret works
+check chap_none_refused expect_fail login "$IQN2"
+check chap_set_method node_set "$IQN2" node.session.auth.authmethod CHAP
+check chap_set_user node_set "$IQN2" node.session.auth.username "$CHAP_USER"
+check chap_set_wrong node_set "$IQN2" node.session.auth.password "wrong-secret-0123"
+check chap_wrong_refused expect_fail login "$IQN2"
+check chap_set_right node_set "$IQN2" node.session.auth.password "$CHAP_SECRET"
+check chap_digests_crc32c digests "$IQN2" CRC32C
+check chap_login login "$IQN2"
+check chap_digests_negotiated digest_is "$IQN2" CRC32C
+check chap_disk_attached attached "$IQN2" "$LUN_C" DC
+check chap_dio_dd dio_write "$DC"
+check chap_logout logout "$IQN2"
+
+if [ "$KI_TARGET" = xtgt ]; then check xtgt_login_log_digests xtgt_login_lines; fi
+check target_alive kill -0 "$(cat /tmp/target.pid)"
+[ "${VERBOSE:-0}" = 1 ] && { echo "--- target log"; tail -n 60 $TLOG; echo "--- iscsid log"; tail -n 40 /tmp/iscsid.log; }
+if [ $NFAIL -gt 0 ]; then note "target log (tail):"; tail -n 30 $TLOG | sed 's/^/    | /'; note "dmesg (tail):"; dmesg | tail -n 30 | sed 's/^/    | /'; fi
+kill "$(cat /tmp/iscsid.pid)" "$(cat /tmp/target.pid)" 2>/dev/null
+finish
