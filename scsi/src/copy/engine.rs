@@ -14,7 +14,8 @@
 use super::native;
 use super::params::CopyLimits;
 use super::plan::{CopyPlan, PlannedSegment};
-use crate::backend::Backend;
+use crate::device::LogicalUnit;
+use crate::sbc;
 use crate::sense::ScsiError;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -120,46 +121,32 @@ async fn run_segment(
     Ok(())
 }
 
-/// One chunk: read from the source, write to the destination.
-#[allow(clippy::too_many_arguments)]
+/// One chunk: read from the source, write to the destination, with the
+/// block commands' own error mapping (MEDIUM ERROR with the LBA) and write
+/// durability (FUA when the destination's write cache is disabled).
 async fn move_chunk(
-    src: Arc<dyn Backend>,
+    src: Arc<LogicalUnit>,
     src_off: u64,
-    src_block: u32,
-    dst: Arc<dyn Backend>,
+    dst: Arc<LogicalUnit>,
     dst_off: u64,
-    dst_block: u32,
     len: u64,
     at: SegmentAt,
 ) -> Result<u64, ScsiError> {
-    let segment = at.0;
     let n = usize::try_from(len).map_err(|_| ScsiError::InternalTargetFailure)?;
-    let data = src.read(src_off, n).await.map_err(|e| {
-        tracing::warn!(segment, offset = src_off, error = %e, "copy source read failed");
-        abort(
-            at,
-            ScsiError::UnrecoveredReadError {
-                lba: Some(src_off / u64::from(src_block.max(1))),
-            },
-        )
-    })?;
-    if data.len() != n {
-        return Err(abort(
-            at,
-            ScsiError::UnrecoveredReadError {
-                lba: Some(src_off / u64::from(src_block.max(1))),
-            },
-        ));
+    let src_lba = src_off / u64::from(sbc::block_size(&src));
+    let data = match src.backend.read(src_off, n).await {
+        Ok(d) if d.len() == n => d,
+        Ok(_) => {
+            let e = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+            return Err(abort(at, sbc::read_error(&src, src_lba, &e)));
+        }
+        Err(e) => return Err(abort(at, sbc::read_error(&src, src_lba, &e))),
+    };
+    let fua = sbc::force_unit_access(&dst, false);
+    if let Err(e) = dst.backend.write(dst_off, data, fua).await {
+        let dst_lba = dst_off / u64::from(sbc::block_size(&dst));
+        return Err(abort(at, sbc::write_error(&dst, dst_lba, &e)));
     }
-    dst.write(dst_off, data, false).await.map_err(|e| {
-        tracing::warn!(segment, offset = dst_off, error = %e, "copy destination write failed");
-        abort(
-            at,
-            ScsiError::WriteError {
-                lba: Some(dst_off / u64::from(dst_block.max(1))),
-            },
-        )
-    })?;
     Ok(len)
 }
 
@@ -202,12 +189,10 @@ async fn emulate(
         while set.len() < depth && next < end {
             let n = chunk.min(end - next);
             set.spawn(move_chunk(
-                seg.source.backend.clone(),
+                seg.source.clone(),
                 seg.source_offset + next,
-                seg.source_block_size,
-                seg.destination.backend.clone(),
+                seg.destination.clone(),
                 seg.destination_offset + next,
-                seg.destination_block_size,
                 n,
                 at(seg),
             ));
@@ -253,12 +238,10 @@ async fn emulate_overlapping(
             seg.length - remaining
         };
         move_chunk(
-            seg.source.backend.clone(),
+            seg.source.clone(),
             seg.source_offset + rel,
-            seg.source_block_size,
-            seg.destination.backend.clone(),
+            seg.destination.clone(),
             seg.destination_offset + rel,
-            seg.destination_block_size,
             n,
             at(seg),
         )
@@ -472,7 +455,7 @@ mod tests {
     /// Two file-backed LUs: the native path moves the bytes.
     #[tokio::test]
     async fn native_copy_between_file_backends() {
-        use crate::backend::FileBackend;
+        use crate::backend::{Backend, FileBackend};
         let p1 = std::env::temp_dir().join(format!("xtgt-copy-eng-a-{:x}", rand::random::<u64>()));
         let p2 = std::env::temp_dir().join(format!("xtgt-copy-eng-b-{:x}", rand::random::<u64>()));
         let fa = Arc::new(FileBackend::open_or_create(&p1, Some(1 << 20), false).unwrap());

@@ -347,6 +347,73 @@ mod tests {
         assert_eq!(err, ScsiError::ParameterListLengthError);
     }
 
+    /// Every libiscsi SCSI.ExtendedCopy expectation, through the manager:
+    /// (sense key, ASC, ASCQ) must be one of the values the test accepts.
+    #[tokio::test]
+    async fn libiscsi_extended_copy_expectations() {
+        use crate::sense::SenseKey::{CopyAborted, IllegalRequest};
+        let e = env();
+        let blocks = 8192u64;
+        let c = cscd_naa(naa_of(&e.a), 512);
+        let seg = seg_b2b(false, 0, 0, 2048, 0, blocks - 2048);
+        let code = |r: CommandResult| r.unwrap_err().code();
+        // DescrType: FC N_Port_Name CSCD, stream-to-stream segment.
+        let mut fc = c.clone();
+        fc[0] = 0xE0;
+        let p = list(1, 0, &[fc], std::slice::from_ref(&seg));
+        let got = code(run(&e, &xcopy_cdb(p.len() as u32), p).await);
+        assert!(got == (IllegalRequest, 0x26, 0x07) || got == (IllegalRequest, 0x26, 0x09));
+        let mut s2s = vec![0u8; 20];
+        s2s[0] = 0x03;
+        s2s[3] = 0x10;
+        let p = list(1, 0, std::slice::from_ref(&c), &[s2s]);
+        assert_eq!(
+            code(run(&e, &xcopy_cdb(p.len() as u32), p).await),
+            (IllegalRequest, 0x26, 0x09)
+        );
+        // ValidTgtDescr: reserved LU ID TYPE is ignored (SPC-4 and later).
+        let mut luid3 = c.clone();
+        luid3[1] = 0xC0;
+        let p = list(1, 0, &[luid3], std::slice::from_ref(&seg));
+        assert!(run(&e, &xcopy_cdb(p.len() as u32), p).await.is_ok());
+        // ValidSegDescr: unknown destination CSCD index; beyond the end.
+        let accepted = [
+            (CopyAborted, 0x00, 0x00),
+            (CopyAborted, 0x08, 0x04),
+            (CopyAborted, 0x0D, 0x02),
+        ];
+        let p = list(
+            1,
+            0,
+            std::slice::from_ref(&c),
+            &[seg_b2b(false, 0, 1, 2048, 0, blocks - 2048)],
+        );
+        assert!(accepted.contains(&code(run(&e, &xcopy_cdb(p.len() as u32), p).await)));
+        let p = list(
+            1,
+            0,
+            std::slice::from_ref(&c),
+            &[seg_b2b(false, 0, 0, 2048, 0, blocks - 1)],
+        );
+        assert!(accepted.contains(&code(run(&e, &xcopy_cdb(p.len() as u32), p).await)));
+        // DescrLimits: 65 CSCDs, 65 segments, list longer than advertised.
+        let p = list(1, 0, &vec![c.clone(); 65], std::slice::from_ref(&seg));
+        assert_eq!(
+            code(run(&e, &xcopy_cdb(p.len() as u32), p).await),
+            (IllegalRequest, 0x26, 0x06)
+        );
+        let p = list(2, 0, std::slice::from_ref(&c), &vec![seg.clone(); 65]);
+        assert_eq!(
+            code(run(&e, &xcopy_cdb(p.len() as u32), p).await),
+            (IllegalRequest, 0x26, 0x08)
+        );
+        let p = list(3, 0, &vec![c.clone(); 65], &vec![seg.clone(); 219]);
+        assert_eq!(
+            code(run(&e, &xcopy_cdb(p.len() as u32), p).await),
+            (IllegalRequest, 0x1A, 0x00)
+        );
+    }
+
     #[tokio::test]
     async fn operating_parameters_and_unknown_service_action() {
         let e = env();

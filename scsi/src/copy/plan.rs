@@ -13,6 +13,7 @@ use super::params::{
     SegmentDescriptor, SegmentKind,
 };
 use crate::device::{LogicalUnit, TargetPort};
+use crate::sbc;
 use crate::sense::{FieldPointer, ScsiError};
 use std::sync::Arc;
 
@@ -41,13 +42,13 @@ pub struct ResolvedLu {
 }
 
 impl ResolvedLu {
+    /// Block size and capacity exactly as the block commands see them.
     pub fn from_lu(lu: &Arc<LogicalUnit>) -> Self {
-        let block_size = lu.config.block_size.max(1);
-        let size = lu.backend.size();
+        let block_size = sbc::block_size(lu);
         Self {
             lu: lu.clone(),
             block_size,
-            capacity_bytes: size - size % u64::from(block_size),
+            capacity_bytes: sbc::capacity_blocks(lu).saturating_mul(u64::from(block_size)),
             read_only: lu.config.read_only,
         }
     }
@@ -331,23 +332,17 @@ fn plan_segment(
         return Err(ScsiError::InvalidFieldInParameterList(fp(length_field)));
     }
     // Segment pointer at the LOGICAL BLOCK ADDRESS field that is out of range.
-    let out_of_range = |field: u16| ScsiError::CopyAborted {
+    let out_of_range = |field: u16, cause: ScsiError| ScsiError::CopyAborted {
         asc: RANGE_ABORT.0,
         ascq: RANGE_ABORT.1,
         segment: number,
-        cause: Some(Box::new(ScsiError::LbaOutOfRange)),
+        cause: Some(Box::new(cause)),
         segment_pointer: Some(seg.offset.saturating_add(field)),
     };
-    let source_offset = byte_range(seg.source_lba, sbs, src_byte, length, src.capacity_bytes)
-        .ok_or_else(|| out_of_range(12))?;
-    let destination_offset = byte_range(
-        seg.destination_lba,
-        dbs,
-        dst_byte,
-        length,
-        dst.capacity_bytes,
-    )
-    .ok_or_else(|| out_of_range(20))?;
+    let source_offset = byte_range(&src.lu, seg.source_lba, sbs, src_byte, length)
+        .map_err(|e| out_of_range(12, e))?;
+    let destination_offset = byte_range(&dst.lu, seg.destination_lba, dbs, dst_byte, length)
+        .map_err(|e| out_of_range(20, e))?;
     Ok(PlannedSegment {
         number,
         descriptor_offset: seg.offset,
@@ -361,16 +356,25 @@ fn plan_segment(
     })
 }
 
-/// The byte offset of `lba` + `byte_offset`, if `[offset, offset + len)`
-/// lies within `capacity` (the check initiator READ/WRITE get: LBA and LBA +
-/// blocks within the capacity). A zero-length segment still needs a valid LBA.
-fn byte_range(lba: u64, block: u64, byte_offset: u64, len: u64, capacity: u64) -> Option<u64> {
-    let start = lba.checked_mul(block)?.checked_add(byte_offset)?;
-    let end = start.checked_add(len)?;
-    if end > capacity || (len == 0 && lba.checked_mul(block)? > capacity) {
-        return None;
-    }
-    Some(start)
+/// The byte offset of `lba` + `byte_offset`, if every block the byte range
+/// `[offset, offset + len)` touches passes the range check initiator
+/// READ/WRITE get (`sbc::check_range`: LBA + blocks within the capacity, no
+/// wrap).
+fn byte_range(
+    lu: &LogicalUnit,
+    lba: u64,
+    block: u64,
+    byte_offset: u64,
+    len: u64,
+) -> Result<u64, ScsiError> {
+    let start = lba
+        .checked_mul(block)
+        .and_then(|s| s.checked_add(byte_offset))
+        .ok_or(ScsiError::LbaOutOfRange)?;
+    let end = start.checked_add(len).ok_or(ScsiError::LbaOutOfRange)?;
+    let end_block = end.div_ceil(block).max(lba);
+    sbc::check_range(lu, lba, end_block - lba)?;
+    Ok(start)
 }
 
 #[cfg(test)]
