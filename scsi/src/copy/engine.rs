@@ -107,6 +107,14 @@ async fn run_segment(
             done = out.copied.min(seg.length);
             tally.native_bytes += done;
             metrics::counter!("xtgt_copy_bytes_total", "method" => "native").increment(done);
+            // The kernel wrote through the page cache: with the destination's
+            // write cache disabled, make it durable as a FUA write would be.
+            if done > 0 && sbc::force_unit_access(&seg.destination, false) {
+                if let Err(e) = seg.destination.backend.flush().await {
+                    let lba = seg.destination_offset / u64::from(seg.destination_block_size.max(1));
+                    return Err(abort(at(seg), sbc::write_error(&seg.destination, lba, &e)));
+                }
+            }
         }
     }
     if done < seg.length {

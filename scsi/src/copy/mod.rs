@@ -97,20 +97,26 @@ impl CopyManager {
             .results
             .begin(nexus, plan.list_identifier, plan.list_id_usage)?;
         let progress = ticket.progress.clone();
+        // If the command is aborted (task management, connection loss) the
+        // future is dropped: the guard still ends the record and the gauge.
+        let mut running = Running {
+            results: &self.results,
+            ticket: Some(ticket),
+            in_flight: false,
+        };
         let started = Instant::now();
-        let outcome;
         let mut tally = CopyTally::default();
-        {
+        let outcome = {
             let _slot = self
                 .slots
                 .acquire()
                 .await
                 .map_err(|_| ScsiError::InternalTargetFailure)?;
             metrics::gauge!("xtgt_copies_in_flight").increment(1.0);
-            outcome = engine::run_plan(&plan, &self.limits, &progress, &mut tally).await;
-            metrics::gauge!("xtgt_copies_in_flight").decrement(1.0);
-        }
-        self.results.finish(ticket, &outcome);
+            running.in_flight = true;
+            engine::run_plan(&plan, &self.limits, &progress, &mut tally).await
+        };
+        running.finish(&outcome);
         log_copy(ctx, &plan, &progress, &tally, started, &outcome);
         outcome.map(|()| Completion::good())
     }
@@ -163,6 +169,35 @@ impl CopyManager {
     /// The I_T nexus ended: forget its held results.
     pub fn nexus_lost(&self, nexus_id: u64) {
         self.results.nexus_lost(nexus_id);
+    }
+}
+
+/// Ends a copy's record and in-flight count exactly once, also when the
+/// command's future is dropped mid-copy (then as ABORTED COMMAND).
+struct Running<'a> {
+    results: &'a CopyResults,
+    ticket: Option<results::CopyTicket>,
+    in_flight: bool,
+}
+
+impl Running<'_> {
+    fn finish(&mut self, outcome: &Result<(), ScsiError>) {
+        if self.in_flight {
+            metrics::gauge!("xtgt_copies_in_flight").decrement(1.0);
+            self.in_flight = false;
+        }
+        if let Some(t) = self.ticket.take() {
+            self.results.finish(t, outcome);
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if self.ticket.is_some() {
+            tracing::info!("EXTENDED COPY aborted before completion");
+        }
+        self.finish(&Err(ScsiError::Aborted));
     }
 }
 
@@ -412,6 +447,39 @@ mod tests {
             code(run(&e, &xcopy_cdb(p.len() as u32), p).await),
             (IllegalRequest, 0x1A, 0x00)
         );
+    }
+
+    /// A copy whose command is dropped mid-way (abort, connection loss)
+    /// does not leave its list identifier "in use" forever.
+    #[tokio::test]
+    async fn dropped_copy_ends_its_record() {
+        use crate::backend::{FaultBackend, MemoryBackend};
+        let fault = Arc::new(FaultBackend::new(Arc::new(MemoryBackend::new(512 * 64))));
+        let a = super::plan::tests::lu_on(1, 512, false, fault.clone());
+        let mut e = env();
+        let r = resolver(&[&a], &[]);
+        e.mgr = CopyManager::new(CopyLimits::default(), Arc::new(r));
+        e.a = a;
+        fault.hold();
+        let p = list(
+            5,
+            0,
+            &[cscd_naa(naa_of(&e.a), 512)],
+            &[seg_b2b(false, 0, 0, 8, 0, 16)],
+        );
+        let cdb = xcopy_cdb(p.len() as u32);
+        let t = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            run(&e, &cdb, p.clone()),
+        );
+        assert!(t.await.is_err(), "held backend: the copy cannot finish");
+        fault.release();
+        let st = run(&e, &rcr_cdb(0, 5, 1024), vec![]).await.unwrap();
+        assert_eq!(st.data[4], 2, "ended with error");
+        // The list identifier is free again.
+        assert!(run(&e, &cdb, p).await.is_ok());
+        let st = run(&e, &rcr_cdb(0, 5, 1024), vec![]).await.unwrap();
+        assert_eq!(st.data[4], 1);
     }
 
     #[tokio::test]
