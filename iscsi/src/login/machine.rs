@@ -23,6 +23,8 @@ use crate::text::{self, KeyValue, TextWriter, MAX_TEXT_BYTES};
 pub const STAGE_SECURITY: u8 = 0;
 pub const STAGE_OPERATIONAL: u8 = 1;
 pub const STAGE_FULL_FEATURE: u8 = 3;
+/// Longest iSCSI name (RFC 7143 4.2.7.1).
+const MAX_NAME_LEN: usize = 223;
 
 /// What the first request established about the session.
 #[derive(Debug, Clone)]
@@ -94,27 +96,13 @@ impl LoginMachine {
 
     /// Handle one Login Request; see the module contract in `login/mod.rs`.
     pub fn step(&mut self, input: &LoginInput<'_>) -> (LoginOutput, LoginEvent) {
-        let (out, event) = match self.step_inner(input) {
+        match self.step_inner(input) {
             Ok(r) => r,
             Err(status) => {
                 self.phase = Phase::Done;
                 (fail_output(input.csg, status), LoginEvent::Fail)
             }
-        };
-        match &event {
-            LoginEvent::Complete(_) => {
-                metrics::counter!("xtgt_logins_total", "result" => "success").increment(1);
-            }
-            LoginEvent::Fail => {
-                let status = LoginStatus {
-                    class: out.status_class,
-                    detail: out.status_detail,
-                };
-                metrics::counter!("xtgt_logins_total", "result" => status.name()).increment(1);
-            }
-            LoginEvent::Continue => {}
         }
-        (out, event)
     }
 
     fn step_inner(
@@ -317,6 +305,12 @@ impl LoginMachine {
             Some(n) if !n.is_empty() => n.to_owned(),
             _ => return Err(LoginStatus::MISSING_PARAMETER),
         };
+        // RFC 7143 4.2.7.1: iSCSI names are at most 223 bytes.
+        if initiator_name.len() > MAX_NAME_LEN
+            || get("TargetName").is_some_and(|t| t.len() > MAX_NAME_LEN)
+        {
+            return Err(LoginStatus::INITIATOR_ERROR);
+        }
         let session_type = get("SessionType");
         // RFC 7143 13.21: default Normal.
         let kind = match session_type.unwrap_or("Normal") {

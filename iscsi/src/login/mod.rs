@@ -5,6 +5,18 @@
 //! builds a [`LoginInput`], calls [`LoginMachine::step`], sends a Login
 //! Response built from the [`LoginOutput`], and acts on its [`LoginEvent`].
 //! TSIH allocation and session reinstatement are the session layer's job.
+//!
+//! - A Login Request with TSIH != 0 naming no existing session: the net
+//!   layer answers with [`fail_output`] and [`LoginStatus::SESSION_DOES_NOT_EXIST`]
+//!   (0x020a) itself; the machine only treats TSIH != 0 as a non-leading
+//!   connection (LO keys answered `Irrelevant`).
+//! - The machine never counts metrics: `xtgt_logins_total` is the net
+//!   layer's ([`LoginStatus::name`] gives a label).
+//! - The target's own values for negotiation: [`NegotiationPolicy`]
+//!   (`LoginMachine::with_policy`); `LoginMachine::new` uses the default.
+//! - Discovery sessions need no authentication (no secret exists for them);
+//!   a normal session's target with `chap` set requires CHAP.
+//! - Full feature phase Text Requests: [`text_request`] / [`text_exchange`].
 
 mod discovery;
 pub mod keys;
