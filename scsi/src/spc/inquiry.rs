@@ -19,8 +19,10 @@ pub const NO_LUN: u8 = 0x7F;
 pub const VERSION: u8 = 0x06;
 
 /// Version descriptors (SPC-5 table 148): SAM-5, iSCSI (no version
-/// claimed), SPC-5, SBC-4.
-pub const VERSION_DESCRIPTORS: [u16; 4] = [0x00A0, 0x0960, 0x05C0, 0x0600];
+/// claimed), SPC-5, SBC-4, and the SPC-4 and SBC-3 they extend: initiators
+/// (libiscsi among them) key features such as the SBC-3 Block Limits page
+/// length on the SBC-3 descriptor.
+pub const VERSION_DESCRIPTORS: [u16; 6] = [0x00A0, 0x0960, 0x05C0, 0x0600, 0x0460, 0x04C0];
 
 /// Length of the standard INQUIRY data we return (ADDITIONAL LENGTH 5Bh).
 pub const STANDARD_LEN: usize = 96;
