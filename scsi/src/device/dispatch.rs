@@ -2,11 +2,15 @@
 //! opcode table lookup and reserved-bit check, write protection, handler,
 //! and the one place where a [`ScsiError`] becomes CHECK CONDITION.
 
-use super::{DeviceServer, Nexus, Request, Response, Status};
-use crate::cdb::{self, Flags, Lookup, OpcodeEntry};
+use super::{DeviceServer, Nexus, Request, Response};
+use crate::cdb::{self, Flags, HandlerFuture, Lookup, OpcodeEntry};
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::ScsiError;
 use crate::spc;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 /// Metrics label for a CDB that matches no table entry.
@@ -97,9 +101,47 @@ async fn run(
         data_out: req.data_out.clone(),
         expected_in: req.expected_in,
     };
-    let result = (entry.handler)(&ctx).await;
-    if let Ok(c) = &result {
-        debug_assert!(matches!(c.status, Status::Good | Status::ConditionMet));
+    match (CatchUnwind((entry.handler)(&ctx))).await {
+        Ok(result) => result,
+        Err(_) => {
+            // A handler bug must not take the session down: the command
+            // fails with HARDWARE ERROR and the process keeps serving.
+            tracing::error!(opcode = entry.name, "command handler panicked");
+            Err(ScsiError::InternalTargetFailure)
+        }
     }
-    result
+}
+
+/// Polls a handler future, turning a panic into `Err`.
+struct CatchUnwind<'a>(HandlerFuture<'a>);
+
+impl Future for CatchUnwind<'_> {
+    type Output = std::thread::Result<CommandResult>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = &mut self.get_mut().0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(r)) => Poll::Ready(Ok(r)),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_caught() {
+        let fut: HandlerFuture<'static> = Box::pin(async {
+            if std::hint::black_box(true) {
+                panic!("handler bug");
+            }
+            Ok(Completion::good())
+        });
+        assert!(CatchUnwind(fut).await.is_err());
+        let fut: HandlerFuture<'static> = Box::pin(async { Ok(Completion::good()) });
+        assert!(matches!(CatchUnwind(fut).await, Ok(Ok(_))));
+    }
 }
