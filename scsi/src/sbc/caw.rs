@@ -24,6 +24,12 @@ pub async fn compare_and_write(ctx: &CommandCtx<'_>) -> CommandResult {
     check_range(ctx.lu, c.lba, blocks)?;
     check_writable(ctx.lu)?;
     if blocks == 0 {
+        // No blocks, no transfer (SBC-4 5.3). Data-Out sent anyway means the
+        // initiator meant a length the one-byte field cannot hold (256 and
+        // more blocks): refuse rather than silently do nothing.
+        if !ctx.data_out.is_empty() {
+            return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(13)));
+        }
         return Ok(Completion::good());
     }
     let half = blocks as usize * block_size(ctx.lu) as usize;

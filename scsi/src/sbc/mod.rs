@@ -39,8 +39,12 @@ pub const MAX_UNMAP_DESCRIPTORS: u32 = 256;
 /// OPTIMAL UNMAP GRANULARITY in bytes (file systems punch holes in 4 KiB,
 /// the memory backend's page is 4 KiB).
 pub const UNMAP_GRANULARITY_BYTES: u64 = 4096;
-/// MAXIMUM WRITE SAME LENGTH in bytes (VPD 0xB0).
+/// MAXIMUM WRITE SAME LENGTH in bytes (VPD 0xB0) ...
 pub const MAX_WRITE_SAME_BYTES: u64 = 1 << 30;
+/// ... and in blocks: the smaller applies. 0xFFFF as in Linux LIO; a larger
+/// value makes libiscsi's WriteSame16.Unmap issue a 65536-block WRITE(16)
+/// beyond MAXIMUM TRANSFER LENGTH.
+pub const MAX_WRITE_SAME_BLOCKS: u64 = 0xFFFF;
 /// MAXIMUM COMPARE AND WRITE LENGTH in blocks (VPD 0xB0).
 pub const MAX_COMPARE_AND_WRITE_BLOCKS: u8 = 255;
 /// WRITE SAME fills are issued in chunks of at most this many bytes.
@@ -77,6 +81,8 @@ pub struct BlockLimits {
     /// MAXIMUM COMPARE AND WRITE LENGTH.
     pub max_compare_and_write_length: u8,
     /// WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS zero is rejected.
+    /// xtgt serves it (zero means "to the last LBA", subject to
+    /// MAXIMUM WRITE SAME LENGTH), so this is false.
     pub wsnz: bool,
     /// The LU supports deallocation (LBPU/LBPWS/LBPWS10, READ CAPACITY LBPME).
     pub unmap_supported: bool,
@@ -95,9 +101,9 @@ impl BlockLimits {
             max_unmap_descriptors: if unmap { MAX_UNMAP_DESCRIPTORS } else { 0 },
             optimal_unmap_granularity: blocks(UNMAP_GRANULARITY_BYTES),
             unmap_granularity_alignment: 0,
-            max_write_same_length: MAX_WRITE_SAME_BYTES / bs,
+            max_write_same_length: (MAX_WRITE_SAME_BYTES / bs).min(MAX_WRITE_SAME_BLOCKS),
             max_compare_and_write_length: MAX_COMPARE_AND_WRITE_BLOCKS,
-            wsnz: true,
+            wsnz: false,
             unmap_supported: unmap,
         }
     }

@@ -1,6 +1,7 @@
 //! WRITE SAME (10/16), SBC-4 5.47-5.48.
 //!
-//! WSNZ is 1 (see [`BlockLimits`]): NUMBER OF LOGICAL BLOCKS zero is refused.
+//! WSNZ is 0 (see [`BlockLimits`]): NUMBER OF LOGICAL BLOCKS zero means from
+//! the LBA to the last LBA, subject to MAXIMUM WRITE SAME LENGTH.
 //! ANCHOR is not supported (ANC_SUP=0). With UNMAP set, a zero data block on
 //! a backend whose deallocated blocks read zero is deallocated; otherwise the
 //! block is written (zeroes efficiently when the backend can), in chunks of
@@ -8,15 +9,15 @@
 
 use super::cdb::WriteSame;
 use super::{
-    block_size, byte_range, check_range, check_writable, count_write, force_unit_access,
-    write_error, BlockLimits, FILL_CHUNK_BYTES,
+    block_size, byte_range, capacity_blocks, check_range, check_writable, count_write,
+    force_unit_access, write_error, BlockLimits, FILL_CHUNK_BYTES,
 };
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
 use bytes::{Bytes, BytesMut};
 
 async fn write_same(ctx: &CommandCtx<'_>) -> CommandResult {
-    let ws = WriteSame::parse(ctx.cdb)?;
+    let mut ws = WriteSame::parse(ctx.cdb)?;
     let limits = BlockLimits::for_lu(ctx.lu);
     if ws.protect != 0 {
         return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 7)));
@@ -24,10 +25,19 @@ async fn write_same(ctx: &CommandCtx<'_>) -> CommandResult {
     if ws.anchor {
         return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 4)));
     }
-    if ws.blocks == 0 && limits.wsnz {
-        return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(
-            ws.length_field,
-        )));
+    if ws.blocks == 0 {
+        if limits.wsnz {
+            return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(
+                ws.length_field,
+            )));
+        }
+        // SBC-4 5.50: zero blocks: from LBA through the last LBA.
+        ws.blocks = capacity_blocks(ctx.lu)
+            .checked_sub(ws.lba)
+            .ok_or(ScsiError::LbaOutOfRange)?;
+        if ws.blocks == 0 {
+            return Ok(Completion::good());
+        }
     }
     if ws.blocks > limits.max_write_same_length {
         return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(

@@ -412,8 +412,11 @@ async fn compare_and_write_field_checks() {
         let e = exec!(h, caw::compare_and_write, caw_cdb(0, 1), vec![0; len]).unwrap_err();
         assert_eq!(e, ScsiError::InvalidFieldInCommandIu, "len {len}");
     }
-    // Zero blocks: nothing to do.
+    // Zero blocks: nothing to do; but not with Data-Out (256 blocks wrapped
+    // to 0 in the one-byte field).
     exec!(h, caw::compare_and_write, caw_cdb(0, 0)).unwrap();
+    let e = exec!(h, caw::compare_and_write, caw_cdb(0, 0), vec![0; 512 * 512]).unwrap_err();
+    assert_eq!(e, ScsiError::InvalidFieldInCdb(FieldPointer::byte(13)));
     let e = exec!(
         h,
         caw::compare_and_write,

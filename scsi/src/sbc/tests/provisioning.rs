@@ -78,9 +78,49 @@ async fn write_same_fills_across_chunks() {
 async fn write_same_field_checks() {
     let (h, _) = memory_lu();
     let z = vec![0u8; 512];
-    // WSNZ=1: zero blocks refused, pointer at NUMBER OF LOGICAL BLOCKS.
+    // WSNZ=0: zero blocks means through the last LBA.
+    assert!(!BlockLimits::for_lu(&h.lu).wsnz);
+    let blk = pattern(512, 11);
+    exec!(
+        h,
+        write_same::write_same10,
+        cdb10(WRITE_SAME_10, 0, CAP as u32 - 8, 0),
+        blk.clone()
+    )
+    .unwrap();
+    let r = exec!(h, read::read10, cdb10(READ_10, 0, CAP as u32 - 9, 9)).unwrap();
+    assert!(r.data[..512].iter().all(|&b| b == 0));
+    for c in r.data[512..].chunks(512) {
+        assert_eq!(c, &blk[..]);
+    }
+    exec!(
+        h,
+        write_same::write_same16,
+        cdb16(WRITE_SAME_16, 0x08, CAP, 0),
+        z.clone()
+    )
+    .unwrap();
     let e = exec!(
         h,
+        write_same::write_same16,
+        cdb16(WRITE_SAME_16, 0, CAP + 1, 0),
+        z.clone()
+    )
+    .unwrap_err();
+    assert_eq!(e, ScsiError::LbaOutOfRange);
+    let e = exec!(
+        h,
+        write_same::write_same10,
+        cdb10(WRITE_SAME_10, 0, u32::MAX, 0),
+        z.clone()
+    )
+    .unwrap_err();
+    assert_eq!(e, ScsiError::LbaOutOfRange);
+    // Through the end of a LU larger than MAXIMUM WRITE SAME LENGTH: refused,
+    // pointer at NUMBER OF LOGICAL BLOCKS.
+    let big = Harness::with(Arc::new(MemoryBackend::new(64 << 20)), 512, false);
+    let e = exec!(
+        big,
         write_same::write_same10,
         cdb10(WRITE_SAME_10, 0, 0, 0),
         z.clone()
@@ -90,15 +130,22 @@ async fn write_same_field_checks() {
         sense(&e),
         [0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x24, 0, 0, 0xC0, 0, 7]
     );
-    let e = exec!(
-        h,
+    let last = (64u64 << 20) / 512 - 0xFFFF;
+    exec!(
+        big,
         write_same::write_same16,
-        cdb16(WRITE_SAME_16, 0x08, 0, 0),
+        cdb16(WRITE_SAME_16, 0x08, last, 0),
+        z.clone()
+    )
+    .unwrap();
+    let e = exec!(
+        big,
+        write_same::write_same16,
+        cdb16(WRITE_SAME_16, 0, last - 1, 0),
         z.clone()
     )
     .unwrap_err();
     assert_eq!(e, ScsiError::InvalidFieldInCdb(FieldPointer::byte(10)));
-    assert!(BlockLimits::for_lu(&h.lu).wsnz);
     // ANCHOR is not supported.
     let e = exec!(
         h,
@@ -110,6 +157,7 @@ async fn write_same_field_checks() {
     assert_eq!(e, ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 4)));
     // More than MAXIMUM WRITE SAME LENGTH (checked before the range).
     let max = BlockLimits::for_lu(&h.lu).max_write_same_length;
+    assert_eq!(max, 0xFFFF);
     let e = exec!(
         h,
         write_same::write_same16,
