@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod framing;
 pub mod login;
+pub mod net;
 pub mod params;
 pub mod pdu;
 pub mod server;

@@ -7,6 +7,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::login::LoginContext;
+use crate::session::{SessionRegistry, MIN_QUEUE_DEPTH};
+
 /// A CHAP user name and secret (RFC 7143 12.1.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChapSecret {
@@ -51,11 +54,35 @@ pub struct ServerConfig {
 pub struct Server {
     pub config: ServerConfig,
     pub device: Arc<scsi::DeviceServer>,
+    /// Live sessions (TSIH allocation, reinstatement, cold reset).
+    pub sessions: SessionRegistry,
+    login_ctx: LoginContext,
 }
 
 impl Server {
     pub fn new(config: ServerConfig, device: Arc<scsi::DeviceServer>) -> Arc<Self> {
-        Arc::new(Self { config, device })
+        let login_ctx = LoginContext {
+            targets: Arc::new(config.targets.clone()),
+            portal_group_tag: config.portal_group_tag,
+            portals: config.portals.clone(),
+            max_recv_data_segment: config.max_recv_data_segment,
+        };
+        Arc::new(Self {
+            config,
+            device,
+            sessions: SessionRegistry::new(),
+            login_ctx,
+        })
+    }
+
+    /// The static context every login and text exchange uses.
+    pub fn login_context(&self) -> LoginContext {
+        self.login_ctx.clone()
+    }
+
+    /// The CmdSN window per session: `queue_depth`, at least 64.
+    pub fn queue_depth(&self) -> u32 {
+        self.config.queue_depth.max(MIN_QUEUE_DEPTH)
     }
 
     /// Accept connections on every listener until `shutdown` fires, then stop
@@ -65,8 +92,6 @@ impl Server {
         listeners: Vec<TcpListener>,
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
-        let _ = listeners;
-        shutdown.cancelled().await;
-        Ok(())
+        crate::net::serve(self, listeners, shutdown).await
     }
 }

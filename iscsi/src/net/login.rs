@@ -1,0 +1,180 @@
+//! The login phase of one connection (RFC 7143 6): Login Requests go to
+//! the I/O-free [`LoginMachine`]; this module fills the response header,
+//! allocates the TSIH and reinstates sessions (RFC 7143 6.3.5).
+
+use super::io::{ConnError, PduReader, PduWriter};
+use crate::framing::Frame;
+use crate::login::{LoginEvent, LoginInput, LoginMachine, LoginResult, SessionKind};
+use crate::pdu::{CmdSn, InitiatorPdu, LoginRequest, LoginResponse, TargetPdu};
+use crate::server::Server;
+use crate::session::{SessionHandle, SessionKey};
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a reinstating login waits for the old session to end.
+const REINSTATE_WAIT: Duration = Duration::from_secs(10);
+
+/// Login status "Session does not exist" (RFC 7143 11.13.5).
+const STATUS_SESSION_DOES_NOT_EXIST: (u8, u8) = (0x02, 0x0a);
+/// Login status "Too many connections on this session".
+const STATUS_TOO_MANY_CONNECTIONS: (u8, u8) = (0x02, 0x06);
+/// Login status "Out of resources".
+const STATUS_OUT_OF_RESOURCES: (u8, u8) = (0x03, 0x02);
+
+/// A session that completed login on this connection.
+pub struct Established {
+    pub result: LoginResult,
+    pub handle: SessionHandle,
+    /// ExpCmdSN at the start of full feature phase: the CmdSN of the
+    /// leading Login Request (login does not advance it, RFC 7143 4.2.2.1).
+    pub exp_cmdsn: CmdSn,
+    pub cid: u16,
+}
+
+/// Run the login phase. `Ok(None)`: login failed or the peer left.
+pub async fn login_phase(
+    server: &Arc<Server>,
+    reader: &mut PduReader,
+    writer: &mut PduWriter,
+) -> Result<Option<Established>, ConnError> {
+    let mut machine = LoginMachine::new(server.login_context());
+    let mut first: Option<LoginRequest> = None;
+    let depth = server.queue_depth();
+    loop {
+        let raw = match reader.next().await? {
+            None => return Ok(None),
+            Some(Frame::Pdu(raw)) => raw,
+            Some(Frame::DataDigestError(_)) => return Err(ConnError::Protocol("digest in login")),
+        };
+        // Only Login Requests are allowed before full feature phase
+        // (RFC 7143 6.1); anything else ends the connection.
+        let req = match InitiatorPdu::parse(&raw) {
+            Ok(InitiatorPdu::Login(r)) => r,
+            _ => return Err(ConnError::Protocol("non-login PDU in login phase")),
+        };
+        if first.is_none() {
+            // The first response's StatSN follows the initiator's ExpStatSN.
+            writer.statsn = req.exp_statsn;
+            first = Some(req.clone());
+        }
+        let lead_cid = first.as_ref().map_or(req.cid, |f| f.cid);
+        let input = LoginInput {
+            transit: req.transit,
+            cont: req.cont,
+            csg: req.csg,
+            nsg: req.nsg,
+            version_max: req.version_max,
+            version_min: req.version_min,
+            isid: req.isid,
+            tsih: req.tsih,
+            itt: req.itt.0,
+            cid: req.cid,
+            cmdsn: req.cmdsn.0,
+            exp_statsn: req.exp_statsn.0,
+            data: &req.data,
+        };
+        let (out, event) = machine.step(&input);
+        let mut resp = LoginResponse {
+            transit: out.transit,
+            cont: out.cont,
+            csg: out.csg,
+            nsg: out.nsg,
+            version_max: 0,
+            version_active: 0,
+            isid: req.isid,
+            tsih: 0,
+            itt: req.itt,
+            status_class: out.status_class,
+            status_detail: out.status_detail,
+            data: Bytes::from(out.data),
+            ..Default::default()
+        };
+        let exp = req.cmdsn;
+        let max = exp.add(depth - 1);
+        match event {
+            LoginEvent::Continue => {
+                writer.send(TargetPdu::Login(resp), exp, max).await?;
+            }
+            LoginEvent::Fail => {
+                metrics::counter!("xtgt_logins_total", "result" => "failure").increment(1);
+                tracing::info!(
+                    isid = %hex::encode(req.isid),
+                    status_class = out.status_class,
+                    status_detail = out.status_detail,
+                    "login failed"
+                );
+                writer.send(TargetPdu::Login(resp), exp, max).await?;
+                return Ok(None);
+            }
+            LoginEvent::Complete(result) => {
+                let handle = match establish(server, &result).await {
+                    Ok(h) => h,
+                    Err((class, detail)) => {
+                        metrics::counter!("xtgt_logins_total", "result" => "failure")
+                            .increment(1);
+                        resp.transit = false;
+                        resp.nsg = 0;
+                        resp.status_class = class;
+                        resp.status_detail = detail;
+                        resp.data = Bytes::new();
+                        writer.send(TargetPdu::Login(resp), exp, max).await?;
+                        return Ok(None);
+                    }
+                };
+                resp.tsih = handle.tsih;
+                writer.send(TargetPdu::Login(resp), exp, max).await?;
+                metrics::counter!("xtgt_logins_total", "result" => "success").increment(1);
+                return Ok(Some(Established {
+                    result,
+                    handle,
+                    exp_cmdsn: req.cmdsn,
+                    cid: lead_cid,
+                }));
+            }
+        }
+    }
+}
+
+/// Register the session: new TSIH, or reinstatement of a session with the
+/// same initiator name, ISID and target (RFC 7143 6.3.5).
+async fn establish(server: &Arc<Server>, result: &LoginResult) -> Result<SessionHandle, (u8, u8)> {
+    let target = match result.kind {
+        SessionKind::Normal { target } => server
+            .config
+            .targets
+            .get(target)
+            .map(|t| t.iqn.clone())
+            .unwrap_or_default(),
+        SessionKind::Discovery => String::new(),
+    };
+    let key = SessionKey {
+        initiator_name: result.initiator_name.clone(),
+        isid: result.isid,
+        target,
+    };
+    if result.tsih != 0 {
+        // A connection for an existing session: only one connection per
+        // session is supported (MaxConnections=1).
+        return Err(match server.sessions.get(result.tsih) {
+            Some(h) if h.key == key => STATUS_TOO_MANY_CONNECTIONS,
+            _ => STATUS_SESSION_DOES_NOT_EXIST,
+        });
+    }
+    let (handle, old) = server
+        .sessions
+        .register(key)
+        .ok_or(STATUS_OUT_OF_RESOURCES)?;
+    if let Some(old) = old {
+        tracing::info!(
+            initiator = %result.initiator_name,
+            isid = %hex::encode(result.isid),
+            old_tsih = old.tsih,
+            new_tsih = handle.tsih,
+            "session reinstatement: closing the old session"
+        );
+        old.stop.cancel();
+        let _ = tokio::time::timeout(REINSTATE_WAIT, old.done.cancelled()).await;
+    }
+    Ok(handle)
+}

@@ -1,0 +1,97 @@
+//! Task Management Function Requests (RFC 7143 11.5, 11.6; SAM-5 7).
+
+use super::io::ConnError;
+use super::session::{Flow, Session};
+use crate::pdu::consts::{function as f, response as r};
+use crate::pdu::{Bhs, RejectReason, TargetPdu, TaskMgmtRequest, TaskMgmtResponse};
+use scsi::{TmfFunction, TmfResponse};
+
+fn device_response(t: TmfResponse) -> u8 {
+    match t {
+        TmfResponse::Complete => r::FUNCTION_COMPLETE,
+        TmfResponse::LunDoesNotExist => r::LUN_DOES_NOT_EXIST,
+        TmfResponse::NotSupported => r::FUNCTION_NOT_SUPPORTED,
+        TmfResponse::Rejected => r::FUNCTION_REJECTED,
+    }
+}
+
+impl Session {
+    pub(super) async fn on_tmf(
+        &mut self,
+        t: TaskMgmtRequest,
+        bhs: &Bhs,
+    ) -> Result<Flow, ConnError> {
+        let Some(nexus) = self.nexus.clone() else {
+            self.reject(RejectReason::ProtocolError, bhs).await?;
+            return Ok(Flow::Continue);
+        };
+        let lun = t.lun.to_index();
+        let mut close = false;
+        let response = match t.function {
+            f::ABORT_TASK => {
+                if self.abort_task(t.ref_itt) {
+                    r::FUNCTION_COMPLETE
+                } else if t.ref_cmdsn.in_window(self.exp_cmdsn(), self.window.max_cmdsn()) {
+                    // Not received yet (RFC 7143 11.5.1): it will never run.
+                    r::FUNCTION_COMPLETE
+                } else {
+                    r::TASK_DOES_NOT_EXIST
+                }
+            }
+            f::ABORT_TASK_SET | f::CLEAR_TASK_SET | f::LOGICAL_UNIT_RESET => {
+                let func = match t.function {
+                    f::ABORT_TASK_SET => TmfFunction::AbortTaskSet,
+                    f::CLEAR_TASK_SET => TmfFunction::ClearTaskSet,
+                    _ => TmfFunction::LunReset,
+                };
+                let resp = self.server.device.task_management(&nexus, func, lun).await;
+                if resp == TmfResponse::Complete {
+                    self.abort_where(|task| task.lun == lun);
+                }
+                device_response(resp)
+            }
+            f::TARGET_WARM_RESET | f::TARGET_COLD_RESET => {
+                let cold = t.function == f::TARGET_COLD_RESET;
+                let func = if cold {
+                    TmfFunction::TargetColdReset
+                } else {
+                    TmfFunction::TargetWarmReset
+                };
+                let resp = self.server.device.task_management(&nexus, func, lun).await;
+                self.abort_all();
+                if cold {
+                    // RFC 7143 11.5.1: after the response, the target drops
+                    // all of its connections.
+                    close = true;
+                }
+                device_response(resp)
+            }
+            f::TASK_REASSIGN => r::REASSIGNMENT_NOT_SUPPORTED,
+            f::CLEAR_ACA => r::FUNCTION_NOT_SUPPORTED,
+            _ => r::FUNCTION_REJECTED,
+        };
+        tracing::info!(
+            tsih = self.est.handle.tsih,
+            function = t.function,
+            lun,
+            ref_itt = t.ref_itt.0,
+            response,
+            "task management"
+        );
+        self.send(TargetPdu::TaskMgmt(TaskMgmtResponse {
+            response,
+            itt: t.itt,
+            ..Default::default()
+        }))
+        .await?;
+        if close {
+            for h in self.server.sessions.all() {
+                if h.tsih != self.est.handle.tsih {
+                    h.stop.cancel();
+                }
+            }
+            return Ok(Flow::Close);
+        }
+        Ok(Flow::Continue)
+    }
+}
