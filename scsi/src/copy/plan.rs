@@ -107,24 +107,36 @@ pub struct AclResolver {
 }
 
 impl CscdResolver for AclResolver {
+    /// A designator must name exactly one LU among the targets the
+    /// initiator may use. Port- or device-associated designators (the same
+    /// for every LU behind a port) therefore resolve only on a single-LU
+    /// target; an ambiguous match is refused rather than guessed.
     fn resolve(&self, initiator_name: &str, designator: &Designator) -> Resolution {
         let mut exists = false;
+        let mut found: Option<&Arc<LogicalUnit>> = None;
         for access in &self.targets {
             let allowed = (access.may_use)(initiator_name);
             for lu in access.target.luns.values() {
                 if !(self.designators)(&access.target, lu).contains(designator) {
                     continue;
                 }
-                if allowed {
-                    return Resolution::Found(ResolvedLu::from_lu(lu));
-                }
                 exists = true;
+                if !allowed {
+                    continue;
+                }
+                match found {
+                    Some(f) if !Arc::ptr_eq(f, lu) => {
+                        tracing::warn!(?designator, "CSCD designator matches several LUs");
+                        return Resolution::NotFound;
+                    }
+                    _ => found = Some(lu),
+                }
             }
         }
-        if exists {
-            Resolution::NotAuthorized
-        } else {
-            Resolution::NotFound
+        match found {
+            Some(lu) => Resolution::Found(ResolvedLu::from_lu(lu)),
+            None if exists => Resolution::NotAuthorized,
+            None => Resolution::NotFound,
         }
     }
 }
@@ -702,6 +714,100 @@ pub(crate) mod tests {
             plan(&p, &a, &r, "i").unwrap_err(),
             ScsiError::InvalidFieldInParameterList(FieldPointer::byte(48 + 8))
         );
+    }
+
+    /// A poor man's fuzzer (cargo-fuzz has `xcopy_params`): byte flips,
+    /// bit flips and truncations of valid lists through parse and plan
+    /// never panic, and whatever plans stays inside the LUs.
+    #[test]
+    fn mutated_lists_never_panic() {
+        let a = lu(1, 512, 64, false);
+        let b = lu(2, 4096, 8, false);
+        let r = resolver(&[&a, &b], &[]);
+        let base = list(
+            1,
+            0,
+            &[cscd_naa(naa_of(&a), 512), cscd_naa(naa_of(&b), 4096)],
+            &[
+                seg_b2b(false, 0, 1, 8, 0, 0),
+                seg_offsets(1, 0xFFFF, 1024, 0, 3, 5, 7),
+                seg_b2b(true, 0xFFFF, 0, 2, 1, 2),
+            ],
+        );
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let mut p = base.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let i = (next() % p.len() as u64) as usize;
+                if next() % 2 == 0 {
+                    p[i] = next() as u8;
+                } else {
+                    p[i] ^= 1 << (next() % 8);
+                }
+            }
+            if next() % 8 == 0 {
+                p.truncate((next() % p.len() as u64) as usize);
+            }
+            if let Ok(pl) = plan(&p, &a, &r, "i") {
+                for s in &pl.segments {
+                    let cap = |l: &Arc<LogicalUnit>| l.backend.size();
+                    assert!(s.source_offset + s.length <= cap(&s.source));
+                    assert!(s.destination_offset + s.length <= cap(&s.destination));
+                }
+            }
+        }
+    }
+
+    /// A designator every LU of a target reports (a port or device
+    /// association) names no single LU: refused. The same LU mapped in two
+    /// targets is not ambiguous.
+    #[test]
+    fn ambiguous_designators_are_refused() {
+        let a = lu(1, 512, 64, false);
+        let b = lu(2, 512, 64, false);
+        let port_name = Designator {
+            code_set: 3,
+            association: 1,
+            designator_type: 8,
+            value: b"iqn.t,t,0x0001".to_vec(),
+        };
+        let pn = port_name.clone();
+        let with_port = move |t: &TargetPort, l: &LogicalUnit| {
+            let mut v = designators(t, l);
+            v.push(pn.clone());
+            v
+        };
+        let two = AclResolver {
+            targets: vec![TargetAccess {
+                target: target("a", &[&a, &b]),
+                may_use: Arc::new(|_| true),
+            }],
+            designators: Arc::new(with_port.clone()),
+        };
+        assert!(matches!(two.resolve("i", &port_name), Resolution::NotFound));
+        let one = AclResolver {
+            targets: vec![
+                TargetAccess {
+                    target: target("a", &[&a]),
+                    may_use: Arc::new(|_| true),
+                },
+                TargetAccess {
+                    target: target("b", &[&a]),
+                    may_use: Arc::new(|_| true),
+                },
+            ],
+            designators: Arc::new(with_port),
+        };
+        match one.resolve("i", &port_name) {
+            Resolution::Found(r) => assert!(Arc::ptr_eq(&r.lu, &a)),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]
