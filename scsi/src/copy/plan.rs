@@ -106,6 +106,19 @@ pub struct AclResolver {
     pub designators: DesignatorSource,
 }
 
+impl AclResolver {
+    /// Match against exactly the designators VPD 0x83 reports for the LU
+    /// through each target port (`spc::vpd::device_identification`).
+    pub fn with_vpd83_designators(targets: Vec<TargetAccess>) -> Self {
+        Self {
+            targets,
+            designators: Arc::new(|t: &TargetPort, lu: &LogicalUnit| {
+                Designator::from_vpd83_page(&crate::spc::vpd::device_identification(lu, t))
+            }),
+        }
+    }
+}
+
 impl CscdResolver for AclResolver {
     /// A designator must name exactly one LU among the targets the
     /// initiator may use. Port- or device-associated designators (the same
@@ -761,6 +774,29 @@ pub(crate) mod tests {
                     assert!(s.destination_offset + s.length <= cap(&s.destination));
                 }
             }
+        }
+    }
+
+    /// The designators VPD 0x83 really reports resolve: the LU's NAA
+    /// (what libiscsi, QEMU and sg_xcopy pick), and nothing of another LU.
+    #[test]
+    fn vpd83_naa_resolves() {
+        let a = lu(0x1234, 512, 64, false);
+        let b = lu(0x5678, 512, 64, false);
+        let r = AclResolver::with_vpd83_designators(vec![TargetAccess {
+            target: target("iqn.t", &[&a, &b]),
+            may_use: Arc::new(|_| true),
+        }]);
+        let page = crate::spc::vpd::device_identification(&a, &r.targets[0].target);
+        let ds = Designator::from_vpd83_page(&page);
+        let naa = ds
+            .iter()
+            .find(|d| d.designator_type == 3 && d.association == 0)
+            .unwrap();
+        assert!(naa.value.len() <= 20);
+        match r.resolve("i", naa) {
+            Resolution::Found(f) => assert!(Arc::ptr_eq(&f.lu, &a)),
+            other => panic!("unexpected {other:?}"),
         }
     }
 
