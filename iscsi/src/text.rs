@@ -66,8 +66,8 @@ fn valid_key_char(b: u8) -> bool {
 
 /// Parse a complete text data segment (all continuation PDUs joined).
 ///
-/// Every record must end with a NUL (RFC 7143 6.1). Zero bytes after the
-/// last record (empty records) are tolerated, since some initiators pad.
+/// Every record must end with a NUL (RFC 7143 6.1). Empty records
+/// (consecutive NULs, e.g. zero padding an initiator left in) are skipped.
 /// A key may appear only once (RFC 7143 6.2: "the same key MUST NOT
 /// appear more than once").
 pub fn parse(data: &[u8]) -> Result<Vec<KeyValue>, TextError> {

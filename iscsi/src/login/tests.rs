@@ -658,3 +658,22 @@ fn normal_session_send_targets_current_target() {
     }
     assert!(text_request(&c, &s, &text(&format!("SendTargets={CHAP}|"))).is_empty());
 }
+
+#[test]
+fn non_leading_connection_leaves_session_keys_irrelevant() {
+    let mut m = LoginMachine::new(ctx());
+    let d = text(&format!(
+        "InitiatorName={INI}|TargetName={OPEN}|MaxBurstLength=8192|HeaderDigest=CRC32C|"
+    ));
+    let mut r = req(1, 3, true, &d);
+    r.tsih = 7;
+    let (o, ev) = m.step(&r);
+    assert_eq!(
+        show(&o),
+        "MaxBurstLength=Irrelevant|HeaderDigest=CRC32C|TargetPortalGroupTag=1|TargetAlias=disk0|\
+MaxRecvDataSegmentLength=262144|"
+    );
+    let res = complete(ev);
+    assert_eq!(res.tsih, 7);
+    assert!(res.params.header_digest);
+}
