@@ -2,10 +2,12 @@
 //!
 //! WSNZ is 0 (see [`BlockLimits`]): NUMBER OF LOGICAL BLOCKS zero means from
 //! the LBA to the last LBA, subject to MAXIMUM WRITE SAME LENGTH.
-//! ANCHOR is not supported (ANC_SUP=0). With UNMAP set, a zero data block on
-//! a backend whose deallocated blocks read zero is deallocated; otherwise the
-//! block is written (zeroes efficiently when the backend can), in chunks of
-//! bounded size.
+//! ANCHOR is not supported (ANC_SUP=0). With UNMAP set and a backend that
+//! deallocates, the range is deallocated whatever the data block holds
+//! (SBC-4 5.49: for each LBA, a write operation *or* an unmap operation; as
+//! LIO does, and as libiscsi's WriteSame10.UnmapUntilEnd expects). Otherwise
+//! the block is written (zeroes efficiently when the backend can), in chunks
+//! of bounded size.
 
 use super::cdb::WriteSame;
 use super::{
@@ -61,7 +63,7 @@ async fn write_same(ctx: &CommandCtx<'_>) -> CommandResult {
     let (off, len) = byte_range(ctx.lu, ws.lba, ws.blocks);
     let _shared = ctx.lu.sbc.write_lock.read().await;
     let backend = &ctx.lu.backend;
-    if ws.unmap && zero && limits.unmap_supported && caps.unmapped_reads_zero {
+    if ws.unmap && limits.unmap_supported {
         backend
             .unmap(off, len)
             .await

@@ -196,7 +196,7 @@ async fn write_same_field_checks() {
 }
 
 #[tokio::test]
-async fn write_same_unmap_deallocates_zero_blocks_only() {
+async fn write_same_unmap_deallocates() {
     let (h, m) = memory_lu();
     exec!(
         h,
@@ -218,11 +218,31 @@ async fn write_same_unmap_deallocates_zero_blocks_only() {
     let r = exec!(h, read::read10, cdb10(READ_10, 0, 0, 64)).unwrap();
     assert!(r.data[..32 * 512].iter().all(|&b| b == 0));
     assert!(r.data[32 * 512..].iter().all(|&b| b == 0xFF));
-    // UNMAP=1 with a non-zero block: written, not deallocated.
+    // UNMAP=1 with a non-zero block: deallocated all the same (an unmap
+    // operation instead of the write), reads zero (LBPRZ).
+    exec!(
+        h,
+        write::write10,
+        cdb10(WRITE_10, 0, 0, 8),
+        vec![0xFF; 8 * 512]
+    )
+    .unwrap();
+    assert_eq!(m.allocated_bytes(), 20 * 1024);
     exec!(
         h,
         write_same::write_same16,
         cdb16(WRITE_SAME_16, 0x08, 0, 8),
+        vec![3; 512]
+    )
+    .unwrap();
+    assert_eq!(m.allocated_bytes(), 16 * 1024);
+    let r = exec!(h, read::read10, cdb10(READ_10, 0, 0, 8)).unwrap();
+    assert!(r.data.iter().all(|&b| b == 0));
+    // UNMAP=0 with a non-zero block: written.
+    exec!(
+        h,
+        write_same::write_same16,
+        cdb16(WRITE_SAME_16, 0, 0, 8),
         vec![3; 512]
     )
     .unwrap();
