@@ -6,7 +6,11 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(records) = text::parse(data) {
-        let encoded = text::encode(records.iter().map(|kv| (kv.key.as_str(), kv.value.as_str())));
+        let encoded = text::encode(
+            records
+                .iter()
+                .map(|kv| (kv.key.as_str(), kv.value.as_str())),
+        );
         assert!(encoded.len() <= data.len());
         assert_eq!(text::parse(&encoded).ok(), Some(records));
     }
