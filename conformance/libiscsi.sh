@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# libiscsi conformance: iscsi-ls discovery, the required iscsi-test-cu
+# suites (conformance/libiscsi-required.txt) on a 512-byte and a 4096-byte
+# LUN, SCSI.ReadOnly on a read-only LUN, SCSI.MultipathIO over two
+# sessions, and one informational "-t ALL" run whose per-suite results go
+# to conformance/results/libiscsi-all.md (the README's conformance table).
+#
+# Needs a release build (target/release/xtgt, or XTGT_BIN) and libiscsi-bin.
+# LIBISCSI_SKIP_ALL=1 skips the informational -t ALL runs.
+set -u
+. "$(dirname "$0")/lib.sh"
+need iscsi-test-cu iscsi-ls python3
+make_workdir
+
+DISKS=iqn.2026-11.org.xtgt.conformance:disks
+RO=iqn.2026-11.org.xtgt.conformance:readonly
+LUN_SIZE=${LIBISCSI_LUN_SIZE:-256MiB}
+SUITE_TIMEOUT=${LIBISCSI_SUITE_TIMEOUT:-600}
+RESULTS=$CONF_DIR/results
+truncate -s 64M "$WORK/ro.img"
+cat >"$WORK/xtgt.toml" <<TOML
+[server]
+listen = ["127.0.0.1:0"]
+metrics_listen = "127.0.0.1:0"
+
+[[targets]]
+iqn = "$DISKS"
+
+[[targets.luns]]
+lun = 0
+backend = "file"
+path = "lun512.img"
+size = "$LUN_SIZE"
+block_size = 512
+
+[[targets.luns]]
+lun = 1
+backend = "file"
+path = "lun4096.img"
+size = "$LUN_SIZE"
+block_size = 4096
+
+[[targets]]
+iqn = "$RO"
+
+[[targets.luns]]
+lun = 0
+backend = "file"
+path = "ro.img"
+block_size = 512
+read_only = true
+TOML
+
+start_xtgt "$WORK/xtgt.toml" || { summary; exit 1; }
+URL512=iscsi://$PORTAL/$DISKS/0
+URL4096=iscsi://$PORTAL/$DISKS/1
+URLRO=iscsi://$PORTAL/$RO/0
+
+out=$(timeout 60 iscsi-ls -s "iscsi://$PORTAL" 2>&1)
+if grep -q "Target:$DISKS" <<<"$out" && grep -q "Target:$RO" <<<"$out" &&
+    grep -q "Lun:1 .*DIRECT_ACCESS" <<<"$out"; then
+    pass "libiscsi: iscsi-ls -s discovery lists both targets and their LUNs"
+else
+    fail "libiscsi: iscsi-ls -s discovery lists both targets and their LUNs" "$out"
+fi
+
+# run_suite NAME TAG URL [URL2]: PASS if iscsi-test-cu reports no failure,
+# nothing skipped and a run summary.
+run_suite() {
+    local suite=$1 tag=$2 log
+    shift 2
+    log=$WORK/$suite-$tag.log
+    timeout "$SUITE_TIMEOUT" iscsi-test-cu -d -t "$suite" "$@" </dev/null >"$log" 2>&1
+    local rc=$?
+    local failed skipped
+    failed=$(grep -cE '\[FAILED\]|\.\.\.FAILED|^FAILED' "$log")
+    skipped=$(grep -c '\[SKIPPED\]' "$log")
+    if [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ] && grep -q 'Run Summary' "$log"; then
+        pass "libiscsi: $suite ($tag)"
+    else
+        local why="exit status $rc"
+        [ "$rc" -eq 124 ] && why="timed out after ${SUITE_TIMEOUT}s"
+        fail "libiscsi: $suite ($tag)" "$why, $failed failure line(s), $skipped skip line(s)" \
+            "$(grep -E 'FAILED|SKIPPED' "$log" | sort -u | head -5)"
+        mkdir -p "$RESULTS/logs" && cp "$log" "$RESULTS/logs/"
+    fi
+    if ! xtgt_alive; then
+        fail "libiscsi: xtgt still running after $suite ($tag)" "$(tail -20 "$WORK/xtgt.err")"
+        summary
+        exit 1
+    fi
+}
+
+rm -rf "$RESULTS/logs"
+while read -r suite _; do
+    case "$suite" in
+    "" | \#*) continue ;;
+    SCSI.ReadOnly) run_suite "$suite" readonly "$URLRO" ;;
+    SCSI.MultipathIO)
+        run_suite "$suite" 512 "$URL512" "$URL512"
+        run_suite "$suite" 4096 "$URL4096" "$URL4096"
+        ;;
+    *)
+        run_suite "$suite" 512 "$URL512"
+        run_suite "$suite" 4096 "$URL4096"
+        ;;
+    esac
+done <"$CONF_DIR/libiscsi-required.txt"
+
+if [ -z "${LIBISCSI_SKIP_ALL:-}" ]; then
+    # Informational: every suite, never a FAIL by itself (a crash is).
+    for tag in 512 4096; do
+        url=$URL512
+        [ "$tag" = 4096 ] && url=$URL4096
+        timeout 1800 iscsi-test-cu -d -t ALL "$url" "$url" </dev/null >"$WORK/all-$tag.log" 2>&1
+        if xtgt_alive; then
+            pass "libiscsi: xtgt survives iscsi-test-cu -t ALL ($tag)"
+        else
+            fail "libiscsi: xtgt survives iscsi-test-cu -t ALL ($tag)" "$(tail -20 "$WORK/xtgt.err")"
+        fi
+    done
+    timeout 120 iscsi-test-cu -d -t SCSI.ReadOnly "$URLRO" >"$WORK/all-ro.log" 2>&1
+    mkdir -p "$RESULTS"
+    if python3 "$CONF_DIR/tools/libiscsi_table.py" "$WORK/all-512.log" "$WORK/all-4096.log" \
+        "$WORK/all-ro.log" >"$RESULTS/libiscsi-all.md.new"; then
+        mv "$RESULTS/libiscsi-all.md.new" "$RESULTS/libiscsi-all.md"
+        cp "$WORK/all-512.log" "$RESULTS/libiscsi-all-512.log"
+        cp "$WORK/all-4096.log" "$RESULTS/libiscsi-all-4096.log"
+        echo "results table: $RESULTS/libiscsi-all.md"
+    else
+        rm -f "$RESULTS/libiscsi-all.md.new"
+        fail "libiscsi: results table written"
+    fi
+fi
+
+stop_xtgt
+summary

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Robustness: a client killed with SIGKILL in the middle of a large write
+# does not disturb another client; 10 MB of random bytes and a few thousand
+# malformed PDUs (tools/malformed_pdus.py) neither crash xtgt nor grow its
+# resident memory beyond a bound (ROBUST_RSS_GROWTH_MIB, default 64).
+set -u
+. "$(dirname "$0")/lib.sh"
+need qemu-img iscsi-inq python3
+make_workdir
+
+IQN=iqn.2026-11.org.xtgt.conformance:robust
+PDUS=${ROBUST_PDUS:-3000}
+GARBAGE=${ROBUST_GARBAGE_BYTES:-10000000}
+GROWTH_KIB=$((${ROBUST_RSS_GROWTH_MIB:-64} * 1024))
+cat >"$WORK/xtgt.toml" <<TOML
+[server]
+listen = ["127.0.0.1:0"]
+metrics_listen = "127.0.0.1:0"
+
+[[targets]]
+iqn = "$IQN"
+[[targets.luns]]
+lun = 0
+backend = "file"
+path = "lun0.img"
+size = "1GiB"
+[[targets.luns]]
+lun = 1
+backend = "file"
+path = "lun1.img"
+size = "256MiB"
+TOML
+start_xtgt "$WORK/xtgt.toml" || { summary; exit 1; }
+URL0=iscsi://$PORTAL/$IQN/0
+URL1=iscsi://$PORTAL/$IQN/1
+
+served() { timeout 30 iscsi-inq "$URL1" 2>&1 | grep -q "DIRECT_ACCESS"; }
+
+# 1. SIGKILL a writer mid-transfer while a reader runs on the other LUN.
+head -c 1G /dev/zero | tr '\0' 'x' >"$WORK/big.img"
+timeout 300 qemu-img bench -f raw -c 40000 -d 8 -s 64K "$URL1" >"$WORK/reader.log" 2>&1 &
+READER=$!
+timeout 300 qemu-img convert -n -f raw -O raw "$WORK/big.img" "$URL0" >"$WORK/writer.log" 2>&1 &
+WRITER=$!
+sleep 1
+if kill -0 $WRITER 2>/dev/null; then
+    kill -9 $WRITER
+    wait $WRITER 2>/dev/null
+    pass "robustness: writer killed with SIGKILL mid-write"
+else
+    wait $WRITER
+    fail "robustness: writer killed with SIGKILL mid-write" "the writer ended before the kill (status $?)" "$(tail -3 "$WORK/writer.log")"
+fi
+if wait $READER; then
+    pass "robustness: the other client kept being served"
+else
+    fail "robustness: the other client kept being served" "$(tail -3 "$WORK/reader.log")"
+fi
+if served && timeout 60 qemu-img convert -f raw -O raw "$URL0" "$WORK/after.img" >/dev/null 2>&1; then
+    pass "robustness: the LUN the killed client wrote is readable"
+else
+    fail "robustness: the LUN the killed client wrote is readable"
+fi
+rm -f "$WORK/big.img" "$WORK/after.img"
+
+sleep 1
+RSS0=$(xtgt_rss_kib)
+
+# 2. Random bytes at the portal.
+if out=$(timeout 300 python3 "$CONF_DIR/tools/malformed_pdus.py" garbage "$PORTAL" "$GARBAGE" 2>&1) && xtgt_alive && served; then
+    pass "robustness: $GARBAGE random bytes ($out)"
+else
+    fail "robustness: $GARBAGE random bytes" "$out" "$(tail -5 "$WORK/xtgt.err")"
+fi
+
+# 3. Malformed PDUs, before and after login.
+if out=$(timeout 400 python3 "$CONF_DIR/tools/malformed_pdus.py" pdus "$PORTAL" "$IQN" "$PDUS" 7 2>&1) && xtgt_alive && served; then
+    pass "robustness: malformed PDUs ($out)"
+else
+    fail "robustness: malformed PDUs" "$out" "$(tail -5 "$WORK/xtgt.err")"
+fi
+
+sleep 1
+RSS1=$(xtgt_rss_kib)
+if xtgt_alive && [ "$RSS1" -le $((RSS0 + GROWTH_KIB)) ]; then
+    pass "robustness: RSS bounded (${RSS0} KiB -> ${RSS1} KiB, limit +${GROWTH_KIB} KiB)"
+else
+    fail "robustness: RSS bounded" "${RSS0} KiB -> ${RSS1} KiB, limit +${GROWTH_KIB} KiB"
+fi
+if grep -q "panicked" "$WORK/xtgt.err"; then
+    fail "robustness: no panic in the log" "$(grep -m3 panicked "$WORK/xtgt.err")"
+else
+    pass "robustness: no panic in the log"
+fi
+if [ -n "$METRICS" ] && command -v curl >/dev/null 2>&1; then
+    curl -s "http://$METRICS/metrics" | grep -E '^xtgt_(pdu_rejects|logins)_total' | head -10 | sed 's/^/    /'
+fi
+stop_xtgt
+summary

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The xtgt test command: ./conformance/test.sh
+#
+# On a fresh Debian 12 machine, as root: installs the Debian packages the
+# tests need, Rust (rustup, only if cargo is missing), runs the workspace
+# tests, builds the release binary and runs the conformance scripts with
+# real initiators. Every check prints "PASS name" or "FAIL name"; the last
+# line is "N passed, M failed"; the exit status is non-zero on any FAIL.
+#
+# Environment:
+#   XTGT_NO_APT=1          skip apt-get (packages already installed)
+#   QEMU_IMG_SIZE_MIB=256  smaller image for qemu-img.sh (default 1024)
+#   LIBISCSI_SKIP_ALL=1    skip the informational iscsi-test-cu -t ALL runs
+#   CONFORMANCE_ONLY="libiscsi chap"   run only these scripts
+set -u
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+LOG_DIR=${LOG_DIR:-$REPO/target/conformance}
+mkdir -p "$LOG_DIR"
+TOTAL_PASS=0
+TOTAL_FAIL=0
+started=$(date +%s)
+
+record() { # record STATUS NAME [DETAIL...]
+    local status=$1 name=$2
+    shift 2
+    echo "$status $name"
+    for d in "$@"; do echo "    $d"; done
+    if [ "$status" = PASS ]; then TOTAL_PASS=$((TOTAL_PASS + 1)); else TOTAL_FAIL=$((TOTAL_FAIL + 1)); fi
+}
+
+finish() {
+    echo "total time: $(($(date +%s) - started)) s; logs in $LOG_DIR"
+    echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+    [ "$TOTAL_FAIL" -eq 0 ]
+    exit $?
+}
+
+install_packages() {
+    if [ -n "${XTGT_NO_APT:-}" ]; then
+        echo "skipping apt-get (XTGT_NO_APT set)"
+        return 0
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "not root: skipping apt-get; the packages must already be installed"
+        return 0
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >"$LOG_DIR/apt.log" 2>&1 || return 1
+    # qemu-utils may come from backports while qemu-block-extra (the iscsi
+    # driver) does not: pin both, and qemu-system-x86, to the version
+    # qemu-block-extra can be installed at.
+    local v
+    v=$(apt-cache policy qemu-block-extra | awk '/Candidate:/{print $2; exit}')
+    if [ -z "$v" ] || [ "$v" = "(none)" ]; then
+        echo "no installable qemu-block-extra" >>"$LOG_DIR/apt.log"
+        return 1
+    fi
+    apt-get install -y -q --allow-downgrades --no-install-recommends \
+        libiscsi-bin sg3-utils "qemu-utils=$v" "qemu-block-extra=$v" "qemu-system-x86=$v" \
+        tgt ddpt open-iscsi xfsprogs \
+        python3 curl ca-certificates build-essential pkg-config \
+        >>"$LOG_DIR/apt.log" 2>&1
+}
+
+ensure_rust() {
+    [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+    command -v cargo >/dev/null 2>&1 && return 0
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+        sh -s -- -y --profile minimal >"$LOG_DIR/rustup.log" 2>&1 || return 1
+    . "$HOME/.cargo/env"
+    command -v cargo >/dev/null 2>&1
+}
+
+if install_packages; then
+    record PASS "setup: Debian packages"
+else
+    record FAIL "setup: Debian packages" "see $LOG_DIR/apt.log" "$(tail -3 "$LOG_DIR/apt.log")"
+fi
+if ensure_rust; then
+    record PASS "setup: Rust toolchain ($(cargo --version 2>/dev/null))"
+else
+    record FAIL "setup: Rust toolchain" "see $LOG_DIR/rustup.log"
+    finish
+fi
+
+if cargo test --workspace >"$LOG_DIR/cargo-test.log" 2>&1; then
+    record PASS "cargo test --workspace ($(grep -E '^test result:' "$LOG_DIR/cargo-test.log" | awk '{s+=$4} END {print s+0}') tests)"
+else
+    record FAIL "cargo test --workspace" "see $LOG_DIR/cargo-test.log" \
+        "$(grep -E '^test .* FAILED|^error|panicked' "$LOG_DIR/cargo-test.log" | head -8)"
+fi
+if cargo build --release --bin xtgt >"$LOG_DIR/cargo-build.log" 2>&1; then
+    record PASS "cargo build --release"
+else
+    record FAIL "cargo build --release" "see $LOG_DIR/cargo-build.log" "$(grep -E '^error' "$LOG_DIR/cargo-build.log" | head -5)"
+    finish
+fi
+export XTGT_BIN=$REPO/target/release/xtgt
+
+# run_script NAME PATH: run a conformance script, count its PASS/FAIL lines.
+run_script() {
+    local name=$1 script=$2 log=$LOG_DIR/$1.log rc p f
+    if [ -n "${CONFORMANCE_ONLY:-}" ] && ! grep -qw "$name" <<<"$CONFORMANCE_ONLY"; then
+        return 0
+    fi
+    echo "== $name ($script)"
+    local t0
+    t0=$(date +%s)
+    bash "$script" 2>&1 | tee "$log" | grep -E '^(PASS|FAIL) |^    ' 
+    rc=${PIPESTATUS[0]}
+    p=$(grep -c '^PASS ' "$log")
+    f=$(grep -c '^FAIL ' "$log")
+    TOTAL_PASS=$((TOTAL_PASS + p))
+    TOTAL_FAIL=$((TOTAL_FAIL + f))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        record FAIL "$name: script exited with status $rc without a FAIL line" "$(tail -5 "$log")"
+    fi
+    echo "   ($name: $p passed, $f failed, $(($(date +%s) - t0)) s)"
+}
+
+run_script libiscsi conformance/libiscsi.sh
+run_script qemu-img conformance/qemu-img.sh
+run_script chap conformance/chap.sh
+run_script robustness conformance/robustness.sh
+if [ -f conformance/linux-vm/run.sh ]; then
+    run_script linux-vm conformance/linux-vm/run.sh
+else
+    echo "(conformance/linux-vm/run.sh not present: skipped)"
+fi
+finish
