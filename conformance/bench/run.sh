@@ -279,8 +279,8 @@ start_xtgt() {
     shift 3
     port_free "$port" || die "port $port is in use"
     {
-        printf '[server]\nlisten = ["127.0.0.1:%s"]\n' "$port"
-        printf '\n[metrics]\nlisten = "127.0.0.1:%s"\n' "$XTGT_METRICS_PORT"
+        printf '[server]\nlisten = ["127.0.0.1:%s"]\nmetrics_listen = "127.0.0.1:%s"\n' \
+            "$port" "$XTGT_METRICS_PORT"
         printf '\n[[targets]]\niqn = "%s"\n' "$iqn"
         for f in "$@"; do
             printf '\n[[targets.luns]]\nlun = %d\nbackend = "file"\npath = "%s"\nsize = "%s"\nblock_size = 512\n' \
@@ -481,6 +481,8 @@ metric_sum() { # NAME FILTER -> sum of matching samples from xtgt's exporter
 }
 
 time_it() { # command... -> seconds (stdout), command output to the log
+    # Start every copy with no dirty pages queued from the one before.
+    sync
     local t0=$EPOCHREALTIME
     "$@" >>"$WORK/copy.log" 2>&1 || { log "failed: $*"; echo nan; return; }
     awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }'
