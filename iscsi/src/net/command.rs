@@ -12,6 +12,13 @@ use bytes::Bytes;
 use scsi::sense::{SenseData, SenseKey};
 use scsi::{Request, Response, Status, TaskAttr};
 
+/// ABORTED COMMAND, DATA PHASE ERROR (SPC-5 table 49: 4Bh/00h).
+const DATA_PHASE_ERROR: (SenseKey, u8, u8) = (SenseKey::AbortedCommand, 0x4b, 0x00);
+
+/// INVALID FIELD IN CDB without field pointer (SPC-5: 24h/00h): the
+/// transfer is larger than the transport buffers for one command.
+const TRANSFER_TOO_LARGE: (SenseKey, u8, u8) = (SenseKey::IllegalRequest, 0x24, 0x00);
+
 /// Task attribute from the ATTR field (RFC 7143 11.3.1, SAM-5 8.6).
 fn task_attr(attr: u8) -> TaskAttr {
     match attr {
@@ -66,7 +73,8 @@ impl Session {
         }
         if cmd.edtl > MAX_TRANSFER_LEN {
             // Larger than we buffer: refuse without reading the data.
-            let sense = SenseData::new(SenseKey::IllegalRequest, 0x24, 0x00).encode_fixed();
+            let (key, asc, ascq) = TRANSFER_TOO_LARGE;
+            let sense = SenseData::new(key, asc, ascq).encode_fixed();
             let resp = Response {
                 status: Status::CheckCondition,
                 sense: Some(sense),
@@ -175,8 +183,13 @@ impl Session {
         match res {
             Ok(()) => self.advance_write(d.itt).await,
             Err(e) => {
+                // ERL 0 cannot recover the sequence (RFC 7143 7.1.4): reject
+                // the PDU and end the task with CHECK CONDITION so that its
+                // buffer and window slot are freed; later Data-Out for it
+                // is dropped.
                 tracing::debug!(itt = d.itt.0, error = %e, "Data-Out rejected");
-                self.reject(RejectReason::ProtocolError, bhs).await
+                self.reject(RejectReason::ProtocolError, bhs).await?;
+                self.fail_task(d.itt, DATA_PHASE_ERROR).await
             }
         }
     }
@@ -217,6 +230,22 @@ impl Session {
         task.state = TaskState::Running {
             abort: handle.abort_handle(),
         };
+    }
+
+    /// Terminate a task that is still collecting data with CHECK CONDITION.
+    async fn fail_task(&mut self, itt: Itt, (key, asc, ascq): (SenseKey, u8, u8)) -> Result<(), ConnError> {
+        let Some(task) = self.tasks.remove(&itt) else {
+            return Ok(());
+        };
+        self.window.task_finished();
+        self.write_buffered = self.write_buffered.saturating_sub(task.buffered);
+        let resp = Response {
+            status: Status::CheckCondition,
+            sense: Some(SenseData::new(key, asc, ascq).encode_fixed()),
+            data_in: Bytes::new(),
+            data_out_wanted: task.completion.edtl,
+        };
+        self.complete(&task.completion, &resp).await
     }
 
     pub(super) async fn on_done(&mut self, d: Done) -> Result<(), ConnError> {

@@ -1,0 +1,453 @@
+//! End to end over a real socket: a minimal initiator built from the
+//! crate's own codec logs in to a `Server` on 127.0.0.1:0 backed by a memory
+//! LUN, runs INQUIRY, WRITE(10) through R2T, READ(10), NOP, TMF, a bad PDU,
+//! session reinstatement and logout.
+
+use bytes::{Bytes, BytesMut};
+use iscsi::framing::{decode_frame, encode_frame, Frame, FrameConfig};
+use iscsi::pdu::{
+    CmdSn, DataOut, DataSn, InitiatorPdu, Itt, LoginRequest, LogoutRequest, Lun, NopOut,
+    RawPdu, ScsiCommand, StatSn, TargetPdu, TaskMgmtRequest, Ttt,
+};
+use iscsi::{Server, ServerConfig, TargetConfig};
+use scsi::backend::MemoryBackend;
+use scsi::{DeviceServer, LogicalUnit, LuConfig, TargetPort};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+const IQN: &str = "iqn.2026-11.org.xtgt:e2e";
+const INITIATOR: &str = "iqn.2026-11.org.xtgt:e2e-initiator";
+
+async fn start() -> (SocketAddr, CancellationToken, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let lu = Arc::new(LogicalUnit::new(
+        LuConfig {
+            block_size: 512,
+            read_only: false,
+            serial: "e2e0".into(),
+            naa_id: 0x1234,
+            vendor: "XTGT".into(),
+            product: "e2e".into(),
+            revision: "0.1".into(),
+        },
+        Arc::new(MemoryBackend::new(4 << 20)),
+    ));
+    let port = Arc::new(TargetPort {
+        name: IQN.into(),
+        relative_port_id: 1,
+        port_group: 1,
+        luns: BTreeMap::from([(0u64, lu)]),
+    });
+    let device = Arc::new(DeviceServer::new(vec![port.clone()]));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Server::new(
+        ServerConfig {
+            targets: vec![TargetConfig {
+                iqn: IQN.into(),
+                alias: None,
+                allowed_initiators: vec![],
+                chap: None,
+                mutual_chap: None,
+                port,
+            }],
+            portals: vec![addr],
+            portal_group_tag: 1,
+            nop_interval: Duration::from_secs(30),
+            nop_timeout: Duration::from_secs(10),
+            max_recv_data_segment: 8192,
+            queue_depth: 64,
+        },
+        device,
+    );
+    let token = CancellationToken::new();
+    let h = tokio::spawn(server.serve(vec![listener], token.clone()));
+    (addr, token, h)
+}
+
+struct Initiator {
+    sock: TcpStream,
+    buf: BytesMut,
+    cmdsn: CmdSn,
+    exp_statsn: StatSn,
+    itt: u32,
+    isid: [u8; 6],
+    tsih: u16,
+}
+
+fn keys(kv: &[(&str, &str)]) -> Bytes {
+    let mut v = Vec::new();
+    for (k, val) in kv {
+        v.extend_from_slice(format!("{k}={val}").as_bytes());
+        v.push(0);
+    }
+    Bytes::from(v)
+}
+
+impl Initiator {
+    async fn connect(addr: SocketAddr, isid_low: u8) -> Self {
+        Self {
+            sock: TcpStream::connect(addr).await.unwrap(),
+            buf: BytesMut::new(),
+            cmdsn: CmdSn(1),
+            exp_statsn: StatSn(0),
+            itt: 0,
+            isid: [0x80, 0, 0, 0, 0x12, isid_low],
+            tsih: 0,
+        }
+    }
+
+    async fn send(&mut self, p: InitiatorPdu) {
+        let f = encode_frame(&p.to_raw(), false, false);
+        self.sock.write_all(&f).await.unwrap();
+    }
+
+    async fn send_raw(&mut self, bytes: &[u8]) {
+        self.sock.write_all(bytes).await.unwrap();
+    }
+
+    /// Next PDU, or None when the target closed the connection.
+    async fn recv(&mut self) -> Option<TargetPdu> {
+        let cfg = FrameConfig {
+            header_digest: false,
+            data_digest: false,
+            max_recv_data_segment: 1 << 20,
+        };
+        loop {
+            if let Some(Frame::Pdu(raw)) = decode_frame(&mut self.buf, &cfg).unwrap() {
+                let p = TargetPdu::parse(&raw).unwrap();
+                self.track(&p);
+                return Some(p);
+            }
+            let n = tokio::time::timeout(Duration::from_secs(10), self.sock.read_buf(&mut self.buf))
+                .await
+                .expect("target answers within 10 s")
+                .unwrap_or(0);
+            if n == 0 {
+                return None;
+            }
+        }
+    }
+
+    fn track(&mut self, p: &TargetPdu) {
+        let statsn = match p {
+            TargetPdu::ScsiResponse(r) => Some(r.statsn),
+            TargetPdu::DataIn(d) if d.status.is_some() => Some(d.statsn),
+            TargetPdu::Login(r) => Some(r.statsn),
+            TargetPdu::NopIn(n) if n.itt != Itt::RESERVED => Some(n.statsn),
+            TargetPdu::TaskMgmt(r) => Some(r.statsn),
+            TargetPdu::Logout(r) => Some(r.statsn),
+            // "The StatSN is advanced after a Reject" (RFC 7143 11.17.2).
+            TargetPdu::Reject(r) => Some(r.statsn),
+            _ => None,
+        };
+        if let Some(s) = statsn {
+            assert!(
+                self.exp_statsn == StatSn(0) || s == self.exp_statsn,
+                "StatSN {s:?}, expected {:?}",
+                self.exp_statsn
+            );
+            self.exp_statsn = s.next();
+        }
+    }
+
+    fn next_itt(&mut self) -> Itt {
+        self.itt += 1;
+        Itt(self.itt)
+    }
+
+    async fn login(&mut self) -> bool {
+        let stages: [(u8, u8, Bytes); 2] = [
+            (
+                0,
+                1,
+                keys(&[
+                    ("InitiatorName", INITIATOR),
+                    ("SessionType", "Normal"),
+                    ("TargetName", IQN),
+                    ("AuthMethod", "None"),
+                ]),
+            ),
+            (
+                1,
+                3,
+                keys(&[
+                    ("HeaderDigest", "None"),
+                    ("DataDigest", "None"),
+                    ("ImmediateData", "No"),
+                    ("InitialR2T", "Yes"),
+                    ("MaxRecvDataSegmentLength", "4096"),
+                    ("MaxBurstLength", "8192"),
+                    ("FirstBurstLength", "4096"),
+                    ("MaxOutstandingR2T", "1"),
+                ]),
+            ),
+        ];
+        let itt = self.next_itt();
+        for (csg, nsg, data) in stages {
+            let mut data = data;
+            loop {
+                self.send(InitiatorPdu::Login(LoginRequest {
+                    transit: true,
+                    csg,
+                    nsg,
+                    isid: self.isid,
+                    tsih: self.tsih,
+                    itt,
+                    cmdsn: self.cmdsn,
+                    exp_statsn: self.exp_statsn,
+                    data: data.clone(),
+                    ..Default::default()
+                }))
+                .await;
+                let Some(TargetPdu::Login(r)) = self.recv().await else {
+                    return false;
+                };
+                if r.status_class != 0 {
+                    return false;
+                }
+                if r.transit && r.nsg == nsg {
+                    if nsg == 3 {
+                        self.tsih = r.tsih;
+                        assert_ne!(r.tsih, 0);
+                    }
+                    break;
+                }
+                data = Bytes::new();
+            }
+        }
+        true
+    }
+
+    fn command(&mut self, cdb: &[u8], read: bool, write: bool, edtl: u32) -> ScsiCommand {
+        let mut c = [0u8; 16];
+        c[..cdb.len()].copy_from_slice(cdb);
+        let itt = self.next_itt();
+        let cmd = ScsiCommand {
+            immediate: false,
+            final_bit: true,
+            read,
+            write,
+            attr: 1,
+            lun: Lun::from_index(0),
+            itt,
+            edtl,
+            cmdsn: self.cmdsn,
+            exp_statsn: self.exp_statsn,
+            cdb: Bytes::copy_from_slice(&c),
+            bidi_read_length: None,
+            data: Bytes::new(),
+        };
+        self.cmdsn = self.cmdsn.next();
+        cmd
+    }
+
+    /// Run a read command; returns (status, data).
+    async fn read(&mut self, cdb: &[u8], edtl: u32) -> (u8, Vec<u8>) {
+        let c = self.command(cdb, true, false, edtl);
+        self.send(InitiatorPdu::ScsiCommand(c)).await;
+        let mut data = Vec::new();
+        loop {
+            match self.recv().await.expect("response") {
+                TargetPdu::DataIn(d) => {
+                    assert_eq!(d.buffer_offset as usize, data.len());
+                    assert!(d.data.len() <= 4096, "Data-In beyond our MaxRecvDataSegmentLength");
+                    data.extend_from_slice(&d.data);
+                    if let Some(s) = d.status {
+                        return (s, data);
+                    }
+                }
+                TargetPdu::ScsiResponse(r) => return (r.status, data),
+                p => panic!("unexpected {p:?}"),
+            }
+        }
+    }
+
+    /// TEST UNIT READY until GOOD: the first command after login reports
+    /// the POWER ON unit attention (SAM-5 5.14).
+    async fn ready(&mut self) {
+        for _ in 0..3 {
+            if self.read(&[0x00, 0, 0, 0, 0, 0], 0).await.0 == 0 {
+                return;
+            }
+        }
+        panic!("unit never ready");
+    }
+
+    /// Run a write command through R2T; returns (status, R2Ts seen).
+    async fn write(&mut self, cdb: &[u8], payload: &[u8]) -> (u8, usize) {
+        let c = self.command(cdb, false, true, payload.len() as u32);
+        let itt = c.itt;
+        self.send(InitiatorPdu::ScsiCommand(c)).await;
+        let mut r2ts = 0;
+        loop {
+            match self.recv().await.expect("response") {
+                TargetPdu::R2t(r) => {
+                    r2ts += 1;
+                    assert!(r.desired_length <= 8192);
+                    let mut off = r.buffer_offset;
+                    let end = off + r.desired_length;
+                    let mut sn = 0;
+                    while off < end {
+                        let n = 4096.min(end - off);
+                        let d = DataOut {
+                            final_bit: off + n == end,
+                            lun: Lun::from_index(0),
+                            itt,
+                            ttt: r.ttt,
+                            exp_statsn: self.exp_statsn,
+                            datasn: DataSn(sn),
+                            buffer_offset: off,
+                            data: Bytes::copy_from_slice(&payload[off as usize..(off + n) as usize]),
+                        };
+                        self.send(InitiatorPdu::DataOut(d)).await;
+                        off += n;
+                        sn += 1;
+                    }
+                }
+                TargetPdu::ScsiResponse(r) => return (r.status, r2ts),
+                p => panic!("unexpected {p:?}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn login_inquiry_write_read_tmf_logout() {
+    let (addr, token, server) = start().await;
+    let mut i = Initiator::connect(addr, 1).await;
+    assert!(i.login().await);
+
+    // INQUIRY, allocation length 96: standard data fits, status on Data-In.
+    let (status, data) = i.read(&[0x12, 0, 0, 0, 96, 0], 96).await;
+    assert_eq!(status, 0);
+    assert!(data.len() >= 36);
+    assert_eq!(&data[8..12], b"XTGT");
+    i.ready().await;
+
+    // WRITE(10) of 40 blocks at LBA 8: 20480 bytes, all solicited by R2T
+    // (InitialR2T=Yes, ImmediateData=No) in MaxBurstLength=8192 chunks.
+    let payload: Vec<u8> = (0..20480u32).map(|x| (x * 7 % 253) as u8).collect();
+    let (status, r2ts) = i.write(&[0x2a, 0, 0, 0, 0, 8, 0, 0, 40, 0], &payload).await;
+    assert_eq!(status, 0);
+    assert_eq!(r2ts, 3);
+
+    // READ(10) back: segmented by our MaxRecvDataSegmentLength of 4096.
+    let (status, data) = i.read(&[0x28, 0, 0, 0, 0, 8, 0, 0, 40, 0], 20480).await;
+    assert_eq!(status, 0);
+    assert_eq!(data, payload);
+
+    // NOP-Out ping with data is echoed.
+    let itt = i.next_itt();
+    let nop = NopOut {
+        immediate: true,
+        lun: Lun::default(),
+        itt,
+        ttt: Ttt::RESERVED,
+        cmdsn: i.cmdsn,
+        exp_statsn: i.exp_statsn,
+        data: Bytes::from_static(b"echo me"),
+    };
+    i.send(InitiatorPdu::NopOut(nop)).await;
+    match i.recv().await {
+        Some(TargetPdu::NopIn(n)) => {
+            assert_eq!(n.itt, itt);
+            assert_eq!(&n.data[..], b"echo me");
+        }
+        p => panic!("{p:?}"),
+    }
+
+    // An unknown opcode is rejected (COMMAND NOT SUPPORTED), connection stays.
+    let mut bogus = RawPdu::default();
+    bogus.bhs.0[0] = 0x1c;
+    i.send_raw(&bogus.encode()).await;
+    match i.recv().await {
+        Some(TargetPdu::Reject(r)) => {
+            assert_eq!(r.reason, 0x05);
+            assert_eq!(r.data.len(), 48);
+            assert_eq!(r.data[0], 0x1c);
+        }
+        p => panic!("{p:?}"),
+    }
+
+    // ABORT TASK for a task that does not exist.
+    let itt = i.next_itt();
+    let tmf = TaskMgmtRequest {
+        immediate: true,
+        function: 1,
+        lun: Lun::default(),
+        itt,
+        ref_itt: Itt(999),
+        cmdsn: i.cmdsn,
+        exp_statsn: i.exp_statsn,
+        ref_cmdsn: CmdSn(1),
+        exp_datasn: DataSn(0),
+    };
+    i.send(InitiatorPdu::TaskMgmt(tmf.clone())).await;
+    match i.recv().await {
+        Some(TargetPdu::TaskMgmt(r)) => assert_eq!((r.itt, r.response), (itt, 1)),
+        p => panic!("{p:?}"),
+    }
+
+    // Commands outside the CmdSN window are dropped silently: the next
+    // in-window command is still answered.
+    let mut far = i.command(&[0x00, 0, 0, 0, 0, 0], false, false, 0);
+    far.cmdsn = i.cmdsn.add(1000);
+    i.send(InitiatorPdu::ScsiCommand(far)).await;
+    i.cmdsn = i.cmdsn.sub(1);
+    let (status, _) = i.read(&[0x00, 0, 0, 0, 0, 0], 0).await; // TEST UNIT READY
+    assert_eq!(status, 0);
+
+    let itt = i.next_itt();
+    let lo = LogoutRequest {
+        immediate: true,
+        reason: 0,
+        itt,
+        cid: 0,
+        cmdsn: i.cmdsn,
+        exp_statsn: i.exp_statsn,
+    };
+    i.send(InitiatorPdu::Logout(lo)).await;
+    match i.recv().await {
+        Some(TargetPdu::Logout(r)) => assert_eq!((r.itt, r.response), (itt, 0)),
+        p => panic!("{p:?}"),
+    }
+    assert!(i.recv().await.is_none(), "connection closed after logout");
+
+    token.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn reinstatement_closes_the_old_session() {
+    let (addr, token, server) = start().await;
+    let mut a = Initiator::connect(addr, 7).await;
+    assert!(a.login().await);
+    let old_tsih = a.tsih;
+    let mut b = Initiator::connect(addr, 7).await;
+    assert!(b.login().await);
+    assert_ne!(b.tsih, old_tsih);
+    assert!(a.recv().await.is_none(), "old connection dropped");
+    let (status, _) = b.read(&[0x12, 0, 0, 0, 36, 0], 36).await;
+    assert_eq!(status, 0);
+    token.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn garbage_closes_only_that_connection() {
+    let (addr, token, server) = start().await;
+    let mut bad = Initiator::connect(addr, 9).await;
+    bad.send_raw(&[0xff; 200]).await;
+    assert!(bad.recv().await.is_none());
+    let mut good = Initiator::connect(addr, 10).await;
+    assert!(good.login().await);
+    good.ready().await;
+    token.cancel();
+    server.await.unwrap().unwrap();
+}
+
