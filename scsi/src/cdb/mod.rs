@@ -62,7 +62,7 @@ impl Flags {
     /// Not terminated by a pending unit attention (SPC-5 5.14: INQUIRY,
     /// REPORT LUNS, REQUEST SENSE).
     pub const UA_ALLOWED: Flags = Flags(1 << 0);
-    /// Served for a LUN that is not mapped (SPC-5 / SAM-5 5.?: INQUIRY,
+    /// Served for a LUN that is not mapped (SPC-5 6.7.2, 6.33, 6.39: INQUIRY,
     /// REPORT LUNS, REQUEST SENSE).
     pub const NO_LUN_OK: Flags = Flags(1 << 1);
     /// Writes the medium: terminated with WRITE PROTECTED on a read-only LU.

@@ -1,4 +1,4 @@
-//! Command dispatch (SAM-5 5.?, SPC-5 5.14): LUN lookup, unit attention,
+//! Command dispatch (SAM-5, SPC-5 5.14): LUN lookup, unit attention,
 //! opcode table lookup and reserved-bit check, write protection, handler,
 //! and the one place where a [`ScsiError`] becomes CHECK CONDITION.
 
@@ -63,7 +63,7 @@ async fn run(
 ) -> CommandResult {
     let flags = entry.map_or(Flags(0), |e| e.flags);
     let Some(lu) = nexus.target.luns.get(&req.lun) else {
-        // SPC-5 4.?: an inaccessible logical unit answers INQUIRY with
+        // SPC-5 6.7.2, 6.33, 6.39: an inaccessible logical unit answers INQUIRY with
         // peripheral qualifier 011b, REPORT LUNS and REQUEST SENSE, and
         // terminates every other command with LOGICAL UNIT NOT SUPPORTED.
         if !flags.contains(Flags::NO_LUN_OK) {

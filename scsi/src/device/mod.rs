@@ -247,7 +247,7 @@ impl DeviceServer {
         }
     }
 
-    /// CAPACITY DATA HAS CHANGED for every I_T nexus of `lu` (SBC-4 4.?:
+    /// CAPACITY DATA HAS CHANGED for every I_T nexus of `lu` (SBC-4:
     /// after the medium was resized).
     pub fn notify_capacity_changed(&self, lu: &LogicalUnit) {
         lu.spc

@@ -6,7 +6,7 @@ use super::{DeviceServer, LogicalUnit, Nexus, TmfFunction, TmfResponse};
 use crate::sense::ScsiError;
 use std::sync::Arc;
 
-/// SAM-5 6.3.? logical unit reset: unit attention BUS DEVICE RESET FUNCTION
+/// SAM-5 6.3.3 logical unit reset: unit attention BUS DEVICE RESET FUNCTION
 /// OCCURRED (29h/03h) for every I_T nexus, PREVENT ALLOW MEDIUM REMOVAL
 /// state cleared, mode parameters back to their saved/default values.
 fn reset_lu(lu: &LogicalUnit, ua: &ScsiError) {
@@ -37,7 +37,7 @@ pub(super) fn task_management(
             None => TmfResponse::LunDoesNotExist,
         },
         // A target reset is a logical unit reset of every LU of the target
-        // (SAM-5 7.?): BUS DEVICE RESET FUNCTION OCCURRED. A cold reset is a
+        // (SAM-5 6.3.2): BUS DEVICE RESET FUNCTION OCCURRED. A cold reset is a
         // power on condition: POWER ON OCCURRED (29h/01h).
         TmfFunction::TargetWarmReset | TmfFunction::TargetColdReset => {
             let ua = if f == TmfFunction::TargetColdReset {

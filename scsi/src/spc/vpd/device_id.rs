@@ -91,7 +91,7 @@ pub fn device_identification(lu: &LogicalUnit, port: &TargetPort) -> Vec<u8> {
     let mut tpg = [0u8; 4];
     tpg[2..4].copy_from_slice(&port.port_group.to_be_bytes());
     designator(&mut p, BINARY, true, ASSOC_PORT, TARGET_PORT_GROUP, &tpg);
-    // RFC 7143 13.?: the iSCSI target port name is "<name>,t,0x<TPGT>".
+    // RFC 7143 (SCSI port names): the iSCSI target port name is "<name>,t,0x<TPGT>".
     let port_name = format!("{},t,0x{:04x}", port.name, port.relative_port_id);
     designator(
         &mut p,
