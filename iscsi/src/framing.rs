@@ -38,11 +38,7 @@ impl FrameConfig {
 
     /// The largest frame this configuration accepts: the read buffer bound.
     pub fn max_frame_len(&self) -> usize {
-        BHS_LEN
-            + crate::pdu::MAX_AHS_LEN
-            + 2 * DIGEST_LEN
-            + self.max_recv_data_segment as usize
-            + 3
+        BHS_LEN + crate::pdu::MAX_AHS_LEN + 2 * DIGEST_LEN + self.max_recv_data_segment as usize + 3
     }
 }
 
@@ -146,6 +142,7 @@ pub fn encode_frame(raw: &RawPdu, header_digest: bool, data_digest: bool) -> Byt
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::pdu::{CmdSn, Itt, NopOut, PduCodec, StatSn, Ttt};

@@ -53,7 +53,9 @@ impl<T> CmdWindow<T> {
     /// window, RFC 7143 4.2.2.1).
     pub fn max_cmdsn(&self) -> CmdSn {
         let used = self.in_flight.saturating_add(self.pending.len() as u32);
-        self.exp_cmdsn.add(self.depth.saturating_sub(used)).sub(1)
+        self.exp_cmdsn
+            .plus(self.depth.saturating_sub(used))
+            .minus(1)
     }
 
     pub fn in_flight(&self) -> u32 {
@@ -144,10 +146,7 @@ impl SessionRegistry {
     /// returned: the caller stops it and waits for it (reinstatement).
     pub fn register(&self, key: SessionKey) -> Option<(SessionHandle, Option<SessionHandle>)> {
         let mut g = self.lock();
-        let old = g
-            .by_key
-            .remove(&key)
-            .and_then(|t| g.by_tsih.remove(&t));
+        let old = g.by_key.remove(&key).and_then(|t| g.by_tsih.remove(&t));
         if g.by_tsih.len() >= usize::from(u16::MAX) - 1 {
             return None;
         }
@@ -198,6 +197,7 @@ impl SessionRegistry {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -232,7 +232,10 @@ mod tests {
         assert_eq!(w.max_cmdsn(), CmdSn(61));
         assert_eq!(w.admit(CmdSn(0), 2), Admit::Queued);
         assert_eq!(w.admit(CmdSn(0xffff_ffff), 1), Admit::Queued);
-        assert_eq!(w.admit(CmdSn(0xffff_fffe), 0), Admit::Deliver(vec![0, 1, 2]));
+        assert_eq!(
+            w.admit(CmdSn(0xffff_fffe), 0),
+            Admit::Deliver(vec![0, 1, 2])
+        );
         assert_eq!(w.exp_cmdsn(), CmdSn(1));
         assert_eq!(w.admit(CmdSn(0xffff_fff0), 9), Admit::Dropped);
         assert_eq!(w.admit(CmdSn(64), 9), Admit::Queued);

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! End to end over a real socket: a minimal initiator built from the
 //! crate's own codec logs in to a `Server` on 127.0.0.1:0 backed by a memory
 //! LUN, runs INQUIRY, WRITE(10) through R2T, READ(10), NOP, TMF, a bad PDU,
@@ -6,8 +7,8 @@
 use bytes::{Bytes, BytesMut};
 use iscsi::framing::{decode_frame, encode_frame, Frame, FrameConfig};
 use iscsi::pdu::{
-    CmdSn, DataOut, DataSn, InitiatorPdu, Itt, LoginRequest, LogoutRequest, Lun, NopOut,
-    RawPdu, ScsiCommand, StatSn, TargetPdu, TaskMgmtRequest, Ttt,
+    CmdSn, DataOut, DataSn, InitiatorPdu, Itt, LoginRequest, LogoutRequest, Lun, NopOut, RawPdu,
+    ScsiCommand, StatSn, TargetPdu, TaskMgmtRequest, Ttt,
 };
 use iscsi::{Server, ServerConfig, TargetConfig};
 use scsi::backend::MemoryBackend;
@@ -23,7 +24,11 @@ use tokio_util::sync::CancellationToken;
 const IQN: &str = "iqn.2026-11.org.xtgt:e2e";
 const INITIATOR: &str = "iqn.2026-11.org.xtgt:e2e-initiator";
 
-async fn start() -> (SocketAddr, CancellationToken, tokio::task::JoinHandle<std::io::Result<()>>) {
+async fn start() -> (
+    SocketAddr,
+    CancellationToken,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let lu = Arc::new(LogicalUnit::new(
         LuConfig {
             block_size: 512,
@@ -123,10 +128,11 @@ impl Initiator {
                 self.track(&p);
                 return Some(p);
             }
-            let n = tokio::time::timeout(Duration::from_secs(10), self.sock.read_buf(&mut self.buf))
-                .await
-                .expect("target answers within 10 s")
-                .unwrap_or(0);
+            let n =
+                tokio::time::timeout(Duration::from_secs(10), self.sock.read_buf(&mut self.buf))
+                    .await
+                    .expect("target answers within 10 s")
+                    .unwrap_or(0);
             if n == 0 {
                 return None;
             }
@@ -255,7 +261,10 @@ impl Initiator {
             match self.recv().await.expect("response") {
                 TargetPdu::DataIn(d) => {
                     assert_eq!(d.buffer_offset as usize, data.len());
-                    assert!(d.data.len() <= 4096, "Data-In beyond our MaxRecvDataSegmentLength");
+                    assert!(
+                        d.data.len() <= 4096,
+                        "Data-In beyond our MaxRecvDataSegmentLength"
+                    );
                     data.extend_from_slice(&d.data);
                     if let Some(s) = d.status {
                         return (s, data);
@@ -302,7 +311,9 @@ impl Initiator {
                             exp_statsn: self.exp_statsn,
                             datasn: DataSn(sn),
                             buffer_offset: off,
-                            data: Bytes::copy_from_slice(&payload[off as usize..(off + n) as usize]),
+                            data: Bytes::copy_from_slice(
+                                &payload[off as usize..(off + n) as usize],
+                            ),
                         };
                         self.send(InitiatorPdu::DataOut(d)).await;
                         off += n;
@@ -396,9 +407,9 @@ async fn login_inquiry_write_read_tmf_logout() {
     // Commands outside the CmdSN window are dropped silently: the next
     // in-window command is still answered.
     let mut far = i.command(&[0x00, 0, 0, 0, 0, 0], false, false, 0);
-    far.cmdsn = i.cmdsn.add(1000);
+    far.cmdsn = i.cmdsn.plus(1000);
     i.send(InitiatorPdu::ScsiCommand(far)).await;
-    i.cmdsn = i.cmdsn.sub(1);
+    i.cmdsn = i.cmdsn.minus(1);
     let (status, _) = i.read(&[0x00, 0, 0, 0, 0, 0], 0).await; // TEST UNIT READY
     assert_eq!(status, 0);
 
@@ -450,4 +461,3 @@ async fn garbage_closes_only_that_connection() {
     token.cancel();
     server.await.unwrap().unwrap();
 }
-

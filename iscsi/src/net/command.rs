@@ -233,7 +233,11 @@ impl Session {
     }
 
     /// Terminate a task that is still collecting data with CHECK CONDITION.
-    async fn fail_task(&mut self, itt: Itt, (key, asc, ascq): (SenseKey, u8, u8)) -> Result<(), ConnError> {
+    async fn fail_task(
+        &mut self,
+        itt: Itt,
+        (key, asc, ascq): (SenseKey, u8, u8),
+    ) -> Result<(), ConnError> {
         let Some(task) = self.tasks.remove(&itt) else {
             return Ok(());
         };

@@ -91,7 +91,7 @@ pub async fn login_phase(
             ..Default::default()
         };
         let exp = req.cmdsn;
-        let max = exp.add(depth - 1);
+        let max = exp.plus(depth - 1);
         match event {
             LoginEvent::Continue => {
                 writer.send(TargetPdu::Login(resp), exp, max).await?;
@@ -111,8 +111,7 @@ pub async fn login_phase(
                 let handle = match establish(server, &result).await {
                     Ok(h) => h,
                     Err((class, detail)) => {
-                        metrics::counter!("xtgt_logins_total", "result" => "failure")
-                            .increment(1);
+                        metrics::counter!("xtgt_logins_total", "result" => "failure").increment(1);
                         resp.transit = false;
                         resp.nsg = 0;
                         resp.status_class = class;

@@ -4,12 +4,11 @@
 use super::io::ConnError;
 use super::session::{Flow, Session, TextOut};
 use crate::pdu::consts::{
-    REASON_CLOSE_CONNECTION, REASON_CLOSE_SESSION, RESPONSE_CLOSED,
-    RESPONSE_RECOVERY_NOT_SUPPORTED,
+    REASON_CLOSE_CONNECTION, REASON_CLOSE_SESSION, RESPONSE_CLOSED, RESPONSE_RECOVERY_NOT_SUPPORTED,
 };
 use crate::pdu::{
-    Bhs, Itt, LogoutRequest, LogoutResponse, NopIn, NopOut, RejectReason, TargetPdu,
-    TextRequest, TextResponse, Ttt,
+    Bhs, Itt, LogoutRequest, LogoutResponse, NopIn, NopOut, RejectReason, TargetPdu, TextRequest,
+    TextResponse, Ttt,
 };
 use bytes::Bytes;
 

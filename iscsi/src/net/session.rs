@@ -6,9 +6,7 @@ use super::io::{ConnError, PduReader, PduWriter};
 use super::login::Established;
 use crate::framing::{Frame, FrameConfig};
 use crate::params::SessionParams;
-use crate::pdu::{
-    Bhs, CmdSn, InitiatorPdu, Itt, Lun, NopIn, Reject, RejectReason, TargetPdu, Ttt,
-};
+use crate::pdu::{Bhs, CmdSn, InitiatorPdu, Itt, Lun, NopIn, Reject, RejectReason, TargetPdu, Ttt};
 use crate::server::Server;
 use crate::session::{Admit, CmdWindow};
 use crate::task::{Completion, WriteCollector};
@@ -159,7 +157,8 @@ impl Session {
     pub async fn reject(&mut self, reason: RejectReason, bhs: &Bhs) -> Result<(), ConnError> {
         metrics::counter!("xtgt_pdu_rejects_total", "reason" => reason.name()).increment(1);
         tracing::debug!(reason = reason.name(), opcode = bhs.opcode(), "reject");
-        self.send(TargetPdu::Reject(Reject::new(reason, &bhs.0))).await
+        self.send(TargetPdu::Reject(Reject::new(reason, &bhs.0)))
+            .await
     }
 
     fn timer_deadline(&self) -> Option<Instant> {
@@ -232,7 +231,10 @@ impl Session {
             if self.last_rx > sent {
                 self.ping = None;
             } else if now >= sent + self.server.config.nop_timeout {
-                tracing::info!(tsih = self.est.handle.tsih, "NOP-In ping unanswered: dropping connection");
+                tracing::info!(
+                    tsih = self.est.handle.tsih,
+                    "NOP-In ping unanswered: dropping connection"
+                );
                 return Err(ConnError::Protocol("ping timeout"));
             }
             return Ok(());
@@ -302,7 +304,11 @@ impl Session {
             }
             Admit::Queued => {}
             Admit::Dropped => {
-                tracing::debug!(cmdsn = cmdsn.0, exp = self.window.exp_cmdsn().0, "CmdSN outside window: dropped");
+                tracing::debug!(
+                    cmdsn = cmdsn.0,
+                    exp = self.window.exp_cmdsn().0,
+                    "CmdSN outside window: dropped"
+                );
             }
         }
         Ok(Flow::Continue)

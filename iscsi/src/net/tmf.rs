@@ -31,7 +31,10 @@ impl Session {
             f::ABORT_TASK => {
                 if self.abort_task(t.ref_itt) {
                     r::FUNCTION_COMPLETE
-                } else if t.ref_cmdsn.in_window(self.exp_cmdsn(), self.window.max_cmdsn()) {
+                } else if t
+                    .ref_cmdsn
+                    .in_window(self.exp_cmdsn(), self.window.max_cmdsn())
+                {
                     // Not received yet (RFC 7143 11.5.1): it will never run.
                     r::FUNCTION_COMPLETE
                 } else {

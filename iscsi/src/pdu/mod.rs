@@ -211,4 +211,5 @@ impl TargetPdu {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;

@@ -43,7 +43,9 @@ fn parse_ahs(mut ahs: &[u8]) -> Result<Vec<(u8, &[u8])>, PduError> {
         let len = usize::from(u16::from_be_bytes([hdr[0], hdr[1]]));
         let ty = hdr[2];
         // AHSLength counts the bytes after the type byte (incl. reserved).
-        let body = ahs.get(3..3 + len).ok_or(PduError::InvalidField("AHSLength"))?;
+        let body = ahs
+            .get(3..3 + len)
+            .ok_or(PduError::InvalidField("AHSLength"))?;
         out.push((ty, body));
         let used = 3 + len;
         let padded = used + super::pad_len(used);
@@ -65,7 +67,9 @@ impl PduCodec for ScsiCommand {
             match ty {
                 AHS_EXTENDED_CDB => {
                     // One reserved byte, then the CDB bytes beyond 16.
-                    let ext = body.get(1..).ok_or(PduError::InvalidField("extended CDB"))?;
+                    let ext = body
+                        .get(1..)
+                        .ok_or(PduError::InvalidField("extended CDB"))?;
                     if ext.is_empty() || cdb.len() + ext.len() > MAX_CDB_LEN || cdb.len() > 16 {
                         return Err(PduError::InvalidField("extended CDB"));
                     }

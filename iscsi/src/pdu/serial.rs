@@ -15,13 +15,13 @@ macro_rules! serial_number {
                 Self(self.0.wrapping_add(1))
             }
 
-            /// This number plus `n` (wraps at 2^32).
-            pub fn add(self, n: u32) -> Self {
+            /// This number plus `n` (wraps at 2^32; RFC 1982 addition).
+            pub fn plus(self, n: u32) -> Self {
                 Self(self.0.wrapping_add(n))
             }
 
             /// This number minus `n` (wraps at 2^32).
-            pub fn sub(self, n: u32) -> Self {
+            pub fn minus(self, n: u32) -> Self {
                 Self(self.0.wrapping_sub(n))
             }
 
@@ -102,6 +102,7 @@ impl Ttt {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -117,7 +118,7 @@ mod tests {
     #[test]
     fn window_across_wrap() {
         let lo = CmdSn(0xffff_fff0);
-        let hi = lo.add(63);
+        let hi = lo.plus(63);
         assert!(CmdSn(0xffff_fff0).in_window(lo, hi));
         assert!(CmdSn(0x2f).in_window(lo, hi));
         assert!(!CmdSn(0x30).in_window(lo, hi));

@@ -7,7 +7,6 @@ use super::Residual;
 use crate::pdu::{
     consts::RESPONSE_COMPLETED, DataIn, DataSn, Itt, Lun, ScsiResponse, TargetPdu, Ttt,
 };
-use bytes::Bytes;
 use scsi::{Response, Status};
 
 /// What shaping the completion needs.
@@ -109,7 +108,7 @@ pub fn build_completion(cmd: &Completion, resp: &Response, p: CompletionParams) 
             .sense
             .as_ref()
             .map(|s| ScsiResponse::sense_segment(s))
-            .unwrap_or_else(Bytes::new),
+            .unwrap_or_default(),
         ..Default::default()
     };
     if bidi {
@@ -122,8 +121,10 @@ pub fn build_completion(cmd: &Completion, resp: &Response, p: CompletionParams) 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     fn read_cmd(edtl: u32) -> Completion {
         Completion {
@@ -167,7 +168,15 @@ mod tests {
         assert_eq!(v.len(), 5);
         let shape: Vec<_> = d
             .iter()
-            .map(|d| (d.datasn.0, d.buffer_offset, d.data.len(), d.final_bit, d.status))
+            .map(|d| {
+                (
+                    d.datasn.0,
+                    d.buffer_offset,
+                    d.data.len(),
+                    d.final_bit,
+                    d.status,
+                )
+            })
             .collect();
         assert_eq!(
             shape,

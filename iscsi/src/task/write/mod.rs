@@ -122,7 +122,11 @@ impl WriteCollector {
             unsolicited_next: imm,
             unsolicited_datasn: DataSn(0),
             unsolicited_done,
-            next_r2t_offset: if unsolicited_done { imm } else { unsolicited_end },
+            next_r2t_offset: if unsolicited_done {
+                imm
+            } else {
+                unsolicited_end
+            },
             next_r2tsn: R2tSn(0),
             outstanding: Vec::new(),
         })
@@ -202,7 +206,8 @@ impl WriteCollector {
             if pdu.datasn != self.unsolicited_datasn {
                 return Err(WriteError::DataSn);
             }
-            let in_order_ok = !self.params.data_pdu_in_order || pdu.buffer_offset == self.unsolicited_next;
+            let in_order_ok =
+                !self.params.data_pdu_in_order || pdu.buffer_offset == self.unsolicited_next;
             if !in_order_ok || end > self.unsolicited_end {
                 return Err(WriteError::BufferOffset);
             }
@@ -254,4 +259,5 @@ impl WriteCollector {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;

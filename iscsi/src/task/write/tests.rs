@@ -30,8 +30,14 @@ fn send_seq(c: &mut WriteCollector, src: &[u8], ttt: Ttt, from: u32, to: u32) {
     while off < to {
         let n = SEG.min(to - off);
         let f = off + n == to;
-        c.data_out(&dout(ttt, sn, off, &src[off as usize..(off + n) as usize], f))
-            .unwrap();
+        c.data_out(&dout(
+            ttt,
+            sn,
+            off,
+            &src[off as usize..(off + n) as usize],
+            f,
+        ))
+        .unwrap();
         off += n;
         sn += 1;
     }
@@ -68,7 +74,13 @@ fn run(edtl: u32, p: WriteParams) -> Vec<R2tRequest> {
         assert!(r2ts.len() <= usize::from(p.max_outstanding_r2t));
         for r in &r2ts {
             assert!(r.desired_length <= p.max_burst_length);
-            send_seq(&mut c, &src, r.ttt, r.buffer_offset, r.buffer_offset + r.desired_length);
+            send_seq(
+                &mut c,
+                &src,
+                r.ttt,
+                r.buffer_offset,
+                r.buffer_offset + r.desired_length,
+            );
         }
         all.extend(r2ts);
         r2ts = c.next_r2ts(&mut alloc);
