@@ -300,6 +300,29 @@ mod tests {
     }
 
     #[test]
+    fn data_out_wanted_follows_the_cdb() {
+        let want = |cdb: &[u8], bs: u32| find(cdb[0], None).unwrap().data_out_wanted(cdb, bs);
+        // VERIFY(10): BYTCHK 00b none, 01b VERIFICATION LENGTH, 11b one block.
+        assert_eq!(want(&[0x2F, 0x00, 0, 0, 0, 0, 0, 0, 4, 0], 512), 0);
+        assert_eq!(want(&[0x2F, 0x02, 0, 0, 0, 0, 0, 0, 4, 0], 512), 2048);
+        assert_eq!(want(&[0x2F, 0x06, 0, 0, 0, 0, 0, 0, 4, 0], 512), 512);
+        // WRITE SAME(16): one block, none with NDOB.
+        let mut ws16 = [0u8; 16];
+        ws16[0] = 0x93;
+        assert_eq!(want(&ws16, 4096), 4096);
+        ws16[1] = 0x09;
+        assert_eq!(want(&ws16, 4096), 0);
+        // WRITE(16) with a huge TRANSFER LENGTH saturates instead of wrapping.
+        let mut w16 = [0xFFu8; 16];
+        w16[0] = 0x8A;
+        assert_eq!(want(&w16, 4096), u32::MAX);
+        // UNMAP: PARAMETER LIST LENGTH in bytes.
+        assert_eq!(want(&[0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0], 512), 24);
+        // A CDB cut short reads missing bytes as zero.
+        assert_eq!(want(&[0x2A, 0], 512), 0);
+    }
+
+    #[test]
     fn be_field_reads_missing_bytes_as_zero() {
         assert_eq!(be_field(&[1, 2, 3], 1, 2), 0x0203);
         assert_eq!(be_field(&[1, 2, 3], 2, 4), 0x0300_0000);
