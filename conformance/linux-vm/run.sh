@@ -66,6 +66,11 @@ echo "guest: $GUEST ($(cat "$GUEST/kernel"), ready in $(( $(date +%s) - T0 ))s)"
 BB=$GUEST/busybox
 
 W=$(mktemp -d /tmp/xtgt-linux-vm.XXXXXX)
+if [ "$TARGET" = xtgt ]; then
+  # a private copy: a concurrent cargo build must not swap the binary mid-run
+  cp "$XTGT_BIN" "$W/xtgt" && XTGT_BIN=$W/xtgt
+  echo "xtgt: $("$XTGT_BIN" --version 2>/dev/null || echo '?') ($(stat -c '%y' "$W/xtgt" | cut -c1-19))"
+fi
 PIDS=()
 cleanup() {
   local p
@@ -148,11 +153,12 @@ run_vm() {
 IQN1=iqn.2026-11.com.example:store1
 IQN2=iqn.2026-11.com.example:store2
 LUN_BYTES=$((64 * 1024 * 1024))
-write_xtgt_config() { # dir listen [chap-for-t2] [lun0 bytes]
-  local dir=$1 listen=$2 chap=${3:-} big=${4:-$LUN_BYTES}
+write_xtgt_config() { # dir listen [chap-for-t2] [lun0 bytes] [metrics address]
+  local dir=$1 listen=$2 chap=${3:-} big=${4:-$LUN_BYTES} metrics=${5:-}
   cat > "$dir/xtgt.toml" <<CONF
 [server]
 listen = ["$listen"]
+${metrics:+metrics_listen = \"$metrics\"}
 
 [[targets]]
 iqn = "$IQN1"
@@ -188,8 +194,10 @@ start_host_target() { # -> PORT, PT_LUNS
   PORT=$(free_port) || { fail "passthrough.target_port"; return 1; }
   if [ "$TARGET" = xtgt ]; then
     mkdir -p "$W/pt"
-    write_xtgt_config "$W/pt" "127.0.0.1:$PORT"
-    RUST_LOG=${XTGT_LOG:-info} "$XTGT_BIN" --config "$W/pt/xtgt.toml" > "$W/target.log" 2>&1 &
+    METRICS_PORT=$(free_port)
+    write_xtgt_config "$W/pt" "127.0.0.1:$PORT" "" "$LUN_BYTES" "127.0.0.1:$METRICS_PORT"
+    "$XTGT_BIN" --config "$W/pt/xtgt.toml" --check > "$W/check.log" 2>&1 || { fail "passthrough.xtgt_config_check"; sed 's/^/    | /' "$W/check.log"; return 1; }
+    NO_COLOR=1 RUST_LOG=${XTGT_LOG:-info} "$XTGT_BIN" --config "$W/pt/xtgt.toml" > "$W/target.log" 2>&1 &
     TPID=$!; PIDS+=("$TPID")
     PT_LUNS="t1l0:0:0:512:$LUN_BYTES t1l1:0:1:4096:$LUN_BYTES t1l2:0:2:512:$LUN_BYTES t2l0:1:0:512:$LUN_BYTES"
   else
@@ -244,6 +252,14 @@ passthrough() {
     n=$((n + 1))
   done
   run_vm passthrough "$ov" 512 "${args[@]}"
+  if [ "$TARGET" = xtgt ]; then
+    # evidence from the target itself: the commands it counted (QEMU could answer some itself)
+    curl -s -m 5 "http://127.0.0.1:$METRICS_PORT/metrics" > "$W/metrics.txt" 2>/dev/null
+    grep '^xtgt_commands_total' "$W/metrics.txt" | sed 's/^/NOTE target counted: /'
+    if grep -Eq '^xtgt_commands_total\{[^}]*opcode="VERIFY_(10|16)"[^}]*\} [1-9]' "$W/metrics.txt"; then
+      pass "passthrough.verify_reached_target (xtgt counted VERIFY commands)"
+    else fail "passthrough.verify_reached_target (no VERIFY in xtgt's xtgt_commands_total)"; fi
+  fi
   if kill -0 "$TPID" 2>/dev/null; then pass "passthrough.target_alive ($TARGET still running after the run)"
   else fail "passthrough.target_alive ($TARGET exited during the run)"; tail -n 30 "$W/target.log" | sed 's/^/    | /'; fi
   stop_host_target

@@ -11,7 +11,7 @@ P=127.0.0.1:3260
 TLOG=/tmp/target.log
 
 start_xtgt() {
-  cd /xtgt && RUST_LOG=$XTGT_LOG /usr/sbin/xtgt --config /xtgt/xtgt.toml > $TLOG 2>&1 &
+  cd /xtgt && NO_COLOR=1 RUST_LOG=$XTGT_LOG /usr/sbin/xtgt --config /xtgt/xtgt.toml > $TLOG 2>&1 &
   echo $! > /tmp/target.pid; cd /tmp
   LUN_A=0 LUN_B=1 LUN_C=0
 }
@@ -126,9 +126,12 @@ dio_small() { # dev bs: O_DIRECT writes/reads of single logical blocks at odd of
   rm -f /tmp/blk.rd; dd if="$1" of=/tmp/blk.rd bs="$2" skip=12345 count=3 iflag=direct 2>&1 || return 1
   cmp /tmp/blk.bin /tmp/blk.rd
 }
-xtgt_login_lines() { # the target's login log lines (they show the negotiated digests)
-  grep -i 'login' $TLOG | tail -n 20
-  grep -i 'login' $TLOG | grep -qi 'crc32c'
+xtgt_login_lines() { # xtgt's login log lines show the digests each session negotiated
+  esc=$(printf '\033'); sed "s/$esc\[[0-9;]*m//g" $TLOG | grep ' login .*target=iqn' > /tmp/logins.txt; cat /tmp/logins.txt
+  on='header_digest=(true|CRC32C) data_digest=(true|CRC32C)'; off='header_digest=(false|None) data_digest=(false|None)'
+  grep -E "target=$IQN1 .*$off" /tmp/logins.txt >/dev/null || { echo "no login line for $IQN1 without digests"; return 1; }
+  grep -E "target=$IQN1 .*$on" /tmp/logins.txt >/dev/null || { echo "no login line for $IQN1 with CRC32C digests"; return 1; }
+  grep -E "target=$IQN2 .*$on" /tmp/logins.txt >/dev/null || { echo "no login line for $IQN2 with CRC32C digests"; return 1; }
 }
 
 if [ "$KI_TARGET" = xtgt ]; then
@@ -182,7 +185,10 @@ check chap_disk_attached attached "$IQN2" "$LUN_C" DC
 check chap_dio_dd dio_write "$DC"
 check chap_logout logout "$IQN2"
 
-if [ "$KI_TARGET" = xtgt ]; then check xtgt_login_log_digests xtgt_login_lines; fi
+if [ "$KI_TARGET" = xtgt ]; then
+  check xtgt_login_log_digests xtgt_login_lines
+  sed 's/^/NOTE xtgt: /' /tmp/logins.txt
+fi
 check target_alive kill -0 "$(cat /tmp/target.pid)"
 [ "${VERBOSE:-0}" = 1 ] && { echo "--- target log"; tail -n 60 $TLOG; echo "--- iscsid log"; tail -n 40 /tmp/iscsid.log; }
 if [ $NFAIL -gt 0 ]; then note "target log (tail):"; tail -n 30 $TLOG | sed 's/^/    | /'; note "dmesg (tail):"; dmesg | tail -n 30 | sed 's/^/    | /'; fi
