@@ -27,6 +27,12 @@ async fn write_same(ctx: &CommandCtx<'_>) -> CommandResult {
     if ws.anchor {
         return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 4)));
     }
+    // UNMAP on a LU that cannot deallocate (LBPWS/LBPWS10 = 0): refused, so
+    // the initiator sees what VPD 0xB2 says (libiscsi WriteSame*.UnmapVPD).
+    check_writable(ctx.lu)?;
+    if ws.unmap && !limits.unmap_supported {
+        return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 3)));
+    }
     if ws.blocks == 0 {
         if limits.wsnz {
             return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(
@@ -47,7 +53,6 @@ async fn write_same(ctx: &CommandCtx<'_>) -> CommandResult {
         )));
     }
     check_range(ctx.lu, ws.lba, ws.blocks)?;
-    check_writable(ctx.lu)?;
     let bs = block_size(ctx.lu) as usize;
     let block = if ws.ndob {
         None

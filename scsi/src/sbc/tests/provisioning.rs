@@ -440,3 +440,71 @@ fn block_status_rounds_partial_blocks_to_mapped() {
     let v = to_block_status(&[ex(0, 1 << 45, false)], 512, 1);
     assert_eq!(v.len(), 1);
 }
+
+#[tokio::test]
+async fn write_same_unmap_is_refused_when_the_backend_cannot_deallocate() {
+    use crate::backend::FaultBackend;
+    // A FileBackend on a block device has no unmap; model it with a backend
+    // that reports no capabilities.
+    struct NoUnmap(MemoryBackend);
+    #[async_trait::async_trait]
+    impl Backend for NoUnmap {
+        fn describe(&self) -> String {
+            "no-unmap".into()
+        }
+        fn size(&self) -> u64 {
+            self.0.size()
+        }
+        fn capabilities(&self) -> crate::backend::Capabilities {
+            crate::backend::Capabilities::default()
+        }
+        async fn read(&self, o: u64, l: usize) -> std::io::Result<bytes::Bytes> {
+            self.0.read(o, l).await
+        }
+        async fn write(&self, o: u64, d: bytes::Bytes, f: bool) -> std::io::Result<()> {
+            self.0.write(o, d, f).await
+        }
+        async fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+    let b = Arc::new(FaultBackend::new(Arc::new(NoUnmap(MemoryBackend::new(
+        1 << 20,
+    )))));
+    let h = Harness::with(b, 512, false);
+    let limits = BlockLimits::for_lu(&h.lu);
+    assert!(!limits.unmap_supported);
+    assert_eq!(
+        (limits.max_unmap_lba_count, limits.max_unmap_descriptors),
+        (0, 0)
+    );
+    let e = exec!(
+        h,
+        write_same::write_same10,
+        cdb10(WRITE_SAME_10, 0x08, 0, 1),
+        vec![0; 512]
+    )
+    .unwrap_err();
+    assert_eq!(e, ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 3)));
+    let e = exec!(h, unmap::unmap, unmap_cdb(24), unmap_list(&[(0, 1)])).unwrap_err();
+    assert_eq!(e, ScsiError::InvalidOpcode);
+    // Zeroing without UNMAP falls back to writing zero blocks.
+    exec!(h, write::write10, cdb10(WRITE_10, 0, 0, 4), vec![7; 2048]).unwrap();
+    exec!(
+        h,
+        write_same::write_same16,
+        cdb16(WRITE_SAME_16, 0x01, 0, 4)
+    )
+    .unwrap();
+    let r = exec!(h, read::read10, cdb10(READ_10, 0, 0, 4)).unwrap();
+    assert!(r.data.iter().all(|&b| b == 0));
+    // GET LBA STATUS: everything mapped.
+    let r = exec!(h, lba_status::get_lba_status, gls_cdb(0, 24)).unwrap();
+    assert_eq!(
+        &r.data[8..24],
+        &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0, 0, 0, 0, 0]
+    );
+}
