@@ -24,11 +24,17 @@ use tokio_util::sync::CancellationToken;
 const IQN: &str = "iqn.2026-11.org.xtgt:e2e";
 const INITIATOR: &str = "iqn.2026-11.org.xtgt:e2e-initiator";
 
-async fn start() -> (
+type Running = (
     SocketAddr,
     CancellationToken,
     tokio::task::JoinHandle<std::io::Result<()>>,
-) {
+);
+
+async fn start() -> Running {
+    start_with(Duration::from_secs(30), Duration::from_secs(10)).await
+}
+
+async fn start_with(nop_interval: Duration, nop_timeout: Duration) -> Running {
     let lu = Arc::new(LogicalUnit::new(
         LuConfig {
             block_size: 512,
@@ -62,8 +68,8 @@ async fn start() -> (
             }],
             portals: vec![addr],
             portal_group_tag: 1,
-            nop_interval: Duration::from_secs(30),
-            nop_timeout: Duration::from_secs(10),
+            nop_interval,
+            nop_timeout,
             max_recv_data_segment: 8192,
             queue_depth: 64,
         },
@@ -458,6 +464,69 @@ async fn garbage_closes_only_that_connection() {
     let mut good = Initiator::connect(addr, 10).await;
     assert!(good.login().await);
     good.ready().await;
+    token.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn nop_in_ping_answered_keeps_unanswered_drops() {
+    let (addr, token, server) =
+        start_with(Duration::from_millis(150), Duration::from_millis(300)).await;
+    let mut i = Initiator::connect(addr, 11).await;
+    assert!(i.login().await);
+    // Idle: the target pings with a TTT and ITT 0xffffffff.
+    let ping = match i.recv().await {
+        Some(TargetPdu::NopIn(n)) => n,
+        p => panic!("{p:?}"),
+    };
+    assert_eq!(ping.itt, Itt::RESERVED);
+    assert_ne!(ping.ttt, Ttt::RESERVED);
+    let answer = NopOut {
+        immediate: true,
+        lun: ping.lun,
+        itt: Itt::RESERVED,
+        ttt: ping.ttt,
+        cmdsn: i.cmdsn,
+        exp_statsn: i.exp_statsn,
+        data: Bytes::new(),
+    };
+    i.send(InitiatorPdu::NopOut(answer)).await;
+    // Still alive: the next thing is another ping, not a close.
+    let ping2 = match i.recv().await {
+        Some(TargetPdu::NopIn(n)) => n,
+        p => panic!("{p:?}"),
+    };
+    assert_ne!(ping2.ttt, ping.ttt);
+    // Not answered: the connection is dropped after nop_timeout.
+    let started = tokio::time::Instant::now();
+    assert!(i.recv().await.is_none());
+    assert!(started.elapsed() < Duration::from_secs(2));
+    token.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn oversized_data_segment_is_rejected_then_closed() {
+    let (addr, token, server) = start().await;
+    let mut i = Initiator::connect(addr, 12).await;
+    assert!(i.login().await);
+    // Our declared MaxRecvDataSegmentLength is 8192: send a NOP-Out
+    // claiming 8196 bytes.
+    let nop = NopOut {
+        immediate: true,
+        lun: Lun::default(),
+        itt: Itt(77),
+        ttt: Ttt::RESERVED,
+        cmdsn: i.cmdsn,
+        exp_statsn: i.exp_statsn,
+        data: Bytes::from(vec![0u8; 8196]),
+    };
+    i.send(InitiatorPdu::NopOut(nop)).await;
+    match i.recv().await {
+        Some(TargetPdu::Reject(r)) => assert_eq!(r.reason, 0x04),
+        p => panic!("{p:?}"),
+    }
+    assert!(i.recv().await.is_none());
     token.cancel();
     server.await.unwrap().unwrap();
 }

@@ -4,7 +4,7 @@
 
 use super::io::{ConnError, PduReader, PduWriter};
 use super::login::Established;
-use crate::framing::{Frame, FrameConfig};
+use crate::framing::{Frame, FrameConfig, FrameError};
 use crate::params::SessionParams;
 use crate::pdu::{Bhs, CmdSn, InitiatorPdu, Itt, Lun, NopIn, Reject, RejectReason, TargetPdu, Ttt};
 use crate::server::Server;
@@ -190,7 +190,10 @@ impl Session {
                 _ = stop.cancelled() => Event::Stop,
                 _ = shutdown.cancelled(), if drain_until.is_none() => Event::Shutdown,
                 Some(d) = self.done_rx.recv() => Event::Done(d),
-                f = self.reader.next(), if drain_until.is_none() => Event::Frame(f?),
+                f = self.reader.next(), if drain_until.is_none() => match f {
+                    Ok(f) => Event::Frame(f),
+                    Err(e) => return self.fatal(e).await,
+                },
                 _ = sleep_until_opt(deadline) => Event::Timer,
             };
             match ev {
@@ -215,6 +218,16 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// A framing error ends the connection; an over-long data segment is
+    /// rejected first (RFC 7143 11.17.1: protocol error).
+    async fn fatal(&mut self, e: ConnError) -> Result<(), ConnError> {
+        if let ConnError::Frame(FrameError::DataSegmentTooLarge { bhs, .. }) = &e {
+            let bhs = *bhs;
+            self.reject(RejectReason::ProtocolError, &bhs).await?;
+        }
+        Err(e)
     }
 
     fn has_running_tasks(&self) -> bool {
