@@ -401,7 +401,7 @@ impl Backend for FileBackend {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A fresh directory under the system temp dir, removed on drop.

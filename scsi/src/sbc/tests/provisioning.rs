@@ -508,3 +508,44 @@ async fn write_same_unmap_is_refused_when_the_backend_cannot_deallocate() {
         &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0, 0, 0, 0, 0]
     );
 }
+
+#[tokio::test]
+async fn file_backend_unmap_and_lba_status_through_the_handlers() {
+    use crate::backend::file::tests::TempDir;
+    use crate::backend::FileBackend;
+    let d = TempDir::new("sbc-file");
+    let b = FileBackend::open_or_create(&d.path().join("lu.img"), Some(4 << 20), false).unwrap();
+    if !b.capabilities().unmap || !b.capabilities().mapping_status {
+        eprintln!("file system without hole punching/SEEK_DATA; skipping");
+        return;
+    }
+    let h = Harness::with(Arc::new(b), 4096, false);
+    let c = cdb16(SERVICE_ACTION_IN_16, SA_READ_CAPACITY_16, 0, 32);
+    let r = exec!(h, crate::sbc::capacity::read_capacity16, c).unwrap();
+    assert_eq!(r.data[14], 0xC0, "LBPME and LBPRZ");
+    exec!(
+        h,
+        write::write10,
+        cdb10(WRITE_10, 0, 0, 64),
+        vec![0x5A; 64 * 4096]
+    )
+    .unwrap();
+    let list = unmap_list(&[(16, 16)]);
+    exec!(h, unmap::unmap, unmap_cdb(list.len()), list).unwrap();
+    let r = exec!(h, lba_status::get_lba_status, gls_cdb(0, 1024)).unwrap();
+    let mut want = vec![0, 0, 0, 68, 0, 0, 0, 0];
+    for (lba, n, st) in [
+        (0u64, 16u32, 0u8),
+        (16, 16, 1),
+        (32, 32, 0),
+        (64, 1024 - 64, 1),
+    ] {
+        want.extend_from_slice(&lba.to_be_bytes());
+        want.extend_from_slice(&n.to_be_bytes());
+        want.extend_from_slice(&[st, 0, 0, 0]);
+    }
+    assert_eq!(&r.data[..], &want[..]);
+    let r = exec!(h, read::read10, cdb10(READ_10, 0, 15, 2)).unwrap();
+    assert!(r.data[..4096].iter().all(|&b| b == 0x5A));
+    assert!(r.data[4096..].iter().all(|&b| b == 0));
+}
