@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +26,9 @@ const MAX_EXTENTS: usize = 256;
 pub struct FileBackend {
     path: PathBuf,
     file: Arc<File>,
+    /// A second descriptor opened with `O_DSYNC` for FUA writes (each such
+    /// write is durable on return without syncing the rest of the file).
+    dsync: Option<Arc<File>>,
     size: u64,
     caps: Capabilities,
     /// `fallocate(ZERO_RANGE)` works on this file system.
@@ -114,6 +117,17 @@ impl FileBackend {
         };
         Ok(Self {
             path: path.to_path_buf(),
+            dsync: if read_only {
+                None
+            } else {
+                Some(Arc::new(
+                    OpenOptions::new()
+                        .write(true)
+                        .custom_flags(libc::O_DSYNC)
+                        .open(path)
+                        .map_err(|e| with_path(path, e))?,
+                ))
+            },
             file: Arc::new(file),
             size,
             caps,
@@ -281,12 +295,10 @@ impl Backend for FileBackend {
 
     async fn write(&self, offset: u64, data: Bytes, fua: bool) -> io::Result<()> {
         self.check(offset, data.len() as u64)?;
-        self.blocking(move |f| {
-            f.write_all_at(&data, offset)?;
-            if fua {
-                f.sync_data()?;
-            }
-            Ok(())
+        let dsync = if fua { self.dsync.clone() } else { None };
+        self.blocking(move |f| match dsync {
+            Some(d) => d.write_all_at(&data, offset),
+            None => f.write_all_at(&data, offset),
         })
         .await
     }
@@ -394,6 +406,11 @@ impl Backend for FileBackend {
         .await
     }
 
+    /// Regular files only: `copy_file_range`/`FICLONERANGE` need them.
+    fn native_file(&self) -> Option<Arc<File>> {
+        (!self.block_device).then(|| self.file.clone())
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
@@ -451,6 +468,8 @@ pub(crate) mod tests {
         assert_eq!(b.read(8192, 4096).await.unwrap(), vec![7u8; 4096]);
         b.flush().await.unwrap();
         assert!(b.read((16 << 20) - 1, 2).await.is_err());
+        // The copy engine may use the file itself.
+        assert!(b.native_file().is_some());
         // Reopen: size from the file.
         drop(b);
         let b = FileBackend::open_or_create(&p, None, true).unwrap();
