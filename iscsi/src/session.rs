@@ -5,6 +5,7 @@
 use crate::pdu::CmdSn;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// The minimum CmdSN window (commands in flight per session).
@@ -102,6 +103,14 @@ pub struct SessionKey {
     pub target: String,
 }
 
+/// Tasks another session's task management function aborts in this one
+/// (SAM-5 7.6 LOGICAL UNIT RESET, 7.5 CLEAR TASK SET, 7.9 target reset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskAbort {
+    /// The LUN whose task set is cleared; `None`: every LUN (target reset).
+    pub lun: Option<u64>,
+}
+
 /// Handle on a live session, held by the registry.
 #[derive(Debug, Clone)]
 pub struct SessionHandle {
@@ -111,6 +120,19 @@ pub struct SessionHandle {
     pub stop: CancellationToken,
     /// Cancelled by the session itself once it has fully ended.
     pub done: CancellationToken,
+    /// Task aborts caused by other sessions.
+    pub aborts: mpsc::UnboundedSender<TaskAbort>,
+}
+
+/// A newly registered session.
+#[derive(Debug)]
+pub struct Registered {
+    pub handle: SessionHandle,
+    /// The session this one reinstates (same initiator, ISID, target): the
+    /// caller stops it and waits for it to end.
+    pub replaced: Option<SessionHandle>,
+    /// Where the session receives [`TaskAbort`]s.
+    pub aborts: mpsc::UnboundedReceiver<TaskAbort>,
 }
 
 #[derive(Default)]
@@ -144,7 +166,7 @@ impl SessionRegistry {
     /// Register a new session under `key` with a fresh non-zero TSIH. A
     /// session already registered under the same key is removed and
     /// returned: the caller stops it and waits for it (reinstatement).
-    pub fn register(&self, key: SessionKey) -> Option<(SessionHandle, Option<SessionHandle>)> {
+    pub fn register(&self, key: SessionKey) -> Option<Registered> {
         let mut g = self.lock();
         let old = g.by_key.remove(&key).and_then(|t| g.by_tsih.remove(&t));
         if g.by_tsih.len() >= usize::from(u16::MAX) - 1 {
@@ -155,15 +177,31 @@ impl SessionRegistry {
             tsih = tsih.wrapping_add(1);
         }
         g.next_tsih = tsih.wrapping_add(1);
+        let (tx, rx) = mpsc::unbounded_channel();
         let h = SessionHandle {
             tsih,
             key: key.clone(),
             stop: CancellationToken::new(),
             done: CancellationToken::new(),
+            aborts: tx,
         };
         g.by_tsih.insert(tsih, h.clone());
         g.by_key.insert(key, tsih);
-        Some((h, old))
+        Some(Registered {
+            handle: h,
+            replaced: old,
+            aborts: rx,
+        })
+    }
+
+    /// Tell every other session of `target` to abort tasks (a LUN or
+    /// target reset issued through session `from`).
+    pub fn abort_tasks(&self, target: &str, from: u16, abort: TaskAbort) {
+        for h in self.lock().by_tsih.values() {
+            if h.tsih != from && h.key.target == target {
+                let _ = h.aborts.send(abort);
+            }
+        }
     }
 
     /// Look up a session by TSIH.
@@ -253,14 +291,23 @@ mod tests {
     #[test]
     fn tsih_unique_nonzero_and_reinstatement() {
         let r = SessionRegistry::new();
-        let (a, old) = r.register(key(1)).unwrap();
-        assert!(old.is_none());
+        let a = r.register(key(1)).unwrap();
+        assert!(a.replaced.is_none());
+        let mut a_aborts = a.aborts;
+        let a = a.handle;
         assert_ne!(a.tsih, 0);
-        let (b, old) = r.register(key(2)).unwrap();
-        assert!(old.is_none());
+        let b = r.register(key(2)).unwrap();
+        assert!(b.replaced.is_none());
+        let mut b_aborts = b.aborts;
+        let b = b.handle;
         assert_ne!(a.tsih, b.tsih);
-        let (c, old) = r.register(key(1)).unwrap();
-        assert_eq!(old.map(|o| o.tsih), Some(a.tsih));
+        // A LUN reset through `a` reaches `b` only.
+        r.abort_tasks("iqn.t", a.tsih, TaskAbort { lun: Some(3) });
+        assert_eq!(b_aborts.try_recv(), Ok(TaskAbort { lun: Some(3) }));
+        assert!(a_aborts.try_recv().is_err());
+        let c = r.register(key(1)).unwrap();
+        assert_eq!(c.replaced.map(|o| o.tsih), Some(a.tsih));
+        let c = c.handle;
         assert_eq!(r.len(), 2);
         // The replaced session unregistering does not remove its successor.
         r.unregister(a.tsih);

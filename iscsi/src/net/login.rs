@@ -7,10 +7,11 @@ use crate::framing::Frame;
 use crate::login::{LoginEvent, LoginInput, LoginMachine, LoginResult, SessionKind};
 use crate::pdu::{CmdSn, InitiatorPdu, LoginRequest, LoginResponse, TargetPdu};
 use crate::server::Server;
-use crate::session::{SessionHandle, SessionKey};
+use crate::session::{Registered, SessionHandle, SessionKey, TaskAbort};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// How long a reinstating login waits for the old session to end.
 const REINSTATE_WAIT: Duration = Duration::from_secs(10);
@@ -26,6 +27,8 @@ const STATUS_OUT_OF_RESOURCES: (u8, u8) = (0x03, 0x02);
 pub struct Established {
     pub result: LoginResult,
     pub handle: SessionHandle,
+    /// Task aborts requested by other sessions' resets.
+    pub aborts: mpsc::UnboundedReceiver<TaskAbort>,
     /// ExpCmdSN at the start of full feature phase: the CmdSN of the
     /// leading Login Request (login does not advance it, RFC 7143 4.2.2.1).
     pub exp_cmdsn: CmdSn,
@@ -108,8 +111,8 @@ pub async fn login_phase(
                 return Ok(None);
             }
             LoginEvent::Complete(result) => {
-                let handle = match establish(server, &result).await {
-                    Ok(h) => h,
+                let reg = match establish(server, &result).await {
+                    Ok(r) => r,
                     Err((class, detail)) => {
                         metrics::counter!("xtgt_logins_total", "result" => "failure").increment(1);
                         resp.transit = false;
@@ -121,12 +124,14 @@ pub async fn login_phase(
                         return Ok(None);
                     }
                 };
+                let handle = reg.handle;
                 resp.tsih = handle.tsih;
                 writer.send(TargetPdu::Login(resp), exp, max).await?;
                 metrics::counter!("xtgt_logins_total", "result" => "success").increment(1);
                 return Ok(Some(Established {
                     result,
                     handle,
+                    aborts: reg.aborts,
                     exp_cmdsn: req.cmdsn,
                     cid: lead_cid,
                 }));
@@ -137,7 +142,7 @@ pub async fn login_phase(
 
 /// Register the session: new TSIH, or reinstatement of a session with the
 /// same initiator name, ISID and target (RFC 7143 6.3.5).
-async fn establish(server: &Arc<Server>, result: &LoginResult) -> Result<SessionHandle, (u8, u8)> {
+async fn establish(server: &Arc<Server>, result: &LoginResult) -> Result<Registered, (u8, u8)> {
     let target = match result.kind {
         SessionKind::Normal { target } => server
             .config
@@ -160,20 +165,20 @@ async fn establish(server: &Arc<Server>, result: &LoginResult) -> Result<Session
             _ => STATUS_SESSION_DOES_NOT_EXIST,
         });
     }
-    let (handle, old) = server
+    let reg = server
         .sessions
         .register(key)
         .ok_or(STATUS_OUT_OF_RESOURCES)?;
-    if let Some(old) = old {
+    if let Some(old) = &reg.replaced {
         tracing::info!(
             initiator = %result.initiator_name,
             isid = %hex::encode(result.isid),
             old_tsih = old.tsih,
-            new_tsih = handle.tsih,
+            new_tsih = reg.handle.tsih,
             "session reinstatement: closing the old session"
         );
         old.stop.cancel();
         let _ = tokio::time::timeout(REINSTATE_WAIT, old.done.cancelled()).await;
     }
-    Ok(handle)
+    Ok(reg)
 }

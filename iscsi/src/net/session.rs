@@ -8,7 +8,7 @@ use crate::framing::{Frame, FrameConfig, FrameError};
 use crate::params::SessionParams;
 use crate::pdu::{Bhs, CmdSn, InitiatorPdu, Itt, Lun, NopIn, Reject, RejectReason, TargetPdu, Ttt};
 use crate::server::Server;
-use crate::session::{Admit, CmdWindow};
+use crate::session::{Admit, CmdWindow, TaskAbort};
 use crate::task::{Completion, WriteCollector};
 use bytes::Bytes;
 use scsi::{Nexus, Response, TaskAttr};
@@ -90,6 +90,7 @@ pub struct Session {
 
 enum Event {
     Stop,
+    Abort(TaskAbort),
     Shutdown,
     Done(Done),
     Frame(Option<Frame>),
@@ -190,6 +191,7 @@ impl Session {
                 _ = stop.cancelled() => Event::Stop,
                 _ = shutdown.cancelled(), if drain_until.is_none() => Event::Shutdown,
                 Some(d) = self.done_rx.recv() => Event::Done(d),
+                Some(a) = self.est.aborts.recv() => Event::Abort(a),
                 f = self.reader.next(), if drain_until.is_none() => match f {
                     Ok(f) => Event::Frame(f),
                     Err(e) => return self.fatal(e).await,
@@ -198,6 +200,14 @@ impl Session {
             };
             match ev {
                 Event::Stop => return Ok(()),
+                Event::Abort(a) => {
+                    let n = self.abort_where(|t| a.lun.is_none_or(|l| l == t.lun));
+                    tracing::debug!(
+                        tsih = self.est.handle.tsih,
+                        aborted = n,
+                        "tasks aborted by another session's reset"
+                    );
+                }
                 Event::Shutdown => {
                     drain_until = Some(Instant::now() + DRAIN_TIMEOUT);
                     self.abort_collecting();

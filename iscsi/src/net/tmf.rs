@@ -4,6 +4,7 @@ use super::io::ConnError;
 use super::session::{Flow, Session};
 use crate::pdu::consts::{function as f, response as r};
 use crate::pdu::{Bhs, RejectReason, TargetPdu, TaskMgmtRequest, TaskMgmtResponse};
+use crate::session::TaskAbort;
 use scsi::{TmfFunction, TmfResponse};
 
 fn device_response(t: TmfResponse) -> u8 {
@@ -16,6 +17,13 @@ fn device_response(t: TmfResponse) -> u8 {
 }
 
 impl Session {
+    fn broadcast_abort(&self, lun: Option<u64>) {
+        let target = &self.est.handle.key.target;
+        self.server
+            .sessions
+            .abort_tasks(target, self.est.handle.tsih, TaskAbort { lun });
+    }
+
     pub(super) async fn on_tmf(
         &mut self,
         t: TaskMgmtRequest,
@@ -50,6 +58,11 @@ impl Session {
                 let resp = self.server.device.task_management(&nexus, func, lun).await;
                 if resp == TmfResponse::Complete {
                     self.abort_where(|task| task.lun == lun);
+                    if func != TmfFunction::AbortTaskSet {
+                        // CLEAR TASK SET and LOGICAL UNIT RESET reach the
+                        // tasks of every I_T nexus (SAM-5 7.5, 7.6).
+                        self.broadcast_abort(Some(lun));
+                    }
                 }
                 device_response(resp)
             }
@@ -62,6 +75,7 @@ impl Session {
                 };
                 let resp = self.server.device.task_management(&nexus, func, lun).await;
                 self.abort_all();
+                self.broadcast_abort(None);
                 if cold {
                     // RFC 7143 11.5.1: after the response, the target drops
                     // all of its connections.
