@@ -76,7 +76,7 @@ login "initiator not allowed fails with 0x0202" "Authorization failure(514)" "$B
 login "open target needs no CHAP" ok "$BAD" "iscsi://$H/$OPEN/0"
 login "mutual CHAP, right secrets" ok "$GOOD" \
     "iscsi://bob%bob-secret-1234@$H/$MUTUAL/0?target_user=mutual-target&target_password=target-secret-1"
-login "mutual CHAP, wrong target secret is refused by the initiator" "Failed to log in" "$GOOD" \
+login "mutual CHAP, wrong target secret is refused by the initiator" "Invalid CHAP_R response from the target" "$GOOD" \
     "iscsi://bob%bob-secret-1234@$H/$MUTUAL/0?target_user=mutual-target&target_password=not-the-secret"
 
 out=$(timeout 30 iscsi-ls -i "$BAD" "iscsi://$H" 2>&1)

@@ -18,7 +18,11 @@ fail() {
     echo "FAIL $1"
     FAILED=$((FAILED + 1))
     shift
-    for line in "$@"; do echo "    $line"; done
+    local detail
+    for detail in "$@"; do
+        [ -n "$detail" ] && printf '%s\n' "$detail" | sed 's/^/    /'
+    done
+    return 0
 }
 # check NAME COMMAND...: PASS if the command succeeds.
 check() {

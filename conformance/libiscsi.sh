@@ -64,24 +64,24 @@ else
     fail "libiscsi: iscsi-ls -s discovery lists both targets and their LUNs" "$out"
 fi
 
-# run_suite NAME TAG URL [URL2]: PASS if iscsi-test-cu reports no failure,
-# nothing skipped and a run summary.
+# run_suite NAME TAG URL [URL2]: PASS if iscsi-test-cu exits 0 and every
+# test of the suite passed: none failed and none printed [SKIPPED] before
+# its result. (libiscsi prints "[SKIPPED] PERSISTENT RESERVE IN is not
+# implemented." from its setup and cleanup, outside any test: that line
+# is not a skipped test; tools/libiscsi_table.py --check does the parsing.)
 run_suite() {
-    local suite=$1 tag=$2 log
+    local suite=$1 tag=$2 log verdict rc
     shift 2
     log=$WORK/$suite-$tag.log
     timeout "$SUITE_TIMEOUT" iscsi-test-cu -d -t "$suite" "$@" </dev/null >"$log" 2>&1
-    local rc=$?
-    local failed skipped
-    failed=$(grep -cE '\[FAILED\]|\.\.\.FAILED|^FAILED' "$log")
-    skipped=$(grep -c '\[SKIPPED\]' "$log")
-    if [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$skipped" -eq 0 ] && grep -q 'Run Summary' "$log"; then
-        pass "libiscsi: $suite ($tag)"
+    rc=$?
+    verdict=$(python3 "$CONF_DIR/tools/libiscsi_table.py" --check "$log")
+    if [ $? -eq 0 ] && [ "$rc" -eq 0 ]; then
+        pass "libiscsi: $suite ($tag): $(tail -1 <<<"$verdict")"
     else
         local why="exit status $rc"
         [ "$rc" -eq 124 ] && why="timed out after ${SUITE_TIMEOUT}s"
-        fail "libiscsi: $suite ($tag)" "$why, $failed failure line(s), $skipped skip line(s)" \
-            "$(grep -E 'FAILED|SKIPPED' "$log" | sort -u | head -5)"
+        fail "libiscsi: $suite ($tag)" "$why" "$(head -6 <<<"$verdict")"
         mkdir -p "$RESULTS/logs" && cp "$log" "$RESULTS/logs/"
     fi
     if ! xtgt_alive; then
@@ -105,7 +105,7 @@ while read -r suite _; do
         run_suite "$suite" 4096 "$URL4096"
         ;;
     esac
-done <"$CONF_DIR/libiscsi-required.txt"
+done <"${LIBISCSI_REQUIRED:-$CONF_DIR/libiscsi-required.txt}"
 
 if [ -z "${LIBISCSI_SKIP_ALL:-}" ]; then
     # Informational: every suite, never a FAIL by itself (a crash is).

@@ -25,7 +25,10 @@ record() { # record STATUS NAME [DETAIL...]
     local status=$1 name=$2
     shift 2
     echo "$status $name"
-    for d in "$@"; do echo "    $d"; done
+    local d
+    for d in "$@"; do
+        [ -n "$d" ] && printf '%s\n' "$d" | sed 's/^/    /'
+    done
     if [ "$status" = PASS ]; then TOTAL_PASS=$((TOTAL_PASS + 1)); else TOTAL_FAIL=$((TOTAL_FAIL + 1)); fi
 }
 

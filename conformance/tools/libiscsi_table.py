@@ -2,6 +2,7 @@
 """Turn iscsi-test-cu logs into a Markdown table of per-suite results.
 
 Usage: libiscsi_table.py ALL-512.log ALL-4096.log [READONLY.log]
+       libiscsi_table.py --check SUITE.log   (exit 0 iff every test passed)
 
 A test is FAILED if its block mentions FAILED, SKIPPED if it mentions
 [SKIPPED], passed if it says "passed", and "no result" otherwise (the tool
@@ -25,15 +26,23 @@ def parse(path):
         if current is None or suite is None:
             return
         test, text = current
+        # CUnit prints the result ("passed"/"FAILED") after the messages of
+        # the test; text after the result belongs to the suite's cleanup
+        # (libiscsi's persistent-reservation probe prints "[SKIPPED]
+        # PERSISTENT RESERVE IN is not implemented." there) and is not
+        # this test's.
+        m = re.search(r"(?<![\[\w])(passed|FAILED)(?![\]\w])", text)
+        own = text[: m.start()] if m else text
+        result = m.group(1) if m else None
         reason = ""
-        m = re.search(r"\[(FAILED|SKIPPED)\]\s*(.*)", text)
-        if m:
-            reason = m.group(2).strip()
-        if "FAILED" in text:
+        r = re.search(r"\[(FAILED|SKIPPED)\]\s*(.*)", own)
+        if r:
+            reason = r.group(2).strip()
+        if result == "FAILED" or "[FAILED]" in own:
             status = "failed"
-        elif "[SKIPPED]" in text:
+        elif "[SKIPPED]" in own:
             status = "skipped"
-        elif "passed" in text:
+        elif result == "passed":
             status = "passed"
         else:
             status = "no result"
@@ -96,7 +105,24 @@ def notes(*runs):
     return "; ".join(out)
 
 
+def check(path):
+    """--check LOG: exit 0 only if every test in LOG passed (none failed,
+    skipped or without result); print the others."""
+    suites = parse(path)
+    tests = [(sname, t) for sname, res in suites.items() for t in res]
+    bad = [(sname, t) for sname, t in tests if t[1] != "passed"]
+    for sname, (test, status, reason) in bad:
+        print("%s.%s %s%s" % (sname, test, status, (": " + reason) if reason else ""))
+    if not tests:
+        print("no test results in %s" % path)
+        return 1
+    print("%d tests, %d passed" % (len(tests), len(tests) - len(bad)))
+    return 1 if bad else 0
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--check":
+        return check(sys.argv[2])
     if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
