@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use iscsi::framing::{decode_frame, encode_frame, Frame, FrameConfig};
 use iscsi::pdu::{
     CmdSn, DataOut, DataSn, InitiatorPdu, Itt, LoginRequest, LogoutRequest, Lun, NopOut, RawPdu,
-    ScsiCommand, StatSn, TargetPdu, TaskMgmtRequest, Ttt,
+    ScsiCommand, StatSn, TargetPdu, TaskMgmtRequest, TextRequest, Ttt,
 };
 use iscsi::{Server, ServerConfig, TargetConfig};
 use scsi::backend::MemoryBackend;
@@ -153,6 +153,7 @@ impl Initiator {
             TargetPdu::NopIn(n) if n.itt != Itt::RESERVED => Some(n.statsn),
             TargetPdu::TaskMgmt(r) => Some(r.statsn),
             TargetPdu::Logout(r) => Some(r.statsn),
+            TargetPdu::Text(r) => Some(r.statsn),
             // "The StatSN is advanced after a Reject" (RFC 7143 11.17.2).
             TargetPdu::Reject(r) => Some(r.statsn),
             _ => None,
@@ -173,17 +174,26 @@ impl Initiator {
     }
 
     async fn login(&mut self) -> bool {
+        self.login_as(false).await
+    }
+
+    async fn login_as(&mut self, discovery: bool) -> bool {
+        let security = if discovery {
+            keys(&[
+                ("InitiatorName", INITIATOR),
+                ("SessionType", "Discovery"),
+                ("AuthMethod", "None"),
+            ])
+        } else {
+            keys(&[
+                ("InitiatorName", INITIATOR),
+                ("SessionType", "Normal"),
+                ("TargetName", IQN),
+                ("AuthMethod", "None"),
+            ])
+        };
         let stages: [(u8, u8, Bytes); 2] = [
-            (
-                0,
-                1,
-                keys(&[
-                    ("InitiatorName", INITIATOR),
-                    ("SessionType", "Normal"),
-                    ("TargetName", IQN),
-                    ("AuthMethod", "None"),
-                ]),
-            ),
+            (0, 1, security),
             (
                 1,
                 3,
@@ -527,6 +537,45 @@ async fn oversized_data_segment_is_rejected_then_closed() {
         p => panic!("{p:?}"),
     }
     assert!(i.recv().await.is_none());
+    token.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn send_targets_and_discovery_session_rules() {
+    let (addr, token, server) = start().await;
+    let mut d = Initiator::connect(addr, 13).await;
+    assert!(d.login_as(true).await);
+    let itt = d.next_itt();
+    let text = TextRequest {
+        immediate: true,
+        final_bit: true,
+        cont: false,
+        lun: Lun::default(),
+        itt,
+        ttt: Ttt::RESERVED,
+        cmdsn: d.cmdsn,
+        exp_statsn: d.exp_statsn,
+        data: keys(&[("SendTargets", "All")]),
+    };
+    d.send(InitiatorPdu::Text(text)).await;
+    match d.recv().await {
+        Some(TargetPdu::Text(t)) => {
+            assert!(t.final_bit);
+            assert_eq!(t.itt, itt);
+            let body = String::from_utf8_lossy(&t.data).to_string();
+            assert!(body.contains(&format!("TargetName={IQN}")), "{body}");
+            assert!(body.contains(&format!("TargetAddress={addr},1")), "{body}");
+        }
+        p => panic!("{p:?}"),
+    }
+    // No SCSI commands in a discovery session: Reject (protocol error).
+    let c = d.command(&[0x12, 0, 0, 0, 36, 0], true, false, 36);
+    d.send(InitiatorPdu::ScsiCommand(c)).await;
+    match d.recv().await {
+        Some(TargetPdu::Reject(r)) => assert_eq!(r.reason, 0x04),
+        p => panic!("{p:?}"),
+    }
     token.cancel();
     server.await.unwrap().unwrap();
 }

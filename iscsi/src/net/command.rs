@@ -10,7 +10,7 @@ use crate::task::{
 };
 use bytes::Bytes;
 use scsi::sense::{SenseData, SenseKey};
-use scsi::{Request, Response, Status, TaskAttr};
+use scsi::{Request, Response, ScsiError, Status, TaskAttr};
 
 /// ABORTED COMMAND, DATA PHASE ERROR (SPC-5 table 49: 4Bh/00h).
 const DATA_PHASE_ERROR: (SenseKey, u8, u8) = (SenseKey::AbortedCommand, 0x4b, 0x00);
@@ -216,6 +216,11 @@ impl Session {
         let device = self.server.device.clone();
         let tx = self.done_tx.clone();
         let handle = tokio::spawn(async move {
+            let mut guard = DoneGuard {
+                tx: Some(tx),
+                id,
+                itt,
+            };
             let req = Request {
                 lun,
                 cdb: &cdb,
@@ -225,7 +230,7 @@ impl Session {
                 expected_in,
             };
             let resp = device.execute(&nexus, req).await;
-            let _ = tx.send(Done { id, itt, resp });
+            guard.finish(resp);
         });
         task.state = TaskState::Running {
             abort: handle.abort_handle(),
@@ -274,5 +279,34 @@ impl Session {
             self.send(pdu).await?;
         }
         Ok(())
+    }
+}
+
+/// Reports a task's completion exactly once: with the device server's
+/// response, or, if the future is dropped without one (a panic in the
+/// device server, or an abort), with INTERNAL TARGET FAILURE. A report for
+/// an aborted task finds no task and is ignored, so a panicking command
+/// never leaves its task and CmdSN window slot behind.
+struct DoneGuard {
+    tx: Option<tokio::sync::mpsc::UnboundedSender<Done>>,
+    id: u64,
+    itt: Itt,
+}
+
+impl DoneGuard {
+    fn finish(&mut self, resp: Response) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Done {
+                id: self.id,
+                itt: self.itt,
+                resp,
+            });
+        }
+    }
+}
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        self.finish(Response::check_condition(&ScsiError::InternalTargetFailure, 0));
     }
 }
