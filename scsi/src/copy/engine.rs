@@ -290,7 +290,10 @@ mod tests {
             &list,
             &PlanContext {
                 receiving_lu: recv,
-                initiator_name: "i",
+                requester: crate::copy::plan::Requester {
+                    initiator_name: "i",
+                    target: &crate::copy::plan::tests::outside(),
+                },
                 resolver: &r,
                 limits: &limits,
             },

@@ -21,8 +21,8 @@ pub mod vpd;
 pub use engine::{CopyProgress, CopyTally};
 pub use params::{CopyLimits, Designator, ListIdUsage};
 pub use plan::{
-    AclResolver, CopyPlan, CscdResolver, DesignatorSource, InitiatorFilter, PlannedSegment,
-    Resolution, ResolvedLu, TargetAccess,
+    vpd83_designators, AclResolver, CopyPlan, CscdResolver, DesignatorSource, InitiatorFilter,
+    OwnTargetResolver, PlannedSegment, Requester, Resolution, ResolvedLu, TargetAccess,
 };
 pub use results::CopyResults;
 
@@ -43,7 +43,7 @@ pub const SA_RECEIVE_COPY_FAILURE_DETAILS_LID1: u8 = 0x04;
 pub struct CopyManager {
     pub limits: CopyLimits,
     pub results: CopyResults,
-    resolver: Arc<dyn CscdResolver>,
+    resolver: std::sync::RwLock<Arc<dyn CscdResolver>>,
     /// TOTAL CONCURRENT COPIES: further copies wait for a slot.
     slots: Semaphore,
 }
@@ -54,9 +54,22 @@ impl CopyManager {
         Self {
             limits,
             results: CopyResults::default(),
-            resolver,
+            resolver: std::sync::RwLock::new(resolver),
             slots,
         }
+    }
+
+    /// Install the authorization rule (e.g. an [`AclResolver`] built from
+    /// the iSCSI targets' ACLs and CHAP once they are known).
+    pub fn set_resolver(&self, resolver: Arc<dyn CscdResolver>) {
+        *self.resolver.write().unwrap_or_else(|p| p.into_inner()) = resolver;
+    }
+
+    fn resolver(&self) -> Arc<dyn CscdResolver> {
+        self.resolver
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// EXTENDED COPY (LID1), CDB 0x83/0x00: PARAMETER LIST LENGTH at 10-13;
@@ -80,10 +93,14 @@ impl CopyManager {
                 return Err(e);
             }
         };
+        let resolver = self.resolver();
         let cx = plan::PlanContext {
             receiving_lu: ctx.lu,
-            initiator_name: &ctx.nexus.initiator_name,
-            resolver: &*self.resolver,
+            requester: plan::Requester {
+                initiator_name: &ctx.nexus.initiator_name,
+                target: &ctx.nexus.target,
+            },
+            resolver: &*resolver,
             limits: &self.limits,
         };
         let plan = match plan::build_plan(&list, &cx) {

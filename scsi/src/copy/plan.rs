@@ -75,11 +75,76 @@ pub enum Resolution {
     NotAuthorized,
 }
 
-/// Resolves a CSCD designator for one initiator. Both failures are answered
+/// Who asks: the initiator and the target port of the I_T nexus that
+/// received the EXTENDED COPY.
+#[derive(Clone, Copy)]
+pub struct Requester<'a> {
+    pub initiator_name: &'a str,
+    pub target: &'a TargetPort,
+}
+
+/// Resolves a CSCD designator for one requester. Both failures are answered
 /// the same way (0x26/0x15) so the answer is no oracle for LU existence;
 /// the distinction is for logs.
 pub trait CscdResolver: Send + Sync {
-    fn resolve(&self, initiator_name: &str, designator: &Designator) -> Resolution;
+    fn resolve(&self, requester: &Requester<'_>, designator: &Designator) -> Resolution;
+}
+
+/// Finds the one LU among `luns` whose designators contain `designator`;
+/// `Err(())` when several distinct LUs match (ambiguous).
+fn unique_match<'l>(
+    luns: impl Iterator<Item = (&'l TargetPort, &'l Arc<LogicalUnit>)>,
+    designators: &DesignatorSource,
+    designator: &Designator,
+) -> Result<Option<&'l Arc<LogicalUnit>>, ()> {
+    let mut found: Option<&Arc<LogicalUnit>> = None;
+    for (t, lu) in luns {
+        if !designators(t, lu).contains(designator) {
+            continue;
+        }
+        match found {
+            Some(f) if !Arc::ptr_eq(f, lu) => return Err(()),
+            _ => found = Some(lu),
+        }
+    }
+    Ok(found)
+}
+
+/// The safe default: only the LUs of the target port the command came
+/// through (the initiator is logged in there, so it may use them). Copies
+/// across targets need [`AclResolver`] with the iSCSI layer's access rules.
+pub struct OwnTargetResolver {
+    pub designators: DesignatorSource,
+}
+
+impl OwnTargetResolver {
+    /// Match against what VPD 0x83 reports (`spc::vpd::device_identification`).
+    pub fn with_vpd83_designators() -> Self {
+        Self {
+            designators: vpd83_designators(),
+        }
+    }
+}
+
+impl CscdResolver for OwnTargetResolver {
+    fn resolve(&self, requester: &Requester<'_>, designator: &Designator) -> Resolution {
+        let luns = requester
+            .target
+            .luns
+            .values()
+            .map(|l| (requester.target, l));
+        match unique_match(luns, &self.designators, designator) {
+            Ok(Some(lu)) => Resolution::Found(ResolvedLu::from_lu(lu)),
+            Ok(None) | Err(()) => Resolution::NotFound,
+        }
+    }
+}
+
+/// Designators exactly as VPD 0x83 reports them through a target port.
+pub fn vpd83_designators() -> DesignatorSource {
+    Arc::new(|t: &TargetPort, lu: &LogicalUnit| {
+        Designator::from_vpd83_page(&crate::spc::vpd::device_identification(lu, t))
+    })
 }
 
 /// "May this initiator use this target?" (ACLs and CHAP), from the iSCSI
@@ -99,8 +164,9 @@ pub struct TargetAccess {
 }
 
 /// The authorization rule over all target ports of this process: a
-/// designator resolves to a LU mapped in some target the initiator may use,
-/// matched exactly (code set, association, designator type and bytes).
+/// designator resolves to a LU mapped in some target the initiator may use
+/// (the requester's own target always qualifies), matched exactly (code
+/// set, association, designator type and bytes).
 pub struct AclResolver {
     pub targets: Vec<TargetAccess>,
     pub designators: DesignatorSource,
@@ -112,44 +178,40 @@ impl AclResolver {
     pub fn with_vpd83_designators(targets: Vec<TargetAccess>) -> Self {
         Self {
             targets,
-            designators: Arc::new(|t: &TargetPort, lu: &LogicalUnit| {
-                Designator::from_vpd83_page(&crate::spc::vpd::device_identification(lu, t))
-            }),
+            designators: vpd83_designators(),
         }
     }
 }
 
 impl CscdResolver for AclResolver {
     /// A designator must name exactly one LU among the targets the
-    /// initiator may use. Port- or device-associated designators (the same
+    /// requester may use. Port- or device-associated designators (the same
     /// for every LU behind a port) therefore resolve only on a single-LU
     /// target; an ambiguous match is refused rather than guessed.
-    fn resolve(&self, initiator_name: &str, designator: &Designator) -> Resolution {
-        let mut exists = false;
-        let mut found: Option<&Arc<LogicalUnit>> = None;
-        for access in &self.targets {
-            let allowed = (access.may_use)(initiator_name);
-            for lu in access.target.luns.values() {
-                if !(self.designators)(&access.target, lu).contains(designator) {
-                    continue;
-                }
-                exists = true;
-                if !allowed {
-                    continue;
-                }
-                match found {
-                    Some(f) if !Arc::ptr_eq(f, lu) => {
-                        tracing::warn!(?designator, "CSCD designator matches several LUs");
-                        return Resolution::NotFound;
-                    }
-                    _ => found = Some(lu),
-                }
+    fn resolve(&self, requester: &Requester<'_>, designator: &Designator) -> Resolution {
+        let usable = |a: &TargetAccess| {
+            a.target.name == requester.target.name || (a.may_use)(requester.initiator_name)
+        };
+        let allowed = self
+            .targets
+            .iter()
+            .filter(|a| usable(a))
+            .flat_map(|a| a.target.luns.values().map(move |l| (a.target.as_ref(), l)));
+        match unique_match(allowed, &self.designators, designator) {
+            Ok(Some(lu)) => return Resolution::Found(ResolvedLu::from_lu(lu)),
+            Err(()) => {
+                tracing::warn!(?designator, "CSCD designator matches several LUs");
+                return Resolution::NotFound;
             }
+            Ok(None) => {}
         }
-        match found {
-            Some(lu) => Resolution::Found(ResolvedLu::from_lu(lu)),
-            None if exists => Resolution::NotAuthorized,
-            None => Resolution::NotFound,
+        let all = self
+            .targets
+            .iter()
+            .flat_map(|a| a.target.luns.values().map(move |l| (a.target.as_ref(), l)));
+        match unique_match(all, &self.designators, designator) {
+            Ok(None) => Resolution::NotFound,
+            _ => Resolution::NotAuthorized,
         }
     }
 }
@@ -206,8 +268,8 @@ pub struct CopyPlan {
 pub struct PlanContext<'a> {
     /// The LU that received the EXTENDED COPY (CSCD ID 0xFFFF).
     pub receiving_lu: &'a Arc<LogicalUnit>,
-    /// The initiator name of the I_T nexus (authorization).
-    pub initiator_name: &'a str,
+    /// The initiator and target port of the I_T nexus (authorization).
+    pub requester: Requester<'a>,
     pub resolver: &'a dyn CscdResolver,
     pub limits: &'a CopyLimits,
 }
@@ -289,11 +351,11 @@ fn resolve_cscd(cscd: &IdentificationCscd, cx: &PlanContext<'_>) -> Result<Resol
         // Block segments need block devices (SPC-5 6.5.8.5).
         return Err(ScsiError::InvalidCopyOperation);
     }
-    let r = match cx.resolver.resolve(cx.initiator_name, &cscd.designator) {
+    let r = match cx.resolver.resolve(&cx.requester, &cscd.designator) {
         Resolution::Found(r) => r,
         other => {
             tracing::warn!(
-                initiator = cx.initiator_name,
+                initiator = cx.requester.initiator_name,
                 designator = ?cscd.designator,
                 resolution = if matches!(other, Resolution::NotFound) { "not_found" } else { "not_authorized" },
                 "EXTENDED COPY CSCD refused"
@@ -476,6 +538,24 @@ pub(crate) mod tests {
         })
     }
 
+    /// A target port the requester came through that maps none of the
+    /// test LUs (so only the resolver's access rules grant anything).
+    pub fn outside() -> TargetPort {
+        TargetPort {
+            name: "outside".into(),
+            relative_port_id: 9,
+            port_group: 9,
+            luns: BTreeMap::new(),
+        }
+    }
+
+    pub fn req<'a>(initiator_name: &'a str, target: &'a TargetPort) -> Requester<'a> {
+        Requester {
+            initiator_name,
+            target,
+        }
+    }
+
     /// Target "a" open to everybody, target "b" only to "iqn.b".
     pub fn resolver(a: &[&Arc<LogicalUnit>], b: &[&Arc<LogicalUnit>]) -> AclResolver {
         AclResolver {
@@ -501,11 +581,15 @@ pub(crate) mod tests {
     ) -> Result<CopyPlan, ScsiError> {
         let limits = CopyLimits::default();
         let list = parse_lid1(p, &limits)?;
+        let elsewhere = outside();
         build_plan(
             &list,
             &PlanContext {
                 receiving_lu: recv,
-                initiator_name: initiator,
+                requester: Requester {
+                    initiator_name: initiator,
+                    target: &elsewhere,
+                },
                 resolver: r,
                 limits: &limits,
             },
@@ -794,7 +878,7 @@ pub(crate) mod tests {
             .find(|d| d.designator_type == 3 && d.association == 0)
             .unwrap();
         assert!(naa.value.len() <= 20);
-        match r.resolve("i", naa) {
+        match r.resolve(&req("i", &outside()), naa) {
             Resolution::Found(f) => assert!(Arc::ptr_eq(&f.lu, &a)),
             other => panic!("unexpected {other:?}"),
         }
@@ -826,7 +910,10 @@ pub(crate) mod tests {
             }],
             designators: Arc::new(with_port.clone()),
         };
-        assert!(matches!(two.resolve("i", &port_name), Resolution::NotFound));
+        assert!(matches!(
+            two.resolve(&req("i", &outside()), &port_name),
+            Resolution::NotFound
+        ));
         let one = AclResolver {
             targets: vec![
                 TargetAccess {
@@ -840,10 +927,46 @@ pub(crate) mod tests {
             ],
             designators: Arc::new(with_port),
         };
-        match one.resolve("i", &port_name) {
+        match one.resolve(&req("i", &outside()), &port_name) {
             Resolution::Found(r) => assert!(Arc::ptr_eq(&r.lu, &a)),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    /// The requester's own target port is always usable (it is logged in
+    /// there); OwnTargetResolver sees nothing else.
+    #[test]
+    fn own_target_rules() {
+        let a = lu(1, 512, 64, false);
+        let secret = lu(9, 512, 64, false);
+        let r = resolver(&[&a], &[&secret]);
+        let naa = |l: &LogicalUnit| Designator {
+            code_set: 1,
+            association: 0,
+            designator_type: 3,
+            value: naa_of(l).to_vec(),
+        };
+        let b = target("b", &[&secret]);
+        assert!(matches!(
+            r.resolve(&req("iqn.x", &outside()), &naa(&secret)),
+            Resolution::NotAuthorized
+        ));
+        assert!(matches!(
+            r.resolve(&req("iqn.x", &b), &naa(&secret)),
+            Resolution::Found(_)
+        ));
+        let own = OwnTargetResolver {
+            designators: Arc::new(designators),
+        };
+        let ta = target("a", &[&a]);
+        assert!(matches!(
+            own.resolve(&req("iqn.x", &ta), &naa(&a)),
+            Resolution::Found(_)
+        ));
+        assert!(matches!(
+            own.resolve(&req("iqn.x", &ta), &naa(&secret)),
+            Resolution::NotFound
+        ));
     }
 
     #[test]
