@@ -3,12 +3,15 @@
 use crate::framing::{decode_frame, encode_frame, Frame, FrameConfig, FrameError};
 use crate::pdu::{CmdSn, StatSn, TargetPdu};
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 /// Bytes asked from the socket per read.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// Write coalescing buffer of the writer task.
+const WRITE_BUFFER: usize = 256 * 1024;
 
 /// PDUs queued for the writer task before the sender waits.
 const WRITE_QUEUE: usize = 256;
@@ -73,8 +76,18 @@ impl PduWriter {
     pub fn new(mut wr: OwnedWriteHalf) -> Self {
         let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
         let task = tokio::spawn(async move {
+            // Coalesce what is queued into few writes; flush when idle.
+            let mut w = BufWriter::with_capacity(WRITE_BUFFER, &mut wr);
             while let Some(b) = rx.recv().await {
-                if wr.write_all(&b).await.is_err() {
+                if w.write_all(&b).await.is_err() {
+                    return;
+                }
+                while let Ok(b) = rx.try_recv() {
+                    if w.write_all(&b).await.is_err() {
+                        return;
+                    }
+                }
+                if w.flush().await.is_err() {
                     return;
                 }
             }
