@@ -394,6 +394,13 @@ if ((B_AS_TGT)); then
     B_URL=iscsi://127.0.0.1:$XTGT_PORT/$B_IQN
     B_LUN0=1
 else
+    # Run a private copy: others rebuilding target/release during the run must
+    # not change what is measured, and perf needs the exact binary to resolve
+    # symbols afterwards.
+    XTGT_RUN=${PERF_DIR:-$WORK}/xtgt
+    mkdir -p "$(dirname "$XTGT_RUN")"
+    cp "$XTGT_BIN" "$XTGT_RUN.new" && mv "$XTGT_RUN.new" "$XTGT_RUN"
+    XTGT_BIN=$XTGT_RUN
     start_xtgt xtgt "$XTGT_PORT" "$B_IQN" "${B_FILES[@]}"
     B_PID=${PIDS[-1]}
     B_URL=iscsi://127.0.0.1:$XTGT_PORT/$B_IQN
@@ -575,6 +582,8 @@ row() { # LABEL KEY DECIMALS
 
 FSTYPE=$(findmnt -n -o FSTYPE -T "$WORK" || stat -f -c %T "$WORK")
 XTGT_REV=$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# the tree others work in may hold uncommitted changes that the binary contains
+(cd "$REPO_DIR" && git diff --quiet HEAD -- . ':!conformance' 2>/dev/null) || XTGT_REV+="+uncommitted"
 {
     echo "## xtgt vs tgt ($(date -u '+%Y-%m-%d %H:%M UTC'))"
     echo
