@@ -132,16 +132,16 @@ fn open_backend(key: &str, lun: &Lun) -> Result<(Arc<dyn Backend>, String), Asse
     Ok((backend, what))
 }
 
-fn target_port(
-    ti: usize,
-    t: &Target,
-) -> Result<(Arc<TargetPort>, Vec<String>), AssembleError> {
+fn target_port(ti: usize, t: &Target) -> Result<(Arc<TargetPort>, Vec<String>), AssembleError> {
     let mut luns = BTreeMap::new();
     let mut lines = Vec::with_capacity(t.luns.len());
     for (li, l) in t.luns.iter().enumerate() {
         let key = format!("targets[{ti}].luns[{li}]");
         let (backend, what) = open_backend(&key, l)?;
-        luns.insert(l.lun, Arc::new(LogicalUnit::new(lu_config(&t.iqn, l), backend)));
+        luns.insert(
+            l.lun,
+            Arc::new(LogicalUnit::new(lu_config(&t.iqn, l), backend)),
+        );
         lines.push(format!("lun {}: {what}", l.lun));
     }
     // RELATIVE TARGET PORT IDENTIFIER: 1..n in config order (0 is reserved,
@@ -194,7 +194,11 @@ pub fn build(cfg: &Config) -> Result<Assembly, AssembleError> {
 }
 
 /// The fabric configuration, given the addresses actually bound.
-pub fn server_config(cfg: &Config, targets: Vec<TargetConfig>, portals: Vec<SocketAddr>) -> ServerConfig {
+pub fn server_config(
+    cfg: &Config,
+    targets: Vec<TargetConfig>,
+    portals: Vec<SocketAddr>,
+) -> ServerConfig {
     ServerConfig {
         targets,
         portals,
@@ -207,6 +211,7 @@ pub fn server_config(cfg: &Config, targets: Vec<TargetConfig>, portals: Vec<Sock
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -232,7 +237,8 @@ mod tests {
     fn builds_memory_luns_with_port_ids_in_order() {
         let toml = "[[targets]]\niqn = \"iqn.2026-11.com.example:a\"\n[[targets.luns]]\nlun = 3\nbackend = \"memory\"\nsize = \"1MiB\"\nblock_size = 4096\nread_only = true\n\
                     [[targets]]\niqn = \"iqn.2026-11.com.example:b\"\n[[targets.luns]]\nlun = 0\nbackend = \"memory\"\nsize = 4096\n";
-        let cfg = crate::config::load_str("t", toml, std::path::Path::new("."), Vec::new()).unwrap();
+        let cfg =
+            crate::config::load_str("t", toml, std::path::Path::new("."), Vec::new()).unwrap();
         let a = build(&cfg).unwrap();
         assert_eq!(a.targets.len(), 2);
         assert_eq!(a.targets[0].port.relative_port_id, 1);

@@ -281,13 +281,15 @@ impl Checker<'_> {
 fn validate(source: &str, base_dir: &Path, raw: raw::RawConfig) -> Result<Config, ConfigError> {
     let c = Checker { source };
     let server = validate_server(&c, raw.server.unwrap_or_default())?;
-    let log = match raw.log {
-        Some(l) if l.trim().is_empty() => {
-            return Err(c.err("log", "empty; expected a tracing filter such as \"info\" or \"xtgt=debug,iscsi=trace\""))
-        }
-        Some(l) => l,
-        None => "info".to_string(),
-    };
+    let log =
+        match raw.log {
+            Some(l) if l.trim().is_empty() => return Err(c.err(
+                "log",
+                "empty; expected a tracing filter such as \"info\" or \"xtgt=debug,iscsi=trace\"",
+            )),
+            Some(l) => l,
+            None => "info".to_string(),
+        };
     let raw_targets = raw.targets.unwrap_or_default();
     if raw_targets.is_empty() {
         return Err(c.err(
@@ -405,7 +407,10 @@ fn validate_server(c: &Checker<'_>, rs: raw::RawServer) -> Result<ServerSettings
     }
     let portal_group_tag = rs.portal_group_tag.unwrap_or(1);
     if portal_group_tag == 0 {
-        return Err(c.err("server.portal_group_tag", "0 is not valid; expected 1..=65535"));
+        return Err(c.err(
+            "server.portal_group_tag",
+            "0 is not valid; expected 1..=65535",
+        ));
     }
     Ok(ServerSettings {
         listen,
@@ -501,7 +506,12 @@ fn validate_target(
         }
     }
     let mut allowed_initiators = Vec::new();
-    for (i, name) in rt.allowed_initiators.unwrap_or_default().into_iter().enumerate() {
+    for (i, name) in rt
+        .allowed_initiators
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         validate_iscsi_name(&name).map_err(|e| {
             c.err(
                 format!("{tkey}.allowed_initiators[{i}]"),
@@ -598,9 +608,8 @@ fn validate_lun(
         Some(v) => {
             let bytes = match v {
                 raw::SizeValue::Bytes(n) => *n,
-                raw::SizeValue::Text(s) => parse_size(s).map_err(|e| {
-                    c.err(format!("{lkey}.size"), format!("{s:?}: {e}"))
-                })?,
+                raw::SizeValue::Text(s) => parse_size(s)
+                    .map_err(|e| c.err(format!("{lkey}.size"), format!("{s:?}: {e}")))?,
             };
             if bytes == 0 {
                 return Err(c.err(
@@ -670,4 +679,5 @@ fn validate_lun(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests;

@@ -17,7 +17,11 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser, Debug)]
-#[command(name = "xtgt", version, about = "Userspace iSCSI target with SCSI copy offload")]
+#[command(
+    name = "xtgt",
+    version,
+    about = "Userspace iSCSI target with SCSI copy offload"
+)]
 struct Cli {
     /// TOML configuration file. Without it xtgt serves a built-in default:
     /// iqn.2026-11.org.xtgt:default on 127.0.0.1:3260 with two 1 GiB LUNs
@@ -40,7 +44,9 @@ fn main() -> ExitCode {
         }
     };
     let filter = match std::env::var("RUST_LOG") {
-        Ok(v) if !v.is_empty() => EnvFilter::try_new(&v).map_err(|e| format!("RUST_LOG={v:?}: {e}")),
+        Ok(v) if !v.is_empty() => {
+            EnvFilter::try_new(&v).map_err(|e| format!("RUST_LOG={v:?}: {e}"))
+        }
         _ => EnvFilter::try_new(&cfg.log).map_err(|e| format!("{}: log: {e}", cfg.source)),
     };
     let filter = match filter {
@@ -64,7 +70,10 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("xtgt: cannot start the async runtime: {e}");
@@ -93,6 +102,15 @@ fn bind_error(what: &str, addr: SocketAddr, key: &str, e: &std::io::Error) -> St
 }
 
 async fn run(cfg: config::Config) -> ExitCode {
+    // Signal handlers first: a SIGTERM that arrives right after the banner
+    // must already take the clean path rather than the default action.
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("xtgt: cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let assembly = match assemble::build(&cfg) {
         Ok(a) => a,
         Err(e) => {
@@ -120,7 +138,10 @@ async fn run(cfg: config::Config) -> ExitCode {
         let listener = match TcpListener::bind(addr).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("{}", bind_error("metrics", addr, "server.metrics_listen", &e));
+                eprintln!(
+                    "{}",
+                    bind_error("metrics", addr, "server.metrics_listen", &e)
+                );
                 return ExitCode::from(1);
             }
         };
@@ -142,7 +163,7 @@ async fn run(cfg: config::Config) -> ExitCode {
         assemble::server_config(&cfg, assembly.targets, portals),
         device.clone(),
     );
-    tokio::spawn(watch_signals(shutdown.clone()));
+    tokio::spawn(signals.watch(shutdown.clone()));
     let served = server.serve(listeners, shutdown.clone()).await;
     shutdown.cancel();
     tracing::info!("flushing backends");
@@ -159,24 +180,35 @@ async fn run(cfg: config::Config) -> ExitCode {
     }
 }
 
-/// SIGINT or SIGTERM cancels `shutdown`; a second one exits at once.
-async fn watch_signals(shutdown: CancellationToken) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("cannot install signal handlers; stop xtgt with SIGKILL");
-        return;
-    };
-    for round in 0..2 {
-        let name = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
-        if round == 0 {
-            tracing::info!("{name}: shutting down (send it again to exit at once)");
-            shutdown.cancel();
-        } else {
-            eprintln!("xtgt: {name} again: exiting without a clean shutdown");
-            std::process::exit(130);
+/// SIGINT and SIGTERM streams, registered before anything is printed.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// The first signal cancels `shutdown`; a second one exits at once.
+    async fn watch(mut self, shutdown: CancellationToken) {
+        for round in 0..2 {
+            let name = tokio::select! {
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
+            };
+            if round == 0 {
+                tracing::info!("{name}: shutting down (send it again to exit at once)");
+                shutdown.cancel();
+            } else {
+                eprintln!("xtgt: {name} again: exiting without a clean shutdown");
+                std::process::exit(130);
+            }
         }
     }
 }

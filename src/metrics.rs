@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 /// Bucket upper bounds (seconds) of `xtgt_command_duration_seconds`: from
 /// 25 µs (a cached read on loopback) to 10 s (a stalled backend).
 pub const COMMAND_DURATION_BUCKETS: [f64; 16] = [
-    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
-    0.1, 0.25, 1.0, 2.5, 10.0,
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25, 1.0, 2.5, 10.0,
 ];
 
 const MAX_REQUEST_HEAD: usize = 8192;
@@ -98,7 +98,13 @@ async fn answer(mut stream: TcpStream, handle: &PrometheusHandle) -> std::io::Re
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
         if head.len() >= MAX_REQUEST_HEAD {
-            return respond(&mut stream, "431 Request Header Fields Too Large", "", false).await;
+            return respond(
+                &mut stream,
+                "431 Request Header Fields Too Large",
+                "",
+                false,
+            )
+            .await;
         }
         let n = stream.read(&mut buf).await?;
         if n == 0 {
@@ -116,14 +122,33 @@ async fn answer(mut stream: TcpStream, handle: &PrometheusHandle) -> std::io::Re
             respond(&mut stream, "200 OK", &body, method == "HEAD").await
         }
         ("GET" | "HEAD", "/") => {
-            respond(&mut stream, "200 OK", "xtgt: metrics at /metrics\n", method == "HEAD").await
+            respond(
+                &mut stream,
+                "200 OK",
+                "xtgt: metrics at /metrics\n",
+                method == "HEAD",
+            )
+            .await
         }
-        ("GET" | "HEAD", _) => respond(&mut stream, "404 Not Found", "not found; try /metrics\n", false).await,
+        ("GET" | "HEAD", _) => {
+            respond(
+                &mut stream,
+                "404 Not Found",
+                "not found; try /metrics\n",
+                false,
+            )
+            .await
+        }
         _ => respond(&mut stream, "405 Method Not Allowed", "", false).await,
     }
 }
 
-async fn respond(stream: &mut TcpStream, status: &str, body: &str, head_only: bool) -> std::io::Result<()> {
+async fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    body: &str,
+    head_only: bool,
+) -> std::io::Result<()> {
     let header = format!(
         "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()

@@ -3,6 +3,8 @@
 //! invalid configurations exit 2 with a message naming the file, the key
 //! and what would be valid.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -115,7 +117,10 @@ impl Running {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s;
             }
-            assert!(Instant::now() < deadline, "xtgt did not exit within {limit:?}");
+            assert!(
+                Instant::now() < deadline,
+                "xtgt did not exit within {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -245,19 +250,20 @@ fn invalid_configs_exit_2_naming_file_key_and_fix() {
             "targets[0].luns[0].backend",
             "\"file\" or \"memory\"",
         ),
-        (
-            "not TOML",
-            "[server\n".to_string(),
-            "",
-            "TOML",
-        ),
+        ("not TOML", "[server\n".to_string(), "", "TOML"),
     ];
     for (name, body, key, hint) in cases {
         let (code, stderr, path) = run_invalid(&body);
         assert_eq!(code, Some(2), "{name}: {stderr}");
-        assert!(stderr.contains(&path.display().to_string()), "{name}: no file in {stderr}");
+        assert!(
+            stderr.contains(&path.display().to_string()),
+            "{name}: no file in {stderr}"
+        );
         assert!(stderr.contains(key), "{name}: no key {key} in {stderr}");
-        assert!(stderr.contains(hint), "{name}: no hint {hint:?} in {stderr}");
+        assert!(
+            stderr.contains(hint),
+            "{name}: no hint {hint:?} in {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     }
 }
@@ -280,7 +286,11 @@ fn portal_in_use_exits_1_naming_the_address() {
     let dir = tempfile::tempdir().unwrap();
     let body = valid_config().replace("[\"127.0.0.1:0\"]", &format!("[\"{addr}\"]"));
     let cfg = write_config(dir.path(), &body);
-    let out = Command::new(XTGT).arg("--config").arg(&cfg).output().unwrap();
+    let out = Command::new(XTGT)
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&addr.to_string()), "{stderr}");

@@ -63,7 +63,8 @@ pub fn validate_iscsi_name(name: &str) -> Result<(), NameError> {
     let date_ok = b.len() >= 8
         && b.get(..4).is_some_and(|y| y.iter().all(u8::is_ascii_digit))
         && b.get(4) == Some(&b'-')
-        && b.get(5..7).is_some_and(|m| m.iter().all(u8::is_ascii_digit))
+        && b.get(5..7)
+            .is_some_and(|m| m.iter().all(u8::is_ascii_digit))
         && matches!(rest.get(5..7), Some(m) if ("01"..="12").contains(&m))
         && b.get(7) == Some(&b'.');
     if !date_ok {
@@ -94,6 +95,7 @@ fn check_hex(hex: &str, lens: &[usize], want: &'static str) -> Result<(), NameEr
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -130,13 +132,19 @@ mod tests {
             ("iqn.2026-11.com.example:a_b", NameError::BadChar('_')),
             ("eui.0200", NameError::BadHex { want: "16" }),
             ("eui.02004567A425678G", NameError::BadHex { want: "16" }),
-            ("naa.52004567BA64678", NameError::BadHex { want: "16 or 32" }),
+            (
+                "naa.52004567BA64678",
+                NameError::BadHex { want: "16 or 32" },
+            ),
         ];
         for (n, e) in cases {
             assert_eq!(validate_iscsi_name(n).as_ref(), Err(e), "{n}");
         }
         let long = format!("iqn.2026-11.com.example:{}", "a".repeat(200));
-        assert_eq!(validate_iscsi_name(&long), Err(NameError::TooLong(long.len())));
+        assert_eq!(
+            validate_iscsi_name(&long),
+            Err(NameError::TooLong(long.len()))
+        );
     }
 
     #[test]

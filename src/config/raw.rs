@@ -81,9 +81,9 @@ impl<'de> Deserialize<'de> for SizeValue {
                 Ok(SizeValue::Bytes(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<SizeValue, E> {
-                u64::try_from(v)
-                    .map(SizeValue::Bytes)
-                    .map_err(|_| E::custom(format!("{v} is negative; expected a size such as \"1GiB\"")))
+                u64::try_from(v).map(SizeValue::Bytes).map_err(|_| {
+                    E::custom(format!("{v} is negative; expected a size such as \"1GiB\""))
+                })
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<SizeValue, E> {
                 Ok(SizeValue::Text(v.to_string()))

@@ -28,7 +28,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     if num.is_empty() {
         return Err(SIZE_HELP.to_string());
     }
-    let n: u64 = num.parse().map_err(|_| format!("number too large; {SIZE_HELP}"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("number too large; {SIZE_HELP}"))?;
     let unit = unit.trim().to_ascii_lowercase();
     let mult = if unit.is_empty() {
         1
@@ -45,7 +47,12 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Format bytes in the largest binary unit that divides them exactly.
 pub fn format_size(bytes: u64) -> String {
-    for (unit, m) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+    for (unit, m) in [
+        ("TiB", 1u64 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ] {
         if bytes >= m && bytes % m == 0 {
             return format!("{}{unit}", bytes / m);
         }
@@ -54,6 +61,7 @@ pub fn format_size(bytes: u64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -72,7 +80,16 @@ mod tests {
 
     #[test]
     fn rejects() {
-        for bad in ["", "GiB", "1.5GiB", "-1", "1 XB", "1GiBs", "99999999999999999999", "16777216TiB"] {
+        for bad in [
+            "",
+            "GiB",
+            "1.5GiB",
+            "-1",
+            "1 XB",
+            "1GiBs",
+            "99999999999999999999",
+            "16777216TiB",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad:?} accepted");
         }
     }

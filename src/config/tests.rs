@@ -51,9 +51,16 @@ fn spec_schema_is_accepted() {
     let c = load_t(SPEC_EXAMPLE).unwrap();
     // Both example secrets are longer than 16 bytes: accepted, with warnings.
     assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
-    assert!(c.warnings[0].starts_with("targets[0].chap.secret is 20 bytes"), "{:?}", c.warnings);
+    assert!(
+        c.warnings[0].starts_with("targets[0].chap.secret is 20 bytes"),
+        "{:?}",
+        c.warnings
+    );
     assert_eq!(c.server.listen, vec!["127.0.0.1:3260".parse().unwrap()]);
-    assert_eq!(c.server.metrics_listen, Some("127.0.0.1:9260".parse().unwrap()));
+    assert_eq!(
+        c.server.metrics_listen,
+        Some("127.0.0.1:9260".parse().unwrap())
+    );
     assert_eq!(c.targets.len(), 1);
     let t = &c.targets[0];
     assert_eq!(t.iqn, "iqn.2026-11.com.example:store1");
@@ -86,7 +93,10 @@ fn builtin_default_is_valid() {
     let c = load(None, no_env()).unwrap();
     assert_eq!(c.source, BUILTIN_SOURCE);
     assert_eq!(c.server.listen, vec!["127.0.0.1:3260".parse().unwrap()]);
-    assert_eq!(c.server.metrics_listen, Some("127.0.0.1:9260".parse().unwrap()));
+    assert_eq!(
+        c.server.metrics_listen,
+        Some("127.0.0.1:9260".parse().unwrap())
+    );
     assert_eq!(c.targets[0].iqn, "iqn.2026-11.org.xtgt:default");
     assert_eq!(c.targets[0].luns.len(), 2);
     assert_eq!(
@@ -101,7 +111,10 @@ fn builtin_default_is_valid() {
 #[test]
 fn env_overrides_server_keys() {
     let env = vec![
-        ("XTGT_SERVER__LISTEN".to_string(), "127.0.0.1:3999,[::1]:3999".to_string()),
+        (
+            "XTGT_SERVER__LISTEN".to_string(),
+            "127.0.0.1:3999,[::1]:3999".to_string(),
+        ),
         ("XTGT_SERVER__METRICS_LISTEN".to_string(), "".to_string()),
         ("XTGT_SERVER__QUEUE_DEPTH".to_string(), "32".to_string()),
         ("XTGT_LOG".to_string(), "debug".to_string()),
@@ -112,7 +125,10 @@ fn env_overrides_server_keys() {
     let c = load(None, env).unwrap();
     assert_eq!(
         c.server.listen,
-        vec!["127.0.0.1:3999".parse().unwrap(), "[::1]:3999".parse().unwrap()]
+        vec![
+            "127.0.0.1:3999".parse().unwrap(),
+            "[::1]:3999".parse().unwrap()
+        ]
     );
     assert_eq!(c.server.metrics_listen, None);
     assert_eq!(c.server.queue_depth, 32);
@@ -137,13 +153,19 @@ fn ipv6_and_single_string_listen() {
 
 #[test]
 fn bad_listen() {
-    let toml = format!("[server]\nlisten = [\"127.0.0.1:3260\", \"::1:3260\"]\n{}", one_lun(""));
+    let toml = format!(
+        "[server]\nlisten = [\"127.0.0.1:3260\", \"::1:3260\"]\n{}",
+        one_lun("")
+    );
     let e = err_of(&toml);
     assert_eq!(e.key, "server.listen[1]");
     assert_eq!(e.source, "test.toml");
     let toml = format!("[server]\nlisten = []\n{}", one_lun(""));
     assert_eq!(err_of(&toml).key, "server.listen");
-    let toml = format!("[server]\nlisten = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n{}", one_lun(""));
+    let toml = format!(
+        "[server]\nlisten = [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n{}",
+        one_lun("")
+    );
     assert_eq!(err_of(&toml).key, "server.listen[1]");
     let toml = format!("[server]\nmetrics_listen = \"9260\"\n{}", one_lun(""));
     assert_eq!(err_of(&toml).key, "server.metrics_listen");
@@ -177,7 +199,10 @@ fn missing_iqn() {
 fn bad_iqn() {
     let e = err_of("[[targets]]\niqn = \"store1\"\n[[targets.luns]]\nlun = 0\nbackend = \"memory\"\nsize = 4096\n");
     assert_eq!(e.key, "targets[0].iqn");
-    assert!(e.message.contains("RFC") || e.message.contains("iqn."), "{e}");
+    assert!(
+        e.message.contains("RFC") || e.message.contains("iqn."),
+        "{e}"
+    );
 }
 
 #[test]
@@ -227,19 +252,30 @@ fn duplicate_iqn() {
 #[test]
 fn chap_rules() {
     let base = one_lun("");
-    let with = |chap: &str| base.replacen("[[targets.luns]]", &format!("{chap}\n[[targets.luns]]"), 1);
+    let with =
+        |chap: &str| base.replacen("[[targets.luns]]", &format!("{chap}\n[[targets.luns]]"), 1);
     assert!(load_t(&with("chap = { user = \"u\", secret = \"123456789012\" }")).is_ok());
-    assert!(load_t(&with("chap = { user = \"u\", secret = \"1234567890123456\" }")).is_ok());
+    assert!(load_t(&with(
+        "chap = { user = \"u\", secret = \"1234567890123456\" }"
+    ))
+    .is_ok());
     let e = err_of(&with("chap = { user = \"u\", secret = \"12345678901\" }"));
     assert_eq!(e.key, "targets[0].chap.secret");
-    let c = load_t(&with("chap = { user = \"u\", secret = \"12345678901234567\" }")).unwrap();
+    let c = load_t(&with(
+        "chap = { user = \"u\", secret = \"12345678901234567\" }",
+    ))
+    .unwrap();
     assert_eq!(c.warnings.len(), 1);
     let long = "x".repeat(256);
-    let e = err_of(&with(&format!("chap = {{ user = \"u\", secret = \"{long}\" }}")));
+    let e = err_of(&with(&format!(
+        "chap = {{ user = \"u\", secret = \"{long}\" }}"
+    )));
     assert_eq!(e.key, "targets[0].chap.secret");
     let e = err_of(&with("chap = { secret = \"123456789012\" }"));
     assert_eq!(e.key, "targets[0].chap.user");
-    let e = err_of(&with("mutual_chap = { user = \"t\", secret = \"123456789012\" }"));
+    let e = err_of(&with(
+        "mutual_chap = { user = \"t\", secret = \"123456789012\" }",
+    ));
     assert_eq!(e.key, "targets[0].mutual_chap");
     assert!(e.message.contains("chap"), "{e}");
     let e = err_of(&with(
@@ -259,7 +295,10 @@ fn allowed_initiators_are_names() {
         )
     };
     let c = load_t(&with("[\"iqn.1993-08.org.debian:01:abc\"]")).unwrap();
-    assert_eq!(c.targets[0].allowed_initiators, vec!["iqn.1993-08.org.debian:01:abc"]);
+    assert_eq!(
+        c.targets[0].allowed_initiators,
+        vec!["iqn.1993-08.org.debian:01:abc"]
+    );
     let e = err_of(&with("[\"iqn.1993-08.org.debian:01:abc\", \"bob\"]"));
     assert_eq!(e.key, "targets[0].allowed_initiators[1]");
 }
@@ -282,7 +321,12 @@ fn backends() {
         }
     );
     // File without size: the file must exist (checked at start).
-    let c = load_t(&one_lun("path = \"d/x.img\"").replace("\"memory\"", "\"file\"").replace("size = \"1MiB\"", "")).unwrap();
+    let c = load_t(
+        &one_lun("path = \"d/x.img\"")
+            .replace("\"memory\"", "\"file\"")
+            .replace("size = \"1MiB\"", ""),
+    )
+    .unwrap();
     assert_eq!(
         c.targets[0].luns[0].backend,
         BackendKind::File {
@@ -306,14 +350,20 @@ fn same_file_twice() {
 #[test]
 fn unknown_keys_are_rejected() {
     let e = err_of(&one_lun("blocksize = 512"));
-    assert!(e.key.starts_with("targets[0].luns[0]") || e.message.contains("blocksize"), "{e}");
+    assert!(
+        e.key.starts_with("targets[0].luns[0]") || e.message.contains("blocksize"),
+        "{e}"
+    );
     assert!(e.message.contains("blocksize"), "{e}");
 }
 
 #[test]
 fn no_targets() {
     assert_eq!(err_of("[server]\n").key, "targets");
-    assert_eq!(err_of("[[targets]]\niqn = \"iqn.2026-11.com.example:t\"\n").key, "targets[0].luns");
+    assert_eq!(
+        err_of("[[targets]]\niqn = \"iqn.2026-11.com.example:t\"\n").key,
+        "targets[0].luns"
+    );
 }
 
 #[test]
@@ -333,7 +383,11 @@ fn missing_file() {
 fn relative_to_config_folder() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("x.toml");
-    std::fs::write(&p, one_lun("path = \"l.img\"").replace("\"memory\"", "\"file\"")).unwrap();
+    std::fs::write(
+        &p,
+        one_lun("path = \"l.img\"").replace("\"memory\"", "\"file\""),
+    )
+    .unwrap();
     let c = load(Some(&p), no_env()).unwrap();
     assert_eq!(
         c.targets[0].luns[0].backend,
