@@ -269,8 +269,8 @@ mod tests {
     use crate::backend::{Backend, FaultBackend, MemoryBackend};
     use crate::copy::params::build::*;
     use crate::copy::params::parse_lid1;
-    use crate::copy::plan::tests::{lu, lu_on, naa_of, resolver};
     use crate::copy::plan::{build_plan, PlanContext};
+    use crate::copy::testutil::{lu, lu_on, naa_of, resolver};
     use crate::device::LogicalUnit;
     use bytes::Bytes;
 
@@ -290,9 +290,9 @@ mod tests {
             &list,
             &PlanContext {
                 receiving_lu: recv,
-                requester: crate::copy::plan::Requester {
+                requester: crate::copy::resolve::Requester {
                     initiator_name: "i",
-                    target: &crate::copy::plan::tests::outside(),
+                    target: &crate::copy::testutil::outside(),
                 },
                 resolver: &r,
                 limits: &limits,

@@ -15,14 +15,18 @@ pub mod engine;
 pub mod native;
 pub mod params;
 pub mod plan;
+pub mod resolve;
 pub mod results;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod vpd;
 
 pub use engine::{CopyProgress, CopyTally};
 pub use params::{CopyLimits, Designator, ListIdUsage};
-pub use plan::{
-    vpd83_designators, AclResolver, CopyPlan, CscdResolver, DesignatorSource, InitiatorFilter,
-    OwnTargetResolver, PlannedSegment, Requester, Resolution, ResolvedLu, TargetAccess,
+pub use plan::{CopyPlan, PlannedSegment};
+pub use resolve::{
+    vpd83_designators, AclResolver, CscdResolver, DesignatorSource, InitiatorFilter,
+    OwnTargetResolver, Requester, Resolution, ResolvedLu, TargetAccess,
 };
 pub use results::CopyResults;
 
@@ -96,7 +100,7 @@ impl CopyManager {
         let resolver = self.resolver();
         let cx = plan::PlanContext {
             receiving_lu: ctx.lu,
-            requester: plan::Requester {
+            requester: resolve::Requester {
                 initiator_name: &ctx.nexus.initiator_name,
                 target: &ctx.nexus.target,
             },
@@ -271,7 +275,7 @@ fn log_copy(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::params::build::*;
-    use super::plan::tests::{lu, naa_of, resolver};
+    use super::testutil::{lu, naa_of, resolver};
     use super::*;
     use crate::device::{DeviceServer, LogicalUnit, Nexus};
     use bytes::Bytes;
@@ -472,7 +476,7 @@ mod tests {
     async fn dropped_copy_ends_its_record() {
         use crate::backend::{FaultBackend, MemoryBackend};
         let fault = Arc::new(FaultBackend::new(Arc::new(MemoryBackend::new(512 * 64))));
-        let a = super::plan::tests::lu_on(1, 512, false, fault.clone());
+        let a = super::testutil::lu_on(1, 512, false, fault.clone());
         let mut e = env();
         let r = resolver(&[&a], &[]);
         e.mgr = CopyManager::new(CopyLimits::default(), Arc::new(r));
