@@ -18,6 +18,11 @@ use std::sync::Arc;
 
 /// `_IOR(0x12, 114, size_t)`: size of a block device in bytes (linux/fs.h).
 const BLKGETSIZE64: u64 = 0x8008_1272;
+/// `_IO(0x12, 119)`: discard a byte range `[u64 start, u64 len]`.
+const BLKDISCARD: u64 = 0x1277;
+/// `_IO(0x12, 127)`: zero a byte range `[u64 start, u64 len]` (the kernel
+/// uses WRITE ZEROES/WRITE SAME offload or writes zeroes itself).
+const BLKZEROOUT: u64 = 0x127F;
 
 /// At most this many extents are returned by one mapping query.
 const MAX_EXTENTS: usize = 256;
@@ -105,10 +110,16 @@ impl FileBackend {
             None => actual,
         };
         let (caps, zero_range) = if block_device {
+            // Discard when the device supports it; what a discarded block
+            // reads back is device specific, so LBPRZ stays 0.
+            let discard = !read_only && queue_attr(meta.rdev(), "discard_max_bytes") > 0;
             (
                 Capabilities {
-                    rotational: rotational(meta.rdev()),
-                    ..Capabilities::default()
+                    unmap: discard,
+                    unmapped_reads_zero: false,
+                    write_zeroes: !read_only,
+                    mapping_status: false,
+                    rotational: queue_attr(meta.rdev(), "rotational") == 1,
                 },
                 false,
             )
@@ -178,20 +189,38 @@ fn block_device_size(file: &File) -> io::Result<u64> {
     Ok(size)
 }
 
-/// `/sys/dev/block/<maj>:<min>/queue/rotational` for the device (or, for a
-/// partition, its parent). Unknown -> false.
-fn rotational(dev: u64) -> bool {
+/// `/sys/dev/block/<maj>:<min>/queue/<attr>` of the device (or, for a
+/// partition, of its parent disk) as a number; 0 when unknown.
+fn queue_attr(dev: u64, attr: &str) -> u64 {
     let (maj, min) = (libc::major(dev), libc::minor(dev));
     let base = format!("/sys/dev/block/{maj}:{min}");
     for p in [
-        format!("{base}/queue/rotational"),
-        format!("{base}/../queue/rotational"),
+        format!("{base}/queue/{attr}"),
+        format!("{base}/../queue/{attr}"),
     ] {
         if let Ok(s) = std::fs::read_to_string(p) {
-            return s.trim() == "1";
+            return s.trim().parse().unwrap_or(0);
         }
     }
-    false
+    0
+}
+
+/// The device of a regular file's file system is rotational.
+fn rotational(dev: u64) -> bool {
+    queue_attr(dev, "rotational") == 1
+}
+
+/// BLKDISCARD / BLKZEROOUT on `[offset, offset+len)` of a block device.
+fn block_range_ioctl(file: &File, request: u64, offset: u64, len: u64) -> io::Result<()> {
+    let range: [u64; 2] = [offset, len];
+    // SAFETY: both ioctls read two u64 (start, length) through the pointer,
+    // which points to a live array of two u64; the fd is open for the call.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), request as _, range.as_ptr()) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 fn fallocate(file: &File, mode: libc::c_int, offset: u64, len: u64) -> io::Result<()> {
@@ -315,6 +344,18 @@ impl Backend for FileBackend {
         if len == 0 {
             return Ok(());
         }
+        if self.block_device {
+            return self
+                .blocking(
+                    move |f| match block_range_ioctl(f, BLKDISCARD, offset, len) {
+                        // With LBPRZ=0 deallocation is advisory: a range the
+                        // device will not discard (alignment) is left mapped.
+                        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+                        r => r,
+                    },
+                )
+                .await;
+        }
         self.blocking(move |f| {
             fallocate(
                 f,
@@ -332,8 +373,12 @@ impl Backend for FileBackend {
             return Ok(());
         }
         let zero_range = self.zero_range;
-        let punch = self.caps.unmap;
+        let punch = self.caps.unmap && !self.block_device;
+        let block_device = self.block_device;
         self.blocking(move |f| {
+            if block_device && block_range_ioctl(f, BLKZEROOUT, offset, len).is_ok() {
+                return Ok(());
+            }
             let keep = libc::FALLOC_FL_KEEP_SIZE;
             if zero_range && fallocate(f, libc::FALLOC_FL_ZERO_RANGE | keep, offset, len).is_ok() {
                 return Ok(());
@@ -546,5 +591,56 @@ pub(crate) mod tests {
         );
         b.write_zeroes(0, 4096).await.unwrap();
         assert!(b.read(0, 4096).await.unwrap().iter().all(|&x| x == 0));
+    }
+
+    /// A loop device over a file, detached on drop (needs root and loop
+    /// support; `None` when unavailable).
+    struct Loop(String);
+    impl Loop {
+        fn attach(file: &Path) -> Option<Self> {
+            let out = std::process::Command::new("losetup")
+                .args(["-f", "--show"])
+                .arg(file)
+                .output()
+                .ok()?;
+            let dev = String::from_utf8(out.stdout).ok()?.trim().to_string();
+            (out.status.success() && dev.starts_with("/dev/")).then_some(Self(dev))
+        }
+    }
+    impl Drop for Loop {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("losetup")
+                .args(["-d", &self.0])
+                .status();
+        }
+    }
+
+    #[tokio::test]
+    async fn block_device_size_discard_and_zeroout() {
+        let d = TempDir::new("fb-blk");
+        let img = d.path().join("blk.img");
+        std::fs::write(&img, vec![0xA5u8; 8 << 20]).unwrap();
+        let Some(lo) = Loop::attach(&img) else {
+            eprintln!("no loop devices here; skipping");
+            return;
+        };
+        let b = FileBackend::open_or_create(Path::new(&lo.0), None, false).unwrap();
+        assert_eq!(b.size(), 8 << 20);
+        assert!(b.describe().starts_with("blockdev:"));
+        assert!(b.native_file().is_none());
+        let caps = b.capabilities();
+        assert!(!caps.unmapped_reads_zero && !caps.mapping_status && caps.write_zeroes);
+        b.write(4096, Bytes::from(vec![1u8; 4096]), true)
+            .await
+            .unwrap();
+        assert_eq!(b.read(4096, 4096).await.unwrap(), vec![1u8; 4096]);
+        b.write_zeroes(0, 1 << 20).await.unwrap();
+        assert!(b.read(0, 1 << 20).await.unwrap().iter().all(|&x| x == 0));
+        assert_eq!(b.read(1 << 20, 16).await.unwrap(), vec![0xA5u8; 16]);
+        if caps.unmap {
+            b.unmap(2 << 20, 1 << 20).await.unwrap();
+        }
+        b.flush().await.unwrap();
+        assert!(FileBackend::open_or_create(Path::new(&lo.0), Some(16 << 20), false).is_err());
     }
 }
