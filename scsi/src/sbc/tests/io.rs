@@ -657,3 +657,27 @@ async fn compare_and_write_waits_for_a_write_held_in_the_backend() {
     let r = exec!(h, read::read10, cdb10(READ_10, 0, 0, 1)).unwrap();
     assert!(r.data.iter().all(|&b| b == b'C'));
 }
+
+#[tokio::test]
+async fn a_disabled_write_cache_makes_every_write_durable() {
+    let rec = Arc::new(FuaRecorder {
+        inner: MemoryBackend::new(1 << 20),
+        fua_writes: AtomicUsize::new(0),
+        writes: AtomicUsize::new(0),
+    });
+    let h = Harness::with(rec.clone(), 512, false);
+    let mut mode = h.lu.spc.mode();
+    mode.wce = false;
+    h.lu.spc.set_mode(mode);
+    assert!(!h.lu.write_cache_enabled());
+    exec!(h, write::write10, cdb10(WRITE_10, 0, 0, 1), vec![1; 512]).unwrap();
+    exec!(
+        h,
+        verify::write_verify10,
+        cdb10(WRITE_AND_VERIFY_10, 0, 1, 1),
+        vec![1; 512]
+    )
+    .unwrap();
+    assert_eq!(rec.fua_writes.load(Ordering::SeqCst), 2);
+    assert_eq!(rec.writes.load(Ordering::SeqCst), 2);
+}
