@@ -129,7 +129,7 @@ run_vm() {
   local wall; wall=$(awk "BEGIN{printf \"%.1f\", ($(date +%s%N)-$t0)/1e9}")
   if [ $qrc -eq 124 ]; then grc=timeout; elif [ $((qrc & 1)) -eq 1 ]; then grc=$((qrc >> 1)); else grc="none(qemu rc $qrc)"; fi
   # relay the guest's lines; count its PASS/FAIL
-  local line
+  local line f0=$TOTAL_FAIL
   while IFS= read -r line; do
     case $line in
       "PASS "*) TOTAL_PASS=$((TOTAL_PASS + 1)); echo "${line/PASS /PASS $name.}" ;;
@@ -138,8 +138,10 @@ run_vm() {
       *) [ "${VERBOSE:-0}" = 1 ] && echo "    . $line" ;;
     esac
   done < <(tr -d '\r' < "$res")
-  if grep -q '^=== TEST-EXIT' "$res"; then
+  if grep -q '^=== TEST-EXIT' "$res" && { [ "$grc" = 0 ] || [ "$TOTAL_FAIL" -gt "$f0" ]; }; then
     pass "$name.vm (guest ran to the end, rc=$grc, ${wall}s)"
+  elif grep -q '^=== TEST-EXIT' "$res"; then
+    fail "$name.vm (guest script exited rc=$grc without a FAIL line, ${wall}s)"
   else
     fail "$name.vm (guest did not finish: rc=$grc, ${wall}s); console tail:"
     tail -n 30 "$con" | sed 's/^/    | /'; tail -n 5 "$W/$name.qemu.log" | sed 's/^/    | /'

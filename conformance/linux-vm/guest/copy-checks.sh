@@ -20,13 +20,26 @@ zeroed() {
   rm -f /tmp/cdst.bin; ddpt if="$d" of=/tmp/cdst.bin bs="$bs" skip="$se" count="$cnt" >/dev/null 2>&1 || return 1
   dd if=/dev/zero of=/tmp/cz.bin bs="$bs" count="$cnt" 2>/dev/null; cmp /tmp/cz.bin /tmp/cdst.bin
 }
-# ddptctl token round trip: POPULATE TOKEN on SRC, RRTI fetches the token, WRITE USING TOKEN to DST
+# ddptctl token round trip on list identifier LID: POPULATE TOKEN on SRC (ddptctl then
+# fetches the token with RECEIVE ROD TOKEN INFORMATION), RRTI once more, WRITE USING TOKEN to DST
 pt_rrti_wut() {
-  s=$1 d=$2 lba=$3 cnt=$4
+  s=$1 d=$2 lba=$3 cnt=$4 lid=$5
   rm -f /tmp/tok.bin
-  ddptctl --pt="$lba,$cnt" --rtf=/tmp/tok.bin -v "$s" || return 1
-  [ -s /tmp/tok.bin ] || { echo "no token written"; return 1; }
-  ddptctl --wut="$lba,$cnt" --rtf=/tmp/tok.bin -v "$d"
+  ddptctl --pt="$lba,$cnt" --list_id="$lid" --rtf=/tmp/tok.bin -v "$s" || return 1
+  [ -s /tmp/tok.bin ] || { echo "no ROD token written"; return 1; }
+  ddptctl --info --rtf=/tmp/tok.bin || return 1
+  ddptctl --receive --list_id="$lid" -v "$s" || return 1
+  ddptctl --wut="$lba,$cnt" --list_id="$lid" --rtf=/tmp/tok.bin -v "$d"
+}
+# ddptctl --info succeeds even without 3PC: its text must not say so
+tpc_info() {
+  ddptctl --info "$1" > /tmp/info.txt 2>&1; rc=$?; cat /tmp/info.txt
+  [ $rc -eq 0 ] && ! grep -qi 'does not seem to support\|bit clear' /tmp/info.txt
+}
+# COPY OPERATION ABORT of a POPULATE TOKEN started with IMMED
+pt_abort() {
+  ddptctl --pt=0,65536 --immed --list_id=0x203 -v "$1" || return 1
+  ddptctl --abort --list_id=0x203 -v "$1"
 }
 
 copy_checks() {
@@ -38,10 +51,9 @@ copy_checks() {
   check copy.sg_xcopy_across_tgts copied "$A" 8192 "$C" 8192 1024 "$bs" -- sg_xcopy if="$A" skip=8192 of="$C" seek=8192 bs="$bs" count=1024
   check copy.ddpt_xcopy       copied "$A" 16384 "$B" 16384 2048 "$bs" -- ddpt if="$A" skip=16384 of="$B" seek=16384 bs="$bs" count=2048 --xcopy
   check copy.ddpt_odx         copied "$A" 20480 "$C" 20480 2048 "$bs" -- ddpt if="$A" skip=20480 of="$C" seek=20480 bs="$bs" count=2048 --odx
-  check copy.ddptctl_info     ddptctl --info "$A"
-  check copy.ddptctl_pt_wut   copied "$A" 24576 "$B" 24576 128 "$bs" -- pt_rrti_wut "$A" "$B" 24576 128
-  check copy.ddptctl_rrti     ddptctl --rrti -v "$A"
+  check copy.ddptctl_info     tpc_info "$A"
+  check copy.ddptctl_pt_rrti_wut copied "$A" 24576 "$B" 24576 128 "$bs" -- pt_rrti_wut "$A" "$B" 24576 128 0x201
   check copy.ddptctl_all_toks ddptctl --all_toks -v "$A"
-  check copy.ddptctl_abort    ddptctl --abort -v "$A"
-  check copy.zero_token_write zeroed "$C" 28672 256 "$bs" -- ddpt if=/dev/zero of="$C" seek=28672 bs="$bs" count=256 --odx
+  check copy.ddptctl_abort    pt_abort "$A"
+  check copy.zero_token_write zeroed "$C" 28672 256 "$bs" -- ddptctl --rtype=zero --wut=28672,256 -v "$C"
 }

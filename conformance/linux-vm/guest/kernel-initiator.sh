@@ -45,7 +45,8 @@ target_listening() {
 }
 start_iscsid() {
   mkdir -p /var/lib/iscsi /run/lock/iscsi /var/lock/iscsi
-  iscsid -f -d 1 > /tmp/iscsid.log 2>&1 &
+  # its own session: iscsid's SIGTERM handler signals its whole process group
+  setsid iscsid -f -d 1 > /tmp/iscsid.log 2>&1 &
   echo $! > /tmp/iscsid.pid
   i=0; while [ $i -lt 50 ]; do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 20 ] && return 0; sleep 0.1; i=$((i + 1)); done
   # rc 20: cannot connect to iscsid
