@@ -75,6 +75,10 @@ impl<T> CmdWindow<T> {
 
     /// Admit a non-immediate command with `cmdsn`.
     pub fn admit(&mut self, cmdsn: CmdSn, item: T) -> Admit<T> {
+        if !cmdsn.in_window(self.exp_cmdsn, self.max_cmdsn()) {
+            // Beyond MaxCmdSN (the window may be closed) or already seen.
+            return Admit::Dropped;
+        }
         if cmdsn == self.exp_cmdsn {
             let mut out = vec![item];
             self.exp_cmdsn = self.exp_cmdsn.next();
@@ -84,8 +88,7 @@ impl<T> CmdWindow<T> {
             }
             return Admit::Deliver(out);
         }
-        if cmdsn.in_window(self.exp_cmdsn, self.max_cmdsn()) && !self.pending.contains_key(&cmdsn.0)
-        {
+        if !self.pending.contains_key(&cmdsn.0) {
             self.pending.insert(cmdsn.0, item);
             return Admit::Queued;
         }
@@ -260,6 +263,8 @@ mod tests {
         // Four in flight: window closed (MaxCmdSN = ExpCmdSN - 1).
         assert_eq!(w.max_cmdsn(), CmdSn(12));
         assert_eq!(w.admit(CmdSn(14), 'q'), Admit::Dropped);
+        // Even ExpCmdSN itself is refused while the window is closed.
+        assert_eq!(w.admit(CmdSn(13), 'q'), Admit::Dropped);
         w.task_finished();
         assert_eq!(w.max_cmdsn(), CmdSn(13));
     }

@@ -579,3 +579,71 @@ async fn send_targets_and_discovery_session_rules() {
     token.cancel();
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn abort_task_waiting_for_data_and_lun_reset() {
+    let (addr, token, server) = start().await;
+    let mut i = Initiator::connect(addr, 14).await;
+    assert!(i.login().await);
+    i.ready().await;
+    // A write that waits for Data-Out after its R2T.
+    let w = i.command(&[0x2a, 0, 0, 0, 0, 0, 0, 0, 8, 0], false, true, 4096);
+    let (w_itt, w_cmdsn) = (w.itt, w.cmdsn);
+    i.send(InitiatorPdu::ScsiCommand(w)).await;
+    match i.recv().await {
+        Some(TargetPdu::R2t(r)) => assert_eq!(r.itt, w_itt),
+        p => panic!("{p:?}"),
+    }
+    let itt = i.next_itt();
+    let abort = TaskMgmtRequest {
+        immediate: true,
+        function: 1,
+        lun: Lun::default(),
+        itt,
+        ref_itt: w_itt,
+        cmdsn: i.cmdsn,
+        exp_statsn: i.exp_statsn,
+        ref_cmdsn: w_cmdsn,
+        exp_datasn: DataSn(0),
+    };
+    i.send(InitiatorPdu::TaskMgmt(abort)).await;
+    match i.recv().await {
+        Some(TargetPdu::TaskMgmt(r)) => assert_eq!((r.itt, r.response), (itt, 0)),
+        p => panic!("{p:?}"),
+    }
+    // Late Data-Out for the aborted task is dropped without an answer; the
+    // next command's response is the next PDU.
+    let late = DataOut {
+        final_bit: true,
+        lun: Lun::default(),
+        itt: w_itt,
+        ttt: Ttt(1),
+        exp_statsn: i.exp_statsn,
+        datasn: DataSn(0),
+        buffer_offset: 0,
+        data: Bytes::from(vec![0u8; 4096]),
+    };
+    i.send(InitiatorPdu::DataOut(late)).await;
+    let (status, _) = i.read(&[0x00, 0, 0, 0, 0, 0], 0).await;
+    assert_eq!(status, 0);
+    // LOGICAL UNIT RESET completes.
+    let itt = i.next_itt();
+    let reset = TaskMgmtRequest {
+        immediate: true,
+        function: 5,
+        lun: Lun::default(),
+        itt,
+        ref_itt: Itt::RESERVED,
+        cmdsn: i.cmdsn,
+        exp_statsn: i.exp_statsn,
+        ref_cmdsn: CmdSn(0),
+        exp_datasn: DataSn(0),
+    };
+    i.send(InitiatorPdu::TaskMgmt(reset)).await;
+    match i.recv().await {
+        Some(TargetPdu::TaskMgmt(r)) => assert_eq!((r.itt, r.response), (itt, 0)),
+        p => panic!("{p:?}"),
+    }
+    token.cancel();
+    server.await.unwrap().unwrap();
+}
