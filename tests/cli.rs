@@ -328,3 +328,48 @@ fn env_overrides_the_portal() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("server.listen[0]"), "{stderr}");
 }
+
+/// The whole path (config -> assemble -> fabric -> device server ->
+/// metrics) with a real initiator, when libiscsi's tools are installed.
+#[test]
+fn real_initiator_login_is_counted() {
+    if Command::new("iscsi-inq").arg("--help").output().is_err() {
+        eprintln!("iscsi-inq not installed: skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let body = valid_config().replace("chap = { user = \"alice\", secret = \"123456789012\" }", "");
+    let cfg = write_config(dir.path(), &body);
+    let mut x = Running::start(&cfg);
+    let portal = x
+        .line_starting("portal ")
+        .trim_start_matches("portal ")
+        .to_string();
+    let metrics = x.line_starting("metrics ");
+    let metrics = metrics
+        .trim_start_matches("metrics http://")
+        .trim_end_matches("/metrics")
+        .to_string();
+    let out = Command::new("iscsi-inq")
+        .arg(format!("iscsi://{portal}/{IQN}/1"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Vendor:XTGT"), "{stdout}");
+    let resp = http_get(&metrics, "/metrics");
+    assert!(
+        resp.contains("xtgt_logins_total{result=\"success\"} 1"),
+        "{resp}"
+    );
+    assert!(
+        resp.contains("xtgt_command_duration_seconds_bucket{opcode=\"INQUIRY\""),
+        "{resp}"
+    );
+    x.signal("TERM");
+    assert_eq!(x.wait(Duration::from_secs(30)).code(), Some(0));
+}
