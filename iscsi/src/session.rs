@@ -88,11 +88,14 @@ impl<T> CmdWindow<T> {
             }
             return Admit::Deliver(out);
         }
-        if !self.pending.contains_key(&cmdsn.0) {
-            self.pending.insert(cmdsn.0, item);
-            return Admit::Queued;
+        match self.pending.entry(cmdsn.0) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(item);
+                Admit::Queued
+            }
+            // A duplicate of a queued command.
+            std::collections::btree_map::Entry::Occupied(_) => Admit::Dropped,
         }
-        Admit::Dropped
     }
 }
 

@@ -307,6 +307,9 @@ impl DoneGuard {
 
 impl Drop for DoneGuard {
     fn drop(&mut self) {
-        self.finish(Response::check_condition(&ScsiError::InternalTargetFailure, 0));
+        self.finish(Response::check_condition(
+            &ScsiError::InternalTargetFailure,
+            0,
+        ));
     }
 }

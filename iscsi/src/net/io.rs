@@ -10,6 +10,9 @@ use tokio::sync::mpsc;
 /// Bytes asked from the socket per read.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// A connection whose peer accepts no bytes for this long is dropped.
+const SEND_STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Write coalescing buffer of the writer task.
 const WRITE_BUFFER: usize = 256 * 1024;
 
@@ -116,7 +119,11 @@ impl PduWriter {
         pdu.set_sequence(statsn, exp_cmdsn, max_cmdsn);
         let frame = encode_frame(&pdu.to_raw(), self.header_digest, self.data_digest);
         let tx = self.tx.as_ref().ok_or(ConnError::WriterClosed)?;
-        tx.send(frame).await.map_err(|_| ConnError::WriterClosed)
+        match tokio::time::timeout(SEND_STALL_TIMEOUT, tx.send(frame)).await {
+            Ok(r) => r.map_err(|_| ConnError::WriterClosed),
+            // Nothing written for that long: the peer does not read.
+            Err(_) => Err(ConnError::Protocol("peer stopped reading")),
+        }
     }
 
     /// Flush what is queued (bounded wait) and close the socket.

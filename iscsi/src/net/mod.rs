@@ -165,7 +165,13 @@ async fn connection(
     metrics::gauge!("xtgt_sessions", "target" => target_label.clone()).increment(1.0);
     let handle = est.handle.clone();
     let mut s = session::Session::new(server.clone(), est, nexus.clone(), reader, writer, local);
-    let result = s.run(shutdown).await;
+    // Stop (reinstatement, cold reset) also interrupts a session blocked on
+    // a peer that no longer reads.
+    let stop = handle.stop.clone();
+    let result = tokio::select! {
+        r = s.run(shutdown) => r,
+        _ = stop.cancelled() => Ok(()),
+    };
     s.abort_all();
     s.writer.close().await;
     if let Err(e) = &result {
