@@ -129,11 +129,12 @@ run_vm() {
   local wall; wall=$(awk "BEGIN{printf \"%.1f\", ($(date +%s%N)-$t0)/1e9}")
   if [ $qrc -eq 124 ]; then grc=timeout; elif [ $((qrc & 1)) -eq 1 ]; then grc=$((qrc >> 1)); else grc="none(qemu rc $qrc)"; fi
   # relay the guest's lines; count its PASS/FAIL
-  local line f0=$TOTAL_FAIL
+  local line f0=$TOTAL_FAIL last_start=""
   while IFS= read -r line; do
     case $line in
-      "PASS "*) TOTAL_PASS=$((TOTAL_PASS + 1)); echo "${line/PASS /PASS $name.}" ;;
-      "FAIL "*) TOTAL_FAIL=$((TOTAL_FAIL + 1)); echo "${line/FAIL /FAIL $name.}" ;;
+      "PASS "*) last_start=""; TOTAL_PASS=$((TOTAL_PASS + 1)); echo "${line/PASS /PASS $name.}" ;;
+      "FAIL "*) last_start=""; TOTAL_FAIL=$((TOTAL_FAIL + 1)); echo "${line/FAIL /FAIL $name.}" ;;
+      "START "*) last_start=${line#START } ;;
       "    | "*|"NOTE "*|"SUMMARY "*) echo "$line" ;;
       *) [ "${VERBOSE:-0}" = 1 ] && echo "    . $line" ;;
     esac
@@ -143,7 +144,7 @@ run_vm() {
   elif grep -q '^=== TEST-EXIT' "$res"; then
     fail "$name.vm (guest script exited rc=$grc without a FAIL line, ${wall}s)"
   else
-    fail "$name.vm (guest did not finish: rc=$grc, ${wall}s); console tail:"
+    fail "$name.vm (guest did not finish: rc=$grc, ${wall}s)${last_start:+; hung in check $last_start}; console tail:"
     tail -n 30 "$con" | sed 's/^/    | /'; tail -n 5 "$W/$name.qemu.log" | sed 's/^/    | /'
   fi
 }

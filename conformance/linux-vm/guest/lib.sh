@@ -14,6 +14,7 @@ uptime_cs() { awk '{printf "%d", $1*100}' /proc/uptime; }
 check() {
   _name=$1; shift
   _t0=$(uptime_cs)
+  echo "START $_name"   # the host names the check that hung if the guest times out
   "$@" > /tmp/log/$_name 2>&1; _rc=$?
   _dt=$(( $(uptime_cs) - _t0 ))
   _secs=$(printf '%d.%02ds' $((_dt / 100)) $((_dt % 100)))
