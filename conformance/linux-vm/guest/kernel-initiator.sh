@@ -29,6 +29,7 @@ start_tgt() { # the stand-in target: same layout, LUN numbers from 1 (LUN 0 is t
   $a --mode logicalunit --op new --tid 2 --lun 1 --backing-store /lun/c.img &&
   $a --mode account --op new --user "$CHAP_USER" --password "$CHAP_SECRET" &&
   $a --mode account --op bind --tid 2 --user "$CHAP_USER" &&
+  for tl in 1:1 1:2 2:1; do $a --mode logicalunit --op update --tid ${tl%:*} --lun ${tl#*:} --params thin_provisioning=1 || return 1; done &&
   for t in 1 2; do for k in HeaderDigest DataDigest; do $a --mode target --op update --tid $t --name $k --value CRC32C,None || return 1; done; done &&
   $a --mode target --op bind --tid 1 --initiator-address ALL &&
   $a --mode target --op bind --tid 2 --initiator-address ALL
@@ -127,6 +128,26 @@ dio_small() { # dev bs: O_DIRECT writes/reads of single logical blocks at odd of
   rm -f /tmp/blk.rd; dd if="$1" of=/tmp/blk.rd bs="$2" skip=12345 count=3 iflag=direct 2>&1 || return 1
   cmp /tmp/blk.bin /tmp/blk.rd
 }
+discard() { # dev: blkdiscard 4 MiB at 8 MiB through the block layer (sd turns it into UNMAP
+  # or WRITE SAME as VPD 0xB0/0xB2 advertise); zeros read back when LBPRZ=1
+  mode=$(cat /sys/block/${1#/dev/}/device/scsi_disk/*/provisioning_mode 2>/dev/null); echo "sd provisioning_mode: $mode"
+  dd if=/dev/urandom of=/tmp/disc.bin bs=1M count=4 2>/dev/null
+  dd if=/tmp/disc.bin of="$1" bs=1M seek=8 oflag=direct 2>&1 || return 1
+  blkdiscard -o $((8 * 1048576)) -l $((4 * 1048576)) "$1" || return 1
+  rm -f /tmp/disc.rd; dd if="$1" of=/tmp/disc.rd bs=1M skip=8 count=4 iflag=direct 2>/dev/null || return 1
+  if sg_readcap -l "$1" | grep -q 'lbprz=1'; then
+    dd if=/dev/zero of=/tmp/disc.bin bs=1M count=4 2>/dev/null; cmp /tmp/disc.bin /tmp/disc.rd || { echo "LBPRZ=1 but discarded blocks are not zero"; return 1; }
+  else echo "LBPRZ=0: content after discard not checked"; fi
+}
+fs_trim() { # dev: mount, fstrim (the filesystem's free space becomes UNMAPs), unmount
+  mount -t ext4 "$1" /mnt/fs || return 1
+  fstrim -v /mnt/fs; rc=$?
+  umount /mnt/fs; return $rc
+}
+kernel_log_clean() { # no I/O error, sense report or filesystem error in the kernel log
+  dmesg > /tmp/dmesg.txt
+  ! grep -E 'I/O error|Sense Key|Add. Sense|EXT4-fs error|critical|hardware error|timing out command|abort' /tmp/dmesg.txt
+}
 xtgt_login_lines() { # xtgt's login log lines show the digests each session negotiated
   esc=$(printf '\033'); sed "s/$esc\[[0-9;]*m//g" $TLOG | grep ' login .*target=iqn' > /tmp/logins.txt; cat /tmp/logins.txt
   on='header_digest=(true|CRC32C) data_digest=(true|CRC32C)'; off='header_digest=(false|None) data_digest=(false|None)'
@@ -168,8 +189,12 @@ check disk_reattached_512 attached "$IQN1" "$LUN_A" DA
 check disk_reattached_4096 attached "$IQN1" "$LUN_B" DB
 check files_verified_after_relogin fs_verify "$DA"
 check fsck_clean_after_relogin fs_fsck "$DA"
+check fstrim_ext4 fs_trim "$DA"
+check files_verified_after_fstrim fs_verify "$DA"
+check fsck_clean_after_fstrim fs_fsck "$DA"
 check dio_reread_crc32c dio_verify "$DB"
 check dio_dd_crc32c dio_write "$DB"
+check blkdiscard_4096 discard "$DB"
 check logout_crc32c logout "$IQN1"
 
 # 3. CHAP: no credentials and a wrong secret are refused, the right secret works
@@ -190,6 +215,7 @@ if [ "$KI_TARGET" = xtgt ]; then
   check xtgt_login_log_digests xtgt_login_lines
   sed 's/^/NOTE xtgt: /' /tmp/logins.txt
 fi
+check kernel_log_clean kernel_log_clean
 check target_alive kill -0 "$(cat /tmp/target.pid)"
 [ "${VERBOSE:-0}" = 1 ] && { echo "--- target log"; tail -n 60 $TLOG; echo "--- iscsid log"; tail -n 40 /tmp/iscsid.log; }
 if [ $NFAIL -gt 0 ]; then note "target log (tail):"; tail -n 30 $TLOG | sed 's/^/    | /'; note "dmesg (tail):"; dmesg | tail -n 30 | sed 's/^/    | /'; fi
