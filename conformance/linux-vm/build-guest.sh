@@ -22,7 +22,9 @@ log() { echo "build-guest: $*" >&2; }
 HOST_PKGS="sg3-utils ddpt open-iscsi e2fsprogs tgt"
 missing=""
 for p in $HOST_PKGS; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"; done
-if [ -n "$missing" ]; then
+if [ -n "$missing" ] && [ -n "${XTGT_NO_APT:-}" ]; then
+  log "missing host packages:$missing (XTGT_NO_APT is set)"; exit 1
+elif [ -n "$missing" ]; then
   log "installing host packages:$missing"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >&2 || { apt-get update -q >&2; DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >&2; }
   # open-iscsi's package starts iscsid on the host; we only want its binaries

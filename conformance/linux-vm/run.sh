@@ -47,7 +47,9 @@ fail() { echo "FAIL $*"; TOTAL_FAIL=$((TOTAL_FAIL + 1)); }
 need_pkgs=""
 command -v qemu-system-x86_64 >/dev/null || need_pkgs="$need_pkgs qemu-system-x86 qemu-block-extra"
 [ -n "$(ls /usr/lib/x86_64-linux-gnu/qemu/block-iscsi.so 2>/dev/null)" ] || need_pkgs="$need_pkgs qemu-system-x86 qemu-block-extra"
-if [ -n "$need_pkgs" ]; then
+if [ -n "$need_pkgs" ] && [ -n "${XTGT_NO_APT:-}" ]; then
+  echo "FAIL host_packages (missing:$need_pkgs; XTGT_NO_APT is set)"; echo "0 passed, 1 failed"; exit 1
+elif [ -n "$need_pkgs" ]; then
   echo "installing host packages:$need_pkgs"
   # qemu-block-extra must match QEMU's exact version: install both in one command
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need_pkgs >/dev/null || { apt-get update -q >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need_pkgs >/dev/null; } \
@@ -98,6 +100,11 @@ wait_listen() { # port pid
     sleep 0.1
   done
   return 1
+}
+# http_get PORT PATH: body of a plain HTTP GET on 127.0.0.1 (bash's /dev/tcp: no curl needed)
+http_get() {
+  timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$0 && printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$1" >&3 && cat <&3' "$1" "$2" 2>/dev/null |
+    tr -d '\r' | sed '1,/^$/d'
 }
 # copy a binary and its shared libraries into an overlay tree
 add_bin() { # binary destdir-in-overlay overlay
@@ -257,7 +264,7 @@ passthrough() {
   run_vm passthrough "$ov" 512 "${args[@]}"
   if [ "$TARGET" = xtgt ]; then
     # evidence from the target itself: the commands it counted (QEMU could answer some itself)
-    curl -s -m 5 "http://127.0.0.1:$METRICS_PORT/metrics" > "$W/metrics.txt" 2>/dev/null
+    http_get "$METRICS_PORT" /metrics > "$W/metrics.txt"
     grep '^xtgt_commands_total' "$W/metrics.txt" | sed 's/^/NOTE target counted: /'
     if grep -Eq '^xtgt_commands_total\{[^}]*opcode="VERIFY_(10|16)"[^}]*\} [1-9]' "$W/metrics.txt"; then
       pass "passthrough.verify_reached_target (xtgt counted VERIFY commands)"
