@@ -51,16 +51,32 @@ install_packages() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >"$LOG_DIR/apt.log" 2>&1 || return 1
     # qemu-utils may come from backports while qemu-block-extra (the iscsi
-    # driver) does not: pin both, and qemu-system-x86, to the version
-    # qemu-block-extra can be installed at.
-    local v
+    # driver) does not: pin qemu-utils, qemu-block-extra, qemu-system-x86
+    # and their exact-version siblings to the version qemu-block-extra can
+    # be installed at. qemu-system-data is arch-independent and carries the
+    # version without the binNMU suffix (+bN).
+    local v vdata pkgs pkg
     v=$(apt-cache policy qemu-block-extra | awk '/Candidate:/{print $2; exit}')
     if [ -z "$v" ] || [ "$v" = "(none)" ]; then
         echo "no installable qemu-block-extra" >>"$LOG_DIR/apt.log"
         return 1
     fi
+    vdata=${v%+b[0-9]*}
+    pkgs="qemu-utils=$v qemu-block-extra=$v qemu-system-x86=$v"
+    for pkg in qemu-system-common qemu-system-gui qemu-system-modules-spice qemu-system-modules-opengl; do
+        if apt-cache madison "$pkg" 2>/dev/null | grep -qF "| $v |"; then
+            if [ "$pkg" = qemu-system-common ] || dpkg -s "$pkg" >/dev/null 2>&1; then
+                pkgs="$pkgs $pkg=$v"
+            fi
+        fi
+    done
+    if apt-cache madison qemu-system-data 2>/dev/null | grep -qF "| $vdata |"; then
+        pkgs="$pkgs qemu-system-data=$vdata"
+    fi
+    echo "qemu packages: $pkgs" >>"$LOG_DIR/apt.log"
+    # shellcheck disable=SC2086 # $pkgs is a list of words
     apt-get install -y -q --allow-downgrades --no-install-recommends \
-        libiscsi-bin sg3-utils "qemu-utils=$v" "qemu-block-extra=$v" "qemu-system-x86=$v" \
+        libiscsi-bin sg3-utils $pkgs \
         tgt ddpt open-iscsi xfsprogs \
         python3 curl ca-certificates build-essential pkg-config \
         >>"$LOG_DIR/apt.log" 2>&1
