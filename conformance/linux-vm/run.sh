@@ -5,8 +5,8 @@
 #   conformance/linux-vm/run.sh [all|passthrough|kernel]      (default: all)
 #
 # passthrough: xtgt runs on the host (free port, temp config: 2 targets, LUNs of
-#   512 and 4096 byte blocks); QEMU attaches the LUNs with scsi-block over
-#   libiscsi; the guest runs sg3_utils/ddpt against /dev/sgN (guest/passthrough.sh).
+#   512 and 4096 byte blocks); QEMU attaches the LUNs over libiscsi (scsi-generic,
+#   see DEV below); the guest runs sg3_utils/ddpt against /dev/sgN (guest/passthrough.sh).
 # kernel: xtgt runs inside the guest on 127.0.0.1:3260; iscsid/iscsiadm log in
 #   (CHAP, CRC32C digests), ext4 round trip and direct I/O (guest/kernel-initiator.sh).
 #
