@@ -169,6 +169,10 @@ fn bad_listen() {
     assert_eq!(err_of(&toml).key, "server.listen[1]");
     let toml = format!("[server]\nmetrics_listen = \"9260\"\n{}", one_lun(""));
     assert_eq!(err_of(&toml).key, "server.metrics_listen");
+    let toml = format!("[server]\nlisten = 3260\n{}", one_lun(""));
+    let e = err_of(&toml);
+    assert_eq!(e.key, "server.listen");
+    assert!(e.message.contains("127.0.0.1:3260"), "{e}");
 }
 
 #[test]
