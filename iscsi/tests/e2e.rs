@@ -88,6 +88,10 @@ struct Initiator {
     itt: u32,
     isid: [u8; 6],
     tsih: u16,
+    /// Offer CRC32C header and data digests at login.
+    want_digests: bool,
+    /// Digests are in force (after the final login response).
+    digests: bool,
 }
 
 fn keys(kv: &[(&str, &str)]) -> Bytes {
@@ -109,11 +113,13 @@ impl Initiator {
             itt: 0,
             isid: [0x80, 0, 0, 0, 0x12, isid_low],
             tsih: 0,
+            want_digests: false,
+            digests: false,
         }
     }
 
     async fn send(&mut self, p: InitiatorPdu) {
-        let f = encode_frame(&p.to_raw(), false, false);
+        let f = encode_frame(&p.to_raw(), self.digests, self.digests);
         self.sock.write_all(&f).await.unwrap();
     }
 
@@ -124,8 +130,8 @@ impl Initiator {
     /// Next PDU, or None when the target closed the connection.
     async fn recv(&mut self) -> Option<TargetPdu> {
         let cfg = FrameConfig {
-            header_digest: false,
-            data_digest: false,
+            header_digest: self.digests,
+            data_digest: self.digests,
             max_recv_data_segment: 1 << 20,
         };
         loop {
@@ -192,14 +198,15 @@ impl Initiator {
                 ("AuthMethod", "None"),
             ])
         };
+        let digest = if self.want_digests { "CRC32C" } else { "None" };
         let stages: [(u8, u8, Bytes); 2] = [
             (0, 1, security),
             (
                 1,
                 3,
                 keys(&[
-                    ("HeaderDigest", "None"),
-                    ("DataDigest", "None"),
+                    ("HeaderDigest", digest),
+                    ("DataDigest", digest),
                     ("ImmediateData", "No"),
                     ("InitialR2T", "Yes"),
                     ("MaxRecvDataSegmentLength", "4096"),
@@ -235,6 +242,7 @@ impl Initiator {
                 if r.transit && r.nsg == nsg {
                     if nsg == 3 {
                         self.tsih = r.tsih;
+                        self.digests = self.want_digests;
                         assert_ne!(r.tsih, 0);
                     }
                     break;
@@ -644,6 +652,60 @@ async fn abort_task_waiting_for_data_and_lun_reset() {
         Some(TargetPdu::TaskMgmt(r)) => assert_eq!((r.itt, r.response), (itt, 0)),
         p => panic!("{p:?}"),
     }
+    token.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn crc32c_digests_and_data_digest_error() {
+    let (addr, token, server) = start().await;
+    let mut i = Initiator::connect(addr, 15).await;
+    i.want_digests = true;
+    assert!(i.login().await);
+    assert!(i.digests);
+    let (status, data) = i.read(&[0x12, 0, 0, 0, 96, 0], 96).await;
+    assert_eq!(status, 0);
+    assert_eq!(&data[8..12], b"XTGT");
+    // A NOP-Out whose data digest is wrong: Reject (Data digest error),
+    // and the connection stays usable.
+    let itt = i.next_itt();
+    let nop = NopOut {
+        immediate: true,
+        lun: Lun::default(),
+        itt,
+        ttt: Ttt::RESERVED,
+        cmdsn: i.cmdsn,
+        exp_statsn: i.exp_statsn,
+        data: Bytes::from_static(b"abcd"),
+    };
+    let mut f = encode_frame(&InitiatorPdu::NopOut(nop).to_raw(), true, true).to_vec();
+    let last = f.len() - 1;
+    f[last] ^= 0x55;
+    i.send_raw(&f).await;
+    match i.recv().await {
+        Some(TargetPdu::Reject(r)) => assert_eq!(r.reason, 0x02),
+        p => panic!("{p:?}"),
+    }
+    i.ready().await;
+    // A header digest error cannot be resynchronised: the connection closes.
+    let mut f = encode_frame(
+        &InitiatorPdu::NopOut(NopOut {
+            immediate: true,
+            lun: Lun::default(),
+            itt: Itt(500),
+            ttt: Ttt::RESERVED,
+            cmdsn: i.cmdsn,
+            exp_statsn: i.exp_statsn,
+            data: Bytes::new(),
+        })
+        .to_raw(),
+        true,
+        true,
+    )
+    .to_vec();
+    f[49] ^= 1;
+    i.send_raw(&f).await;
+    assert!(i.recv().await.is_none());
     token.cancel();
     server.await.unwrap().unwrap();
 }
