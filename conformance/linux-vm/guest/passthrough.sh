@@ -139,6 +139,21 @@ c_readcap() { # dev bs bytes: READ CAPACITY(16) matches the configuration
   [ "$b" = "$2" ] || { echo "block length $b, configured $2"; return 1; }
   [ $((n * b)) = "$3" ] || { echo "capacity $((n * b)), configured $3"; return 1; }
 }
+c_luns() { # dev tid: REPORT LUNS decodes and lists every LUN configured on that target
+  quiet sg_luns "$1" > /tmp/luns.txt || { cat /tmp/luns.txt; return 1; }
+  cat /tmp/luns.txt; miss=""
+  for e in $PT_LUNS; do
+    IFS=: read -r _ t l _ _ <<X
+$e
+X
+    [ "$t" = "$2" ] || continue
+    grep -Eq "^ +$(printf '%04x' "$l")000000000000\b|LUN +$l\b|lun=$l\b" /tmp/luns.txt || miss="$miss $l"
+  done
+  [ -z "$miss" ] || { echo "LUNs not reported:$miss"; return 1; }
+}
+c_modes() { # MODE SENSE(10) of all pages decodes
+  quiet sg_modes -a "$1"
+}
 nblocks() { echo $(( $(v bytes "$1") / $(v bs "$1") )); }
 c_rw10() { # dev bs: WRITE(10)/READ(10) of 8 blocks at LBA 16, compared
   sz=$((8 * $2)); dd if=/dev/urandom of=/tmp/w.bin bs="$sz" count=1 2>/dev/null; rm -f /tmp/r.bin
@@ -203,6 +218,8 @@ for lab in $LABELS; do
   check "$lab.sg_opcodes_match_$scope" c_opcodes_match "$d" $scope
   check "$lab.sg_opcodes_cover" c_opcodes_cover
   check "$lab.sg_readcap_l" c_readcap "$d" "$bs" "$bytes"
+  check "$lab.sg_modes_all" c_modes "$d"
+  [ "$scope" = all ] && check "$lab.sg_luns" c_luns "$d" "$(v tid "$lab")"
   check "$lab.sg_raw_rw10_cmp" c_rw10 "$d" "$bs"
   check "$lab.sg_raw_rw16_last_cmp" c_rw16_last "$d" "$bs" "$nb"
   check "$lab.sg_raw_read_oob" c_read_oob "$d" "$bs" "$nb"
