@@ -9,7 +9,7 @@
 # LIBISCSI_SKIP_ALL=1 skips the informational -t ALL runs.
 set -u
 . "$(dirname "$0")/lib.sh"
-need iscsi-test-cu iscsi-ls python3
+need iscsi-test-cu iscsi-ls python3 qemu-io
 make_workdir
 
 DISKS=iqn.2026-11.org.xtgt.conformance:disks
