@@ -31,9 +31,9 @@ pub struct CmdWindow<T> {
     exp_cmdsn: CmdSn,
     depth: u32,
     in_flight: u32,
-    /// Commands ahead of ExpCmdSN, keyed by distance from ExpCmdSN at
-    /// arrival (stored by absolute value).
-    pending: BTreeMap<u32, T>,
+    /// Commands ahead of ExpCmdSN, keyed by CmdSN; `None` is an aborted
+    /// command whose slot still advances ExpCmdSN when reached.
+    pending: BTreeMap<u32, Option<T>>,
 }
 
 impl<T> CmdWindow<T> {
@@ -73,6 +73,20 @@ impl<T> CmdWindow<T> {
         self.in_flight = self.in_flight.saturating_sub(1);
     }
 
+    /// Abort queued (not yet delivered) commands matching `pred`: they will
+    /// never be delivered, but their CmdSN still counts (RFC 7143 11.5.1:
+    /// a task aborted before it arrives in order). Returns how many.
+    pub fn cancel_pending(&mut self, pred: impl Fn(&T) -> bool) -> usize {
+        let mut n = 0;
+        for slot in self.pending.values_mut() {
+            if slot.as_ref().is_some_and(&pred) {
+                *slot = None;
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Admit a non-immediate command with `cmdsn`.
     pub fn admit(&mut self, cmdsn: CmdSn, item: T) -> Admit<T> {
         if !cmdsn.in_window(self.exp_cmdsn, self.max_cmdsn()) {
@@ -83,14 +97,14 @@ impl<T> CmdWindow<T> {
             let mut out = vec![item];
             self.exp_cmdsn = self.exp_cmdsn.next();
             while let Some(next) = self.pending.remove(&self.exp_cmdsn.0) {
-                out.push(next);
+                out.extend(next);
                 self.exp_cmdsn = self.exp_cmdsn.next();
             }
             return Admit::Deliver(out);
         }
         match self.pending.entry(cmdsn.0) {
             std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(item);
+                v.insert(Some(item));
                 Admit::Queued
             }
             // A duplicate of a queued command.
@@ -270,6 +284,16 @@ mod tests {
         assert_eq!(w.admit(CmdSn(13), 'q'), Admit::Dropped);
         w.task_finished();
         assert_eq!(w.max_cmdsn(), CmdSn(13));
+    }
+
+    #[test]
+    fn cancelled_pending_command_is_skipped_in_order() {
+        let mut w = CmdWindow::new(CmdSn(1), 8);
+        assert_eq!(w.admit(CmdSn(3), 'c'), Admit::Queued);
+        assert_eq!(w.admit(CmdSn(2), 'b'), Admit::Queued);
+        assert_eq!(w.cancel_pending(|&x| x == 'b'), 1);
+        assert_eq!(w.admit(CmdSn(1), 'a'), Admit::Deliver(vec!['a', 'c']));
+        assert_eq!(w.exp_cmdsn(), CmdSn(4));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use super::io::ConnError;
 use super::session::{Flow, Session};
 use crate::pdu::consts::{function as f, response as r};
-use crate::pdu::{Bhs, RejectReason, TargetPdu, TaskMgmtRequest, TaskMgmtResponse};
+use crate::pdu::{Bhs, InitiatorPdu, RejectReason, TargetPdu, TaskMgmtRequest, TaskMgmtResponse};
 use crate::session::TaskAbort;
 use scsi::{TmfFunction, TmfResponse};
 
@@ -37,7 +37,11 @@ impl Session {
         let mut close = false;
         let response = match t.function {
             f::ABORT_TASK => {
-                if self.abort_task(t.ref_itt) {
+                let ref_itt = t.ref_itt;
+                let queued = self.window.cancel_pending(
+                    |p| matches!(p, InitiatorPdu::ScsiCommand(c) if c.itt == ref_itt),
+                );
+                if self.abort_task(t.ref_itt) || queued > 0 {
                     r::FUNCTION_COMPLETE
                 } else if t
                     .ref_cmdsn
@@ -58,6 +62,9 @@ impl Session {
                 let resp = self.server.device.task_management(&nexus, func, lun).await;
                 if resp == TmfResponse::Complete {
                     self.abort_where(|task| task.lun == lun);
+                    self.window.cancel_pending(
+                        |p| matches!(p, InitiatorPdu::ScsiCommand(c) if c.lun.to_index() == lun),
+                    );
                     if func != TmfFunction::AbortTaskSet {
                         // CLEAR TASK SET and LOGICAL UNIT RESET reach the
                         // tasks of every I_T nexus (SAM-5 7.5, 7.6).
@@ -75,6 +82,8 @@ impl Session {
                 };
                 let resp = self.server.device.task_management(&nexus, func, lun).await;
                 self.abort_all();
+                self.window
+                    .cancel_pending(|p| matches!(p, InitiatorPdu::ScsiCommand(_)));
                 self.broadcast_abort(None);
                 if cold {
                     // RFC 7143 11.5.1: after the response, the target drops
