@@ -168,6 +168,18 @@ fn chap(c: &Option<crate::config::ChapCredentials>) -> Option<ChapSecret> {
     })
 }
 
+/// Who may use a target, for the copy manager's CSCD authorization.
+fn port_access(t: &TargetConfig) -> scsi::copy::PortAccess {
+    scsi::copy::PortAccess {
+        target: t.port.clone(),
+        allowed_initiators: t.allowed_initiators.clone(),
+        chap: t.chap.as_ref().map(|c| scsi::copy::ChapIdentity {
+            user: c.user.clone(),
+            secret: c.secret.clone().into(),
+        }),
+    }
+}
+
 /// Open every backend and build the device server.
 pub fn build(cfg: &Config) -> Result<Assembly, AssembleError> {
     let mut ports = Vec::with_capacity(cfg.targets.len());
@@ -186,8 +198,16 @@ pub fn build(cfg: &Config) -> Result<Assembly, AssembleError> {
             port,
         });
     }
+    let device = Arc::new(DeviceServer::new(ports));
+    // EXTENDED COPY may name LUs of other targets only where this initiator
+    // could log in too (ACL, same CHAP credential): scsi::copy::AclResolver.
+    device
+        .copy
+        .set_resolver(Arc::new(scsi::copy::AclResolver::from_port_access(
+            targets.iter().map(port_access).collect(),
+        )));
     Ok(Assembly {
-        device: Arc::new(DeviceServer::new(ports)),
+        device,
         targets,
         lun_descriptions,
     })

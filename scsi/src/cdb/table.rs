@@ -102,6 +102,21 @@ pub static TABLE: &[OpcodeEntry] = &[
         Out, bytes(7, 2), h!(spc::mode::mode_select10), NONE),
     row(0x5A, None, "MODE_SENSE_10", &[0x5A, 0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0],
         In, DataOut::None, h!(spc::mode::mode_sense10), NONE),
+    // THIRD PARTY COPY OUT / IN (SPC-5 6.5, 6.19, 6.20, 6.22). EXTENDED
+    // COPY does not carry WRITES_MEDIUM: the copy manager checks the
+    // destination LU itself (DATA PROTECT for a read-only one).
+    row(0x83, Some(0x00), "EXTENDED_COPY", &[0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
+        0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        Out, bytes(10, 4), h!(crate::copy::extended_copy), NONE),
+    row(0x84, Some(0x00), "RECEIVE_COPY_STATUS", &[0x84, 0x00, 0xFF, 0, 0, 0, 0, 0, 0, 0,
+        0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        In, DataOut::None, h!(crate::copy::receive_copy_results), NONE),
+    row(0x84, Some(0x03), "RECEIVE_COPY_OPERATING_PARAMETERS", &[0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0,
+        0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        In, DataOut::None, h!(crate::copy::receive_copy_results), NONE),
+    row(0x84, Some(0x04), "RECEIVE_COPY_FAILURE_DETAILS", &[0x84, 0x04, 0xFF, 0, 0, 0, 0, 0, 0, 0,
+        0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        In, DataOut::None, h!(crate::copy::receive_copy_results), NONE),
     row(0x88, None, "READ_16", &[0x88, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
         In, DataOut::None, h!(sbc::read::read16), NONE),

@@ -95,6 +95,9 @@ async fn run_segment(
             seg.destination.backend.native_file(),
         ) {
             let p = progress.clone();
+            // Shared like every write command's, so COMPARE AND WRITE on the
+            // destination (exclusive) stays atomic (SBC-4 5.3).
+            let _shared = seg.destination.sbc.write_lock.read().await;
             let out = native::copy(
                 src,
                 seg.source_offset,
@@ -151,6 +154,8 @@ async fn move_chunk(
         Err(e) => return Err(abort(at, sbc::read_error(&src, src_lba, &e))),
     };
     let fua = sbc::force_unit_access(&dst, false);
+    // Shared like every write command's: COMPARE AND WRITE stays atomic.
+    let _shared = dst.sbc.write_lock.read().await;
     if let Err(e) = dst.backend.write(dst_off, data, fua).await {
         let dst_lba = dst_off / u64::from(sbc::block_size(&dst));
         return Err(abort(at, sbc::write_error(&dst, dst_lba, &e)));

@@ -25,8 +25,8 @@ pub use engine::{CopyProgress, CopyTally};
 pub use params::{CopyLimits, Designator, ListIdUsage};
 pub use plan::{CopyPlan, PlannedSegment};
 pub use resolve::{
-    vpd83_designators, AclResolver, CscdResolver, DesignatorSource, InitiatorFilter,
-    OwnTargetResolver, Requester, Resolution, ResolvedLu, TargetAccess,
+    vpd83_designators, AclResolver, ChapIdentity, CscdResolver, DesignatorSource, InitiatorFilter,
+    OwnTargetResolver, PortAccess, Requester, Resolution, ResolvedLu, TargetAccess,
 };
 pub use results::CopyResults;
 
@@ -220,6 +220,27 @@ impl Drop for Running<'_> {
         }
         self.finish(&Err(ScsiError::Aborted));
     }
+}
+
+/// Opcode-table handler: EXTENDED COPY (LID1), 0x83/0x00.
+pub async fn extended_copy(ctx: &CommandCtx<'_>) -> CommandResult {
+    ctx.server.copy.extended_copy(ctx).await
+}
+
+/// Opcode-table handler: RECEIVE COPY RESULTS, 0x84 SA 0, 3 and 4.
+pub async fn receive_copy_results(ctx: &CommandCtx<'_>) -> CommandResult {
+    ctx.server.copy.receive_copy_results(ctx).await
+}
+
+/// The (opcode, service action) pairs of the opcode table's THIRD PARTY
+/// COPY rows (0x83, 0x84): what VPD 0x8F lists as supported commands, and
+/// what REPORT SUPPORTED OPERATION CODES reports from the same table.
+pub fn table_commands() -> Vec<(u8, u8)> {
+    crate::cdb::TABLE
+        .iter()
+        .filter(|e| e.opcode == 0x83 || e.opcode == 0x84)
+        .filter_map(|e| Some((e.opcode, u8::try_from(e.service_action?).ok()?)))
+        .collect()
 }
 
 fn cdb_u32(cdb: &[u8], at: usize) -> Result<u32, ScsiError> {

@@ -121,16 +121,58 @@ impl CscdResolver for OwnTargetResolver {
     }
 }
 
-/// Designators exactly as VPD 0x83 reports them through a target port.
+/// ASSOCIATION 00b: the designator names the addressed logical unit
+/// (SPC-5 7.7.6.1).
+const ASSOCIATION_LU: u8 = 0;
+
+/// The logical-unit designators exactly as VPD 0x83 reports them through a
+/// target port (NAA, T10 vendor ID). Port- and device-associated
+/// designators (relative port, port group, SCSI name strings) name no LU
+/// and never match a CSCD.
 pub fn vpd83_designators() -> DesignatorSource {
     Arc::new(|t: &TargetPort, lu: &LogicalUnit| {
-        Designator::from_vpd83_page(&crate::spc::vpd::device_identification(lu, t))
+        let mut v = Designator::from_vpd83_page(&crate::spc::vpd::device_identification(lu, t));
+        v.retain(|d| d.association == ASSOCIATION_LU);
+        v
     })
 }
 
-/// "May this initiator use this target?" (ACLs and CHAP), from the iSCSI
-/// layer.
-pub type InitiatorFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+/// A CHAP credential a target requires (user name and secret). Two
+/// targets requiring the same credential accept the same proof.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChapIdentity {
+    pub user: String,
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for ChapIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChapIdentity")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who may log in to one target port, as the iSCSI layer enforces it.
+#[derive(Clone)]
+pub struct PortAccess {
+    pub target: Arc<TargetPort>,
+    /// Initiator names allowed to log in; empty = every initiator.
+    pub allowed_initiators: Vec<String>,
+    /// The CHAP credential the target requires; `None` = no CHAP.
+    pub chap: Option<ChapIdentity>,
+}
+
+impl PortAccess {
+    fn acl_allows(&self, initiator_name: &str) -> bool {
+        self.allowed_initiators.is_empty()
+            || self.allowed_initiators.iter().any(|a| a == initiator_name)
+    }
+}
+
+/// "May this requester use this target?" (ACLs and CHAP), from the iSCSI
+/// layer's rules; see [`AclResolver::from_port_access`] for xtgt's.
+pub type InitiatorFilter = Arc<dyn Fn(&Requester<'_>) -> bool + Send + Sync>;
 
 /// The designators a LU reports in VPD 0x83 when seen through a target port;
 /// the device server builds them from its own VPD 0x83 page (see
@@ -164,15 +206,60 @@ impl AclResolver {
     }
 }
 
+impl AclResolver {
+    /// xtgt's authorization rule over its targets (CVE-2020-28374): the
+    /// initiator of the EXTENDED COPY may use a LU through target T when
+    ///
+    /// - T is the target the command came through (it is logged in there), or
+    /// - T's ACL admits the initiator name, and, when T requires CHAP, the
+    ///   requester's own target requires the very same CHAP credential (user
+    ///   and secret): the login to its own target proved what a login to T
+    ///   would have to prove. A target with CHAP is never reached from a
+    ///   target without CHAP or with other credentials.
+    ///
+    /// Matching uses the LU designators VPD 0x83 reports.
+    pub fn from_port_access(ports: Vec<PortAccess>) -> Self {
+        let chap_by_target: Arc<std::collections::HashMap<String, Option<ChapIdentity>>> = Arc::new(
+            ports
+                .iter()
+                .map(|p| (p.target.name.clone(), p.chap.clone()))
+                .collect(),
+        );
+        let targets = ports
+            .into_iter()
+            .map(|p| {
+                let target = p.target.clone();
+                let chap_by_target = chap_by_target.clone();
+                let may_use: InitiatorFilter = Arc::new(move |r: &Requester<'_>| {
+                    if r.target.name == p.target.name {
+                        return true;
+                    }
+                    if !p.acl_allows(r.initiator_name) {
+                        return false;
+                    }
+                    match &p.chap {
+                        None => true,
+                        Some(needed) => matches!(
+                            chap_by_target.get(&r.target.name),
+                            Some(Some(proved)) if proved == needed
+                        ),
+                    }
+                });
+                TargetAccess { target, may_use }
+            })
+            .collect();
+        Self::with_vpd83_designators(targets)
+    }
+}
+
 impl CscdResolver for AclResolver {
     /// A designator must name exactly one LU among the targets the
     /// requester may use. Port- or device-associated designators (the same
     /// for every LU behind a port) therefore resolve only on a single-LU
     /// target; an ambiguous match is refused rather than guessed.
     fn resolve(&self, requester: &Requester<'_>, designator: &Designator) -> Resolution {
-        let usable = |a: &TargetAccess| {
-            a.target.name == requester.target.name || (a.may_use)(requester.initiator_name)
-        };
+        let usable =
+            |a: &TargetAccess| a.target.name == requester.target.name || (a.may_use)(requester);
         let allowed = self
             .targets
             .iter()

@@ -100,7 +100,7 @@ pub fn resolver(a: &[&Arc<LogicalUnit>], b: &[&Arc<LogicalUnit>]) -> AclResolver
             },
             TargetAccess {
                 target: target("b", b),
-                may_use: Arc::new(|i| i == "iqn.b"),
+                may_use: Arc::new(|r: &Requester<'_>| r.initiator_name == "iqn.b"),
             },
         ],
         designators: Arc::new(designators),

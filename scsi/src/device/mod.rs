@@ -166,6 +166,8 @@ pub enum TmfResponse {
 /// The device server for all targets of one xtgt process.
 pub struct DeviceServer {
     pub targets: Vec<Arc<TargetPort>>,
+    /// EXTENDED COPY / RECEIVE COPY RESULTS for every LU (SPC-5 6.5).
+    pub copy: crate::copy::CopyManager,
 }
 
 impl Response {
@@ -184,8 +186,15 @@ impl Response {
 impl DeviceServer {
     /// All target ports of this process (the copy manager resolves CSCDs
     /// across them, subject to the initiator's access).
+    /// Until the transport installs its access rule
+    /// ([`crate::copy::CopyManager::set_resolver`]), a CSCD resolves only to
+    /// LUs of the target port the EXTENDED COPY came through.
     pub fn new(targets: Vec<Arc<TargetPort>>) -> Self {
-        Self { targets }
+        let copy = crate::copy::CopyManager::new(
+            crate::copy::CopyLimits::default(),
+            Arc::new(crate::copy::OwnTargetResolver::with_vpd83_designators()),
+        );
+        Self { targets, copy }
     }
 
     /// Called by the transport when an I_T nexus is established (login of a
@@ -217,6 +226,8 @@ impl DeviceServer {
         for lu in nexus.target.luns.values() {
             lu.spc.unregister_nexus(nexus.id);
         }
+        // SPC-5 6.20: held copy results belong to the I_T nexus.
+        self.copy.nexus_lost(nexus.id);
         tracing::debug!(nexus = nexus.id, "I_T nexus unregistered");
     }
 

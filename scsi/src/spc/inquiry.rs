@@ -56,7 +56,7 @@ pub fn standard_data(peripheral: u8, vendor: &str, product: &str, revision: &str
     d.push(VERSION);
     d.push(0x12); // HISUP=1, RESPONSE DATA FORMAT=2
     d.push((STANDARD_LEN - 5) as u8); // ADDITIONAL LENGTH
-    d.push(0x00); // SCCS ACC TPGS=00b 3PC PROTECT
+    d.push(0x08); // SCCS ACC TPGS=00b 3PC=1 (EXTENDED COPY, SPC-5 6.7.2) PROTECT
     d.push(0x00); // ENCSERV MULTIP
     d.push(0x02); // CMDQUE=1
     d.extend_from_slice(&ascii_field(vendor, 8));

@@ -16,7 +16,7 @@ async fn standard_inquiry() {
     let n = nexus(&s, &p).await;
     let r = exec(&s, &n, 0, &[0x12, 0, 0, 1, 0, 0], &[]).await;
     let mut want = concat(&[
-        &[0x00, 0x00, 0x06, 0x12, 0x5B, 0x00, 0x00, 0x02],
+        &[0x00, 0x00, 0x06, 0x12, 0x5B, 0x08, 0x00, 0x02], // 3PC=1
         b"XTGT    ",
         b"disk            ",
         b"0.1 ",
@@ -59,7 +59,7 @@ async fn vpd(lun: u64, page: u8) -> Vec<u8> {
 async fn vpd_supported_pages() {
     assert_eq!(
         vpd(0, 0x00).await,
-        [0, 0, 0, 6, 0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2]
+        [0, 0, 0, 7, 0x00, 0x80, 0x83, 0x8F, 0xB0, 0xB1, 0xB2]
     );
 }
 
@@ -71,13 +71,13 @@ async fn vpd_unit_serial_number() {
 #[tokio::test]
 async fn vpd_device_identification() {
     let want = concat(&[
-        &[0, 0x83, 0, 127],
+        &[0, 0x83, 0, 111],
         // NAA 6, LU.
         &[0x01, 0x03, 0, 16, 0x60, 0xA5, 0x85, 0x40, 0, 0, 0, 0],
         &[1, 2, 3, 4, 5, 6, 7, 8],
         // T10 vendor ID, LU.
-        &[0x02, 0x01, 0, 31],
-        b"XTGT    disk            SER0001",
+        &[0x02, 0x01, 0, 15],
+        b"XTGT    SER0001",
         // Relative target port, target port group.
         &[0x51, 0x94, 0, 4, 0, 0, 0, 1],
         &[0x51, 0x95, 0, 4, 0, 0, 0, 1],

@@ -59,6 +59,24 @@ pub fn naa6(naa_id: u64) -> [u8; 16] {
     d
 }
 
+/// Longest designator an identification CSCD descriptor can carry
+/// (SPC-5 6.5.7.2: a 20-byte DESIGNATOR field).
+pub const CSCD_DESIGNATOR_LEN: usize = 20;
+
+/// T10 vendor ID based designator (SPC-5 7.7.6.4): the 8-byte T10 VENDOR
+/// IDENTIFICATION and, as VENDOR SPECIFIC IDENTIFIER, the last 12
+/// characters of the unit serial number (the low 48 bits of the LU's
+/// identity in xtgt's 16-hex-digit serials). Kept at 20 bytes so EXTENDED
+/// COPY can name the LU by it in a CSCD; a collision between two LUs makes
+/// the designator ambiguous and the copy manager refuses it.
+pub fn t10_vendor_id(lu: &LogicalUnit) -> Vec<u8> {
+    let mut t10 = ascii_field(&lu.config.vendor, 8);
+    let serial = serial_ascii(lu);
+    let tail = serial.len().saturating_sub(CSCD_DESIGNATOR_LEN - 8);
+    t10.extend_from_slice(serial.get(tail..).unwrap_or_default());
+    t10
+}
+
 /// A SCSI name string: UTF-8, NUL terminated, padded with NULs to a
 /// multiple of 4 bytes (SPC-5 7.7.6.11).
 fn scsi_name(s: &str) -> Vec<u8> {
@@ -80,11 +98,14 @@ pub fn device_identification(lu: &LogicalUnit, port: &TargetPort) -> Vec<u8> {
         NAA,
         &naa6(lu.config.naa_id),
     );
-    let mut t10 = ascii_field(&lu.config.vendor, 8);
-    t10.extend_from_slice(&ascii_field(&lu.config.product, 16));
-    t10.extend_from_slice(&serial_ascii(lu));
-    t10.truncate(255);
-    designator(&mut p, ASCII, false, ASSOC_LU, T10_VENDOR_ID, &t10);
+    designator(
+        &mut p,
+        ASCII,
+        false,
+        ASSOC_LU,
+        T10_VENDOR_ID,
+        &t10_vendor_id(lu),
+    );
     let mut rel = [0u8; 4];
     rel[2..4].copy_from_slice(&port.relative_port_id.to_be_bytes());
     designator(&mut p, BINARY, true, ASSOC_PORT, RELATIVE_TARGET_PORT, &rel);

@@ -21,15 +21,17 @@ use crate::sense::{FieldPointer, ScsiError};
 pub const SUPPORTED_PAGES: u8 = 0x00;
 pub const UNIT_SERIAL_NUMBER: u8 = 0x80;
 pub const DEVICE_IDENTIFICATION: u8 = 0x83;
+pub const THIRD_PARTY_COPY: u8 = 0x8F;
 pub const BLOCK_LIMITS: u8 = 0xB0;
 pub const BLOCK_DEVICE_CHARACTERISTICS: u8 = 0xB1;
 pub const LOGICAL_BLOCK_PROVISIONING: u8 = 0xB2;
 
 /// Every page we implement, ascending (SPC-5 7.7.15 requires the order).
-pub const PAGES: [u8; 6] = [
+pub const PAGES: [u8; 7] = [
     SUPPORTED_PAGES,
     UNIT_SERIAL_NUMBER,
     DEVICE_IDENTIFICATION,
+    THIRD_PARTY_COPY,
     BLOCK_LIMITS,
     BLOCK_DEVICE_CHARACTERISTICS,
     LOGICAL_BLOCK_PROVISIONING,
@@ -54,6 +56,15 @@ pub fn page(ctx: &CommandCtx<'_>, page_code: u8) -> Result<Vec<u8>, ScsiError> {
         SUPPORTED_PAGES => supported_pages(),
         UNIT_SERIAL_NUMBER => unit_serial_number(lu),
         DEVICE_IDENTIFICATION => device_identification(lu, &ctx.nexus.target),
+        // SPC-5 7.7.17: from the opcode table and the copy manager's limits,
+        // like RSOC and RECEIVE COPY OPERATING PARAMETERS.
+        THIRD_PARTY_COPY => with_header(
+            THIRD_PARTY_COPY,
+            &crate::copy::vpd::extended_copy_descriptors(
+                &ctx.server.copy.limits,
+                &crate::copy::table_commands(),
+            ),
+        ),
         BLOCK_LIMITS => block_limits(lu),
         BLOCK_DEVICE_CHARACTERISTICS => block_device_characteristics(lu),
         LOGICAL_BLOCK_PROVISIONING => logical_block_provisioning(lu),
