@@ -482,8 +482,17 @@ fi
 
 # Copy comparison ------------------------------------------------------------
 
+# xtgt's Prometheus text, read with bash's /dev/tcp (no curl needed)
+metrics_text() {
+    local line
+    exec 5<>"/dev/tcp/127.0.0.1/$XTGT_METRICS_PORT" || return 0
+    printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&5
+    while IFS= read -r -t 5 line <&5; do printf '%s\n' "${line%$'\r'}"; done
+    exec 5<&-
+}
+
 metric_sum() { # NAME FILTER -> sum of matching samples from xtgt's exporter
-    curl -fsS "http://127.0.0.1:$XTGT_METRICS_PORT/metrics" 2>/dev/null |
+    metrics_text |
         awk -v n="$1" -v f="$2" 'index($0, n) == 1 && index($0, f) { s += $NF } END { print s + 0 }'
 }
 
