@@ -159,6 +159,7 @@ impl Initiator {
             TargetPdu::NopIn(n) if n.itt != Itt::RESERVED => Some(n.statsn),
             TargetPdu::TaskMgmt(r) => Some(r.statsn),
             TargetPdu::Logout(r) => Some(r.statsn),
+            TargetPdu::Async(r) => Some(r.statsn),
             TargetPdu::Text(r) => Some(r.statsn),
             // "The StatSN is advanced after a Reject" (RFC 7143 11.17.2).
             TargetPdu::Reject(r) => Some(r.statsn),
@@ -708,4 +709,35 @@ async fn crc32c_digests_and_data_digest_error() {
     assert!(i.recv().await.is_none());
     token.cancel();
     server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_asks_for_logout_and_returns() {
+    let (addr, token, server) = start().await;
+    let mut i = Initiator::connect(addr, 16).await;
+    assert!(i.login().await);
+    i.ready().await;
+    let started = tokio::time::Instant::now();
+    token.cancel();
+    match i.recv().await {
+        Some(TargetPdu::Async(a)) => assert_eq!(a.event, 1),
+        p => panic!("{p:?}"),
+    }
+    let itt = i.next_itt();
+    let lo = LogoutRequest {
+        immediate: true,
+        reason: 0,
+        itt,
+        cid: 0,
+        cmdsn: i.cmdsn,
+        exp_statsn: i.exp_statsn,
+    };
+    i.send(InitiatorPdu::Logout(lo)).await;
+    match i.recv().await {
+        Some(TargetPdu::Logout(r)) => assert_eq!((r.itt, r.response), (itt, 0)),
+        p => panic!("{p:?}"),
+    }
+    assert!(i.recv().await.is_none());
+    server.await.unwrap().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
 }

@@ -6,7 +6,10 @@ use super::io::{ConnError, PduReader, PduWriter};
 use super::login::Established;
 use crate::framing::{Frame, FrameConfig, FrameError};
 use crate::params::SessionParams;
-use crate::pdu::{Bhs, CmdSn, InitiatorPdu, Itt, Lun, NopIn, Reject, RejectReason, TargetPdu, Ttt};
+use crate::pdu::consts::EVENT_LOGOUT_REQUEST;
+use crate::pdu::{
+    AsyncMessage, Bhs, CmdSn, InitiatorPdu, Itt, Lun, NopIn, Reject, RejectReason, TargetPdu, Ttt,
+};
 use crate::server::Server;
 use crate::session::{Admit, CmdWindow, TaskAbort};
 use crate::task::{Completion, WriteCollector};
@@ -22,6 +25,10 @@ use tokio_util::sync::CancellationToken;
 
 /// How long in-flight commands may run after shutdown was requested.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After shutdown, how long an idle session waits for the Logout it asked
+/// for with an Async Message.
+const LOGOUT_WAIT: Duration = Duration::from_secs(2);
 
 /// A finished `DeviceServer::execute`.
 pub struct Done {
@@ -178,13 +185,18 @@ impl Session {
     pub async fn run(&mut self, shutdown: CancellationToken) -> Result<(), ConnError> {
         let stop = self.est.handle.stop.clone();
         let mut drain_until: Option<Instant> = None;
+        let mut logout_wait: Option<Instant> = None;
         loop {
-            if drain_until.is_some() && !self.has_running_tasks() {
+            let idle = !self.has_running_tasks();
+            if idle && logout_wait.is_some_and(|w| Instant::now() >= w) {
                 return Ok(());
             }
-            let deadline = match (drain_until, self.timer_deadline()) {
+            let deadline = match (drain_until, logout_wait) {
+                // Draining: wake for the drain bound, and for the end of
+                // the logout wait once no task runs.
+                (Some(d), Some(w)) if idle => Some(d.min(w)),
                 (Some(d), _) => Some(d),
-                (None, t) => t,
+                (None, _) => self.timer_deadline(),
             };
             let ev = tokio::select! {
                 biased;
@@ -192,7 +204,7 @@ impl Session {
                 _ = shutdown.cancelled(), if drain_until.is_none() => Event::Shutdown,
                 Some(d) = self.done_rx.recv() => Event::Done(d),
                 Some(a) = self.est.aborts.recv() => Event::Abort(a),
-                f = self.reader.next(), if drain_until.is_none() => match f {
+                f = self.reader.next() => match f {
                     Ok(f) => Event::Frame(f),
                     Err(e) => return self.fatal(e).await,
                 },
@@ -209,8 +221,18 @@ impl Session {
                     );
                 }
                 Event::Shutdown => {
-                    drain_until = Some(Instant::now() + DRAIN_TIMEOUT);
+                    // Ask the initiator to log out (RFC 7143 11.9.1, event
+                    // 1) and let running commands finish, both bounded.
+                    let now = Instant::now();
+                    drain_until = Some(now + DRAIN_TIMEOUT);
+                    logout_wait = Some(now + LOGOUT_WAIT);
                     self.abort_collecting();
+                    self.send(TargetPdu::Async(AsyncMessage {
+                        event: EVENT_LOGOUT_REQUEST,
+                        parameter3: LOGOUT_WAIT.as_secs() as u16,
+                        ..Default::default()
+                    }))
+                    .await?;
                 }
                 Event::Done(d) => self.on_done(d).await?,
                 Event::Frame(None) => return Ok(()),
@@ -221,8 +243,11 @@ impl Session {
                     }
                 }
                 Event::Timer => {
-                    if drain_until.is_some_and(|d| Instant::now() >= d) {
-                        return Ok(());
+                    if drain_until.is_some() {
+                        if drain_until.is_some_and(|d| Instant::now() >= d) {
+                            return Ok(());
+                        }
+                        continue;
                     }
                     self.on_timer().await?;
                 }
