@@ -11,6 +11,9 @@ use crate::task::{
 use bytes::Bytes;
 use scsi::sense::{SenseData, SenseKey};
 use scsi::{Request, Response, ScsiError, Status, TaskAttr};
+use std::future::Future;
+use std::task::Poll;
+use tokio::sync::oneshot;
 
 /// ABORTED COMMAND, DATA PHASE ERROR (SPC-5 table 49: 4Bh/00h).
 const DATA_PHASE_ERROR: (SenseKey, u8, u8) = (SenseKey::AbortedCommand, 0x4b, 0x00);
@@ -215,12 +218,22 @@ impl Session {
         let id = task.id;
         let device = self.server.device.clone();
         let tx = self.done_tx.clone();
+        // Hand-off order: this task enters the device server only after the
+        // previously launched one has (the runtime may poll spawned tasks
+        // in any order); after that they run concurrently.
+        let previous = self.last_entered.take();
+        let (entered_tx, entered_rx) = oneshot::channel();
+        self.last_entered = Some(entered_rx);
         let handle = tokio::spawn(async move {
             let mut guard = DoneGuard {
                 tx: Some(tx),
                 id,
                 itt,
             };
+            if let Some(p) = previous {
+                // An aborted predecessor drops its sender: proceed as well.
+                let _ = p.await;
+            }
             let req = Request {
                 lun,
                 cdb: &cdb,
@@ -229,7 +242,13 @@ impl Session {
                 data_out,
                 expected_in,
             };
-            let resp = device.execute(&nexus, req).await;
+            let mut exec = std::pin::pin!(device.execute(&nexus, req));
+            let first = std::future::poll_fn(|cx| Poll::Ready(exec.as_mut().poll(cx))).await;
+            let _ = entered_tx.send(());
+            let resp = match first {
+                Poll::Ready(r) => r,
+                Poll::Pending => exec.await,
+            };
             guard.finish(resp);
         });
         task.state = TaskState::Running {

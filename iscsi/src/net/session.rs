@@ -85,6 +85,9 @@ pub struct Session {
     pub tasks: HashMap<Itt, Task>,
     pub next_task_id: u64,
     next_ttt: u32,
+    /// Fires once the most recently launched task has entered the device
+    /// server (see `launch`).
+    pub last_entered: Option<tokio::sync::oneshot::Receiver<()>>,
     pub write_buffered: usize,
     pub done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
@@ -134,6 +137,7 @@ impl Session {
             tasks: HashMap::new(),
             next_task_id: 0,
             next_ttt: 0,
+            last_entered: None,
             write_buffered: 0,
             done_tx,
             done_rx,
