@@ -20,6 +20,9 @@ pub mod results;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod vpd;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod wired_tests;
 
 pub use engine::{CopyProgress, CopyTally};
 pub use params::{CopyLimits, Designator, ListIdUsage};

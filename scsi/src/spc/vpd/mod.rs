@@ -9,7 +9,7 @@ mod supported;
 
 pub use block_characteristics::block_device_characteristics;
 pub use block_limits::block_limits;
-pub use device_id::device_identification;
+pub use device_id::{device_identification, naa6, t10_vendor_id, CSCD_DESIGNATOR_LEN};
 pub use provisioning::logical_block_provisioning;
 pub use serial::unit_serial_number;
 pub use supported::supported_pages;
