@@ -1,0 +1,350 @@
+//! A minimal initiator built from the crate's own codec, and a `Server`
+//! on 127.0.0.1:0 backed by a 4 MiB memory LUN, for the socket tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use bytes::{Bytes, BytesMut};
+use iscsi::framing::{decode_frame, encode_frame, Frame, FrameConfig};
+use iscsi::pdu::{
+    CmdSn, DataOut, DataSn, InitiatorPdu, Itt, LoginRequest, Lun, ScsiCommand, StatSn, TargetPdu,
+};
+use iscsi::{Server, ServerConfig, TargetConfig};
+use scsi::backend::MemoryBackend;
+use scsi::{DeviceServer, LogicalUnit, LuConfig, TargetPort};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+pub const IQN: &str = "iqn.2026-11.org.xtgt:e2e";
+pub const INITIATOR: &str = "iqn.2026-11.org.xtgt:e2e-initiator";
+
+pub type Running = (
+    SocketAddr,
+    CancellationToken,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
+
+pub async fn start() -> Running {
+    start_with(Duration::from_secs(30), Duration::from_secs(10)).await
+}
+
+pub async fn start_with(nop_interval: Duration, nop_timeout: Duration) -> Running {
+    let lu = Arc::new(LogicalUnit::new(
+        LuConfig {
+            block_size: 512,
+            read_only: false,
+            serial: "e2e0".into(),
+            naa_id: 0x1234,
+            vendor: "XTGT".into(),
+            product: "e2e".into(),
+            revision: "0.1".into(),
+        },
+        Arc::new(MemoryBackend::new(4 << 20)),
+    ));
+    let port = Arc::new(TargetPort {
+        name: IQN.into(),
+        relative_port_id: 1,
+        port_group: 1,
+        luns: BTreeMap::from([(0u64, lu)]),
+    });
+    let device = Arc::new(DeviceServer::new(vec![port.clone()]));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Server::new(
+        ServerConfig {
+            targets: vec![TargetConfig {
+                iqn: IQN.into(),
+                alias: None,
+                allowed_initiators: vec![],
+                chap: None,
+                mutual_chap: None,
+                port,
+            }],
+            portals: vec![addr],
+            portal_group_tag: 1,
+            nop_interval,
+            nop_timeout,
+            max_recv_data_segment: 8192,
+            queue_depth: 64,
+        },
+        device,
+    );
+    let token = CancellationToken::new();
+    let h = tokio::spawn(server.serve(vec![listener], token.clone()));
+    (addr, token, h)
+}
+
+pub struct Initiator {
+    pub sock: TcpStream,
+    pub buf: BytesMut,
+    pub cmdsn: CmdSn,
+    pub exp_statsn: StatSn,
+    pub itt: u32,
+    pub isid: [u8; 6],
+    pub tsih: u16,
+    /// Offer CRC32C header and data digests at login.
+    pub want_digests: bool,
+    /// Digests are in force (after the final login response).
+    pub digests: bool,
+}
+
+pub fn keys(kv: &[(&str, &str)]) -> Bytes {
+    let mut v = Vec::new();
+    for (k, val) in kv {
+        v.extend_from_slice(format!("{k}={val}").as_bytes());
+        v.push(0);
+    }
+    Bytes::from(v)
+}
+
+impl Initiator {
+    pub async fn connect(addr: SocketAddr, isid_low: u8) -> Self {
+        Self {
+            sock: TcpStream::connect(addr).await.unwrap(),
+            buf: BytesMut::new(),
+            cmdsn: CmdSn(1),
+            exp_statsn: StatSn(0),
+            itt: 0,
+            isid: [0x80, 0, 0, 0, 0x12, isid_low],
+            tsih: 0,
+            want_digests: false,
+            digests: false,
+        }
+    }
+
+    pub async fn send(&mut self, p: InitiatorPdu) {
+        let f = encode_frame(&p.to_raw(), self.digests, self.digests);
+        self.sock.write_all(&f).await.unwrap();
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.sock.write_all(bytes).await.unwrap();
+    }
+
+    /// Next PDU, or None when the target closed the connection.
+    pub async fn recv(&mut self) -> Option<TargetPdu> {
+        let cfg = FrameConfig {
+            header_digest: self.digests,
+            data_digest: self.digests,
+            max_recv_data_segment: 1 << 20,
+        };
+        loop {
+            if let Some(Frame::Pdu(raw)) = decode_frame(&mut self.buf, &cfg).unwrap() {
+                let p = TargetPdu::parse(&raw).unwrap();
+                self.track(&p);
+                return Some(p);
+            }
+            let n =
+                tokio::time::timeout(Duration::from_secs(10), self.sock.read_buf(&mut self.buf))
+                    .await
+                    .expect("target answers within 10 s")
+                    .unwrap_or(0);
+            if n == 0 {
+                return None;
+            }
+        }
+    }
+
+    pub fn track(&mut self, p: &TargetPdu) {
+        let statsn = match p {
+            TargetPdu::ScsiResponse(r) => Some(r.statsn),
+            TargetPdu::DataIn(d) if d.status.is_some() => Some(d.statsn),
+            TargetPdu::Login(r) => Some(r.statsn),
+            TargetPdu::NopIn(n) if n.itt != Itt::RESERVED => Some(n.statsn),
+            TargetPdu::TaskMgmt(r) => Some(r.statsn),
+            TargetPdu::Logout(r) => Some(r.statsn),
+            TargetPdu::Async(r) => Some(r.statsn),
+            TargetPdu::Text(r) => Some(r.statsn),
+            // "The StatSN is advanced after a Reject" (RFC 7143 11.17.2).
+            TargetPdu::Reject(r) => Some(r.statsn),
+            _ => None,
+        };
+        if let Some(s) = statsn {
+            assert!(
+                self.exp_statsn == StatSn(0) || s == self.exp_statsn,
+                "StatSN {s:?}, expected {:?}",
+                self.exp_statsn
+            );
+            self.exp_statsn = s.next();
+        }
+    }
+
+    pub fn next_itt(&mut self) -> Itt {
+        self.itt += 1;
+        Itt(self.itt)
+    }
+
+    pub async fn login(&mut self) -> bool {
+        self.login_as(false).await
+    }
+
+    pub async fn login_as(&mut self, discovery: bool) -> bool {
+        let security = if discovery {
+            keys(&[
+                ("InitiatorName", INITIATOR),
+                ("SessionType", "Discovery"),
+                ("AuthMethod", "None"),
+            ])
+        } else {
+            keys(&[
+                ("InitiatorName", INITIATOR),
+                ("SessionType", "Normal"),
+                ("TargetName", IQN),
+                ("AuthMethod", "None"),
+            ])
+        };
+        let digest = if self.want_digests { "CRC32C" } else { "None" };
+        let stages: [(u8, u8, Bytes); 2] = [
+            (0, 1, security),
+            (
+                1,
+                3,
+                keys(&[
+                    ("HeaderDigest", digest),
+                    ("DataDigest", digest),
+                    ("ImmediateData", "No"),
+                    ("InitialR2T", "Yes"),
+                    ("MaxRecvDataSegmentLength", "4096"),
+                    ("MaxBurstLength", "8192"),
+                    ("FirstBurstLength", "4096"),
+                    ("MaxOutstandingR2T", "1"),
+                ]),
+            ),
+        ];
+        let itt = self.next_itt();
+        for (csg, nsg, data) in stages {
+            let mut data = data;
+            loop {
+                self.send(InitiatorPdu::Login(LoginRequest {
+                    transit: true,
+                    csg,
+                    nsg,
+                    isid: self.isid,
+                    tsih: self.tsih,
+                    itt,
+                    cmdsn: self.cmdsn,
+                    exp_statsn: self.exp_statsn,
+                    data: data.clone(),
+                    ..Default::default()
+                }))
+                .await;
+                let Some(TargetPdu::Login(r)) = self.recv().await else {
+                    return false;
+                };
+                if r.status_class != 0 {
+                    return false;
+                }
+                if r.transit && r.nsg == nsg {
+                    if nsg == 3 {
+                        self.tsih = r.tsih;
+                        self.digests = self.want_digests;
+                        assert_ne!(r.tsih, 0);
+                    }
+                    break;
+                }
+                data = Bytes::new();
+            }
+        }
+        true
+    }
+
+    pub fn command(&mut self, cdb: &[u8], read: bool, write: bool, edtl: u32) -> ScsiCommand {
+        let mut c = [0u8; 16];
+        c[..cdb.len()].copy_from_slice(cdb);
+        let itt = self.next_itt();
+        let cmd = ScsiCommand {
+            immediate: false,
+            final_bit: true,
+            read,
+            write,
+            attr: 1,
+            lun: Lun::from_index(0),
+            itt,
+            edtl,
+            cmdsn: self.cmdsn,
+            exp_statsn: self.exp_statsn,
+            cdb: Bytes::copy_from_slice(&c),
+            bidi_read_length: None,
+            data: Bytes::new(),
+        };
+        self.cmdsn = self.cmdsn.next();
+        cmd
+    }
+
+    /// Run a read command; returns (status, data).
+    pub async fn read(&mut self, cdb: &[u8], edtl: u32) -> (u8, Vec<u8>) {
+        let c = self.command(cdb, true, false, edtl);
+        self.send(InitiatorPdu::ScsiCommand(c)).await;
+        let mut data = Vec::new();
+        loop {
+            match self.recv().await.expect("response") {
+                TargetPdu::DataIn(d) => {
+                    assert_eq!(d.buffer_offset as usize, data.len());
+                    assert!(
+                        d.data.len() <= 4096,
+                        "Data-In beyond our MaxRecvDataSegmentLength"
+                    );
+                    data.extend_from_slice(&d.data);
+                    if let Some(s) = d.status {
+                        return (s, data);
+                    }
+                }
+                TargetPdu::ScsiResponse(r) => return (r.status, data),
+                p => panic!("unexpected {p:?}"),
+            }
+        }
+    }
+
+    /// TEST UNIT READY until GOOD: the first command after login reports
+    /// the POWER ON unit attention (SAM-5 5.14).
+    pub async fn ready(&mut self) {
+        for _ in 0..3 {
+            if self.read(&[0x00, 0, 0, 0, 0, 0], 0).await.0 == 0 {
+                return;
+            }
+        }
+        panic!("unit never ready");
+    }
+
+    /// Run a write command through R2T; returns (status, R2Ts seen).
+    pub async fn write(&mut self, cdb: &[u8], payload: &[u8]) -> (u8, usize) {
+        let c = self.command(cdb, false, true, payload.len() as u32);
+        let itt = c.itt;
+        self.send(InitiatorPdu::ScsiCommand(c)).await;
+        let mut r2ts = 0;
+        loop {
+            match self.recv().await.expect("response") {
+                TargetPdu::R2t(r) => {
+                    r2ts += 1;
+                    assert!(r.desired_length <= 8192);
+                    let mut off = r.buffer_offset;
+                    let end = off + r.desired_length;
+                    let mut sn = 0;
+                    while off < end {
+                        let n = 4096.min(end - off);
+                        let d = DataOut {
+                            final_bit: off + n == end,
+                            lun: Lun::from_index(0),
+                            itt,
+                            ttt: r.ttt,
+                            exp_statsn: self.exp_statsn,
+                            datasn: DataSn(sn),
+                            buffer_offset: off,
+                            data: Bytes::copy_from_slice(
+                                &payload[off as usize..(off + n) as usize],
+                            ),
+                        };
+                        self.send(InitiatorPdu::DataOut(d)).await;
+                        off += n;
+                        sn += 1;
+                    }
+                }
+                TargetPdu::ScsiResponse(r) => return (r.status, r2ts),
+                p => panic!("unexpected {p:?}"),
+            }
+        }
+    }
+}
