@@ -9,6 +9,7 @@ use crate::pdu::{CmdSn, InitiatorPdu, LoginRequest, LoginResponse, TargetPdu};
 use crate::server::Server;
 use crate::session::{Registered, SessionHandle, SessionKey, TaskAbort};
 use bytes::Bytes;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -38,6 +39,7 @@ pub struct Established {
 /// Run the login phase. `Ok(None)`: login failed or the peer left.
 pub async fn login_phase(
     server: &Arc<Server>,
+    peer: SocketAddr,
     reader: &mut PduReader,
     writer: &mut PduWriter,
 ) -> Result<Option<Established>, ConnError> {
@@ -102,6 +104,8 @@ pub async fn login_phase(
             LoginEvent::Fail => {
                 metrics::counter!("xtgt_logins_total", "result" => "failure").increment(1);
                 tracing::info!(
+                    %peer,
+                    initiator = machine.initiator_name().unwrap_or("?"),
                     isid = %hex::encode(req.isid),
                     status_class = out.status_class,
                     status_detail = out.status_detail,

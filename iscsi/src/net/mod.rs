@@ -114,7 +114,7 @@ async fn connection(
     let mut writer = PduWriter::new(wr);
     let login = tokio::select! {
         _ = shutdown.cancelled() => Ok(None),
-        r = tokio::time::timeout(LOGIN_TIMEOUT, login::login_phase(&server, &mut reader, &mut writer)) => {
+        r = tokio::time::timeout(LOGIN_TIMEOUT, login::login_phase(&server, peer, &mut reader, &mut writer)) => {
             r.unwrap_or(Err(ConnError::Protocol("login timeout")))
         }
     };
