@@ -59,6 +59,12 @@ impl<T> CmdWindow<T> {
             .minus(1)
     }
 
+    /// Whether another task may start without exceeding the depth (immediate
+    /// commands bypass the window but not this bound).
+    pub fn has_room(&self) -> bool {
+        self.in_flight < self.depth
+    }
+
     pub fn in_flight(&self) -> u32 {
         self.in_flight
     }

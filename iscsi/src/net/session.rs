@@ -343,6 +343,11 @@ impl Session {
             InitiatorPdu::Logout(l) => (l.immediate, l.cmdsn),
         };
         if immediate {
+            if matches!(pdu, InitiatorPdu::ScsiCommand(_)) && !self.window.has_room() {
+                // RFC 7143 11.17.1: too many immediate commands.
+                self.reject(RejectReason::ImmediateCommandReject, &bhs).await?;
+                return Ok(Flow::Continue);
+            }
             return self.process(pdu, bhs).await;
         }
         match self.window.admit(cmdsn, pdu) {
