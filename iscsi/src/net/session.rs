@@ -345,7 +345,8 @@ impl Session {
         if immediate {
             if matches!(pdu, InitiatorPdu::ScsiCommand(_)) && !self.window.has_room() {
                 // RFC 7143 11.17.1: too many immediate commands.
-                self.reject(RejectReason::ImmediateCommandReject, &bhs).await?;
+                self.reject(RejectReason::ImmediateCommandReject, &bhs)
+                    .await?;
                 return Ok(Flow::Continue);
             }
             return self.process(pdu, bhs).await;

@@ -2,9 +2,10 @@
 
 use super::io::ConnError;
 use super::session::{Flow, Session};
-use crate::pdu::consts::{function as f, response as r};
+use crate::pdu::consts::response as r;
 use crate::pdu::{Bhs, InitiatorPdu, RejectReason, TargetPdu, TaskMgmtRequest, TaskMgmtResponse};
 use crate::session::TaskAbort;
+use crate::task::{abort_task_response, tmf_action, TmfAction};
 use scsi::{TmfFunction, TmfResponse};
 
 fn device_response(t: TmfResponse) -> u8 {
@@ -35,28 +36,24 @@ impl Session {
         };
         let lun = t.lun.to_index();
         let mut close = false;
-        let response = match t.function {
-            f::ABORT_TASK => {
+        let response = match tmf_action(t.function) {
+            TmfAction::AbortTask => {
                 let ref_itt = t.ref_itt;
                 let queued = self.window.cancel_pending(
                     |p| matches!(p, InitiatorPdu::ScsiCommand(c) if c.itt == ref_itt),
                 );
-                if self.abort_task(t.ref_itt) || queued > 0 {
-                    r::FUNCTION_COMPLETE
-                } else if t
-                    .ref_cmdsn
-                    .in_window(self.exp_cmdsn(), self.window.max_cmdsn())
-                {
-                    // Not received yet (RFC 7143 11.5.1): it will never run.
-                    r::FUNCTION_COMPLETE
-                } else {
-                    r::TASK_DOES_NOT_EXIST
-                }
+                let found = self.abort_task(ref_itt) || queued > 0;
+                abort_task_response(
+                    found,
+                    t.ref_cmdsn,
+                    self.exp_cmdsn(),
+                    self.window.max_cmdsn(),
+                )
             }
-            f::ABORT_TASK_SET | f::CLEAR_TASK_SET | f::LOGICAL_UNIT_RESET => {
-                let func = match t.function {
-                    f::ABORT_TASK_SET => TmfFunction::AbortTaskSet,
-                    f::CLEAR_TASK_SET => TmfFunction::ClearTaskSet,
+            action @ (TmfAction::AbortTaskSet | TmfAction::ClearTaskSet | TmfAction::LunReset) => {
+                let func = match action {
+                    TmfAction::AbortTaskSet => TmfFunction::AbortTaskSet,
+                    TmfAction::ClearTaskSet => TmfFunction::ClearTaskSet,
                     _ => TmfFunction::LunReset,
                 };
                 let resp = self.server.device.task_management(&nexus, func, lun).await;
@@ -73,8 +70,8 @@ impl Session {
                 }
                 device_response(resp)
             }
-            f::TARGET_WARM_RESET | f::TARGET_COLD_RESET => {
-                let cold = t.function == f::TARGET_COLD_RESET;
+            action @ (TmfAction::TargetWarmReset | TmfAction::TargetColdReset) => {
+                let cold = action == TmfAction::TargetColdReset;
                 let func = if cold {
                     TmfFunction::TargetColdReset
                 } else {
@@ -85,16 +82,12 @@ impl Session {
                 self.window
                     .cancel_pending(|p| matches!(p, InitiatorPdu::ScsiCommand(_)));
                 self.broadcast_abort(None);
-                if cold {
-                    // RFC 7143 11.5.1: after the response, the target drops
-                    // all of its connections.
-                    close = true;
-                }
+                // RFC 7143 11.5.1: after a cold reset's response, the target
+                // drops all of its connections.
+                close = cold;
                 device_response(resp)
             }
-            f::TASK_REASSIGN => r::REASSIGNMENT_NOT_SUPPORTED,
-            f::CLEAR_ACA => r::FUNCTION_NOT_SUPPORTED,
-            _ => r::FUNCTION_REJECTED,
+            TmfAction::Respond(code) => code,
         };
         tracing::info!(
             tsih = self.est.handle.tsih,
