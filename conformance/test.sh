@@ -10,6 +10,7 @@
 # Environment:
 #   XTGT_NO_APT=1          skip apt-get (packages already installed)
 #   QEMU_IMG_SIZE_MIB=256  smaller image for qemu-img.sh (default 1024)
+#   XCOPY_SIZE_MIB=256     smaller image for xcopy.sh (default 1024)
 #   LIBISCSI_SKIP_ALL=1    skip the informational iscsi-test-cu -t ALL runs
 #   CONFORMANCE_ONLY="libiscsi chap"   run only these scripts
 set -u
@@ -140,6 +141,7 @@ run_script() {
 
 run_script libiscsi conformance/libiscsi.sh
 run_script qemu-img conformance/qemu-img.sh
+run_script xcopy conformance/xcopy.sh
 run_script chap conformance/chap.sh
 run_script robustness conformance/robustness.sh
 if [ -f conformance/linux-vm/run.sh ]; then
