@@ -33,6 +33,9 @@ usage: $0 [options]
   --copy            also run the 1 GiB LUN->LUN copy comparison
   --copy-size SIZE  size of the copy LUNs (default 1GiB)
   --xtgt PATH       xtgt binary (default target/release/xtgt, built if missing)
+  --tgt-tuned       give tgt 256 KiB data segments (MaxRecvDataSegmentLength,
+                    MaxXmitDataSegmentLength) like xtgt's default, instead of
+                    tgt's own default of 8 KiB
   --b-as-tgt        run a second tgt in xtgt's slot (to prove the script before
                     xtgt works); its column is labelled tgt#2, never xtgt
   --dir DIR         where the LUN files go (default \${XTGT_BENCH_DIR:-/var/tmp})
@@ -56,6 +59,7 @@ COPY=0
 COPY_SIZE=1GiB
 XTGT_BIN=""
 B_AS_TGT=0
+TGT_TUNED=0
 BENCH_DIR=${XTGT_BENCH_DIR:-/var/tmp}
 OUT="$SCRIPT_DIR/results.md"
 INSTALL=1
@@ -76,6 +80,7 @@ while (($#)); do
     --copy-size) COPY_SIZE=$2; shift ;;
     --xtgt) XTGT_BIN=$2; shift ;;
     --b-as-tgt) B_AS_TGT=1 ;;
+    --tgt-tuned) TGT_TUNED=1 ;;
     --dir) BENCH_DIR=$2; shift ;;
     --out) OUT=$2; shift ;;
     --no-install) INSTALL=0 ;;
@@ -264,6 +269,12 @@ start_tgt() {
             --backing-store "$f" --blocksize 512
         lun=$((lun + 1))
     done
+    if ((TGT_TUNED)); then
+        local key
+        for key in MaxRecvDataSegmentLength MaxXmitDataSegmentLength; do
+            tgtadm -C "$ctl" --lld iscsi --mode target --op update --tid 1 --name "$key" --value 262144
+        done
+    fi
     tgtadm -C "$ctl" --lld iscsi --mode target --op bind --tid 1 --initiator-address ALL
     wait_port "$port" "$pid" "$name"
     log "$name: tgtd pid $pid on 127.0.0.1:$port"
@@ -504,18 +515,33 @@ time_it() { # command... -> seconds (stdout), command output to the log
     awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }'
 }
 
-cfr_copy() { # SRC DST: copy_file_range(2) in a loop
+cfr_copy() { # SRC DST: copy_file_range(2) in place, 8 MiB chunks, one thread per core
     python3 - "$1" "$2" <<'EOF'
-import os, sys
+import os, sys, threading
 src = os.open(sys.argv[1], os.O_RDONLY)
-dst = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-left = os.fstat(src).st_size
-while left > 0:
-    n = os.copy_file_range(src, dst, left)
-    if n == 0:
-        break
-    left -= n
-os.fsync(dst) if os.environ.get("CFR_FSYNC") else None
+dst = os.open(sys.argv[2], os.O_WRONLY)  # overwrite in place, as a LUN copy does
+size = os.fstat(src).st_size
+chunk = 8 << 20
+next_off = [0]
+lock = threading.Lock()
+def worker():
+    while True:
+        with lock:
+            off = next_off[0]
+            next_off[0] += chunk
+        if off >= size:
+            return
+        end = min(off + chunk, size)
+        while off < end:
+            n = os.copy_file_range(src, dst, end - off, off, off)
+            if n == 0:
+                raise SystemExit("copy_file_range: unexpected end of file")
+            off += n
+threads = [threading.Thread(target=worker) for _ in range(os.cpu_count() or 1)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
 EOF
 }
 
@@ -554,8 +580,10 @@ if ((COPY)); then
         fi
         rm -f "$WORK/fs-dst.img"
         C[cp]+="$(time_it cp --reflink=never "$WORK/fs-src.img" "$WORK/fs-dst.img") "
-        rm -f "$WORK/fs-dst.img"
+        truncate -s "$COPY_BYTES" "$WORK/fs-dst.img"
+        zero_file "$WORK/fs-dst.img"
         C[cfr]+="$(time_it cfr_copy "$WORK/fs-src.img" "$WORK/fs-dst.img") "
+        check_copy "copy_file_range" "$WORK/fs-src.img" "$WORK/fs-dst.img"
     done
 fi
 
@@ -589,6 +617,11 @@ row() { # LABEL KEY DECIMALS
     printf '| %s | %s | %s | %s | %s–%s |\n' "$1" "$(fmt "$a" "$3")" "$(fmt "$b" "$3")" "$r" "$lo" "$hi"
 }
 
+if ((TGT_TUNED)); then
+    TGT_SEGMENTS="256 KiB data segments like xtgt (--tgt-tuned)"
+else
+    TGT_SEGMENTS="its default 8 KiB MaxRecvDataSegmentLength (xtgt offers 256 KiB)"
+fi
 FSTYPE=$(findmnt -n -o FSTYPE -T "$WORK" || stat -f -c %T "$WORK")
 XTGT_REV=$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # the tree others work in may hold uncommitted changes that the binary contains
@@ -601,7 +634,8 @@ XTGT_REV=$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unkn
         "tgt $(tgtd -V 2>&1 | awk '{print $NF}'), $(qemu-img --version | head -n1)," \
         "$("$FIO" --version), xtgt at $XTGT_REV. Medians of $REPS rounds; in each" \
         "round both targets run each workload back to back (order alternating)," \
-        "and the ratio is the median of those per-round ratios (range: lowest–highest)."
+        "and the ratio is the median of those per-round ratios (range: lowest–highest)." \
+        "tgt runs with $TGT_SEGMENTS."
     echo
     echo "| workload | tgt | $B_LABEL | ratio $B_LABEL/tgt | ratio range |"
     echo "|---|---:|---:|---:|---:|"
@@ -622,8 +656,9 @@ XTGT_REV=$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unkn
             printf '| offloaded copy in %s (qemu-img convert -C)%s | %s |\n' "$B_LABEL" \
                 "${OFFLOAD_FELL_BACK:+ — fell back to host copy, no EXTENDED COPY seen}" \
                 "$(fmt "$(median ${C[boff]})" 3)"
-            printf '| backend: cp --reflink=never on %s | %s |\n' "$FSTYPE" "$(fmt "$(median ${C[cp]})" 3)"
-            printf '| backend: copy_file_range on %s (physical limit) | %s |\n' "$FSTYPE" "$(fmt "$(median ${C[cfr]})" 3)"
+            printf '| backend: cp --reflink=never on %s (to a new file) | %s |\n' "$FSTYPE" "$(fmt "$(median ${C[cp]})" 3)"
+            printf '| backend: copy_file_range on %s, in place, %s threads (physical limit) | %s |\n' \
+                "$FSTYPE" "$(nproc)" "$(fmt "$(median ${C[cfr]})" 3)"
         }
         if ((${#COPY_BAD[@]})); then
             echo
