@@ -1,5 +1,7 @@
 # Copy offload checks (EXTENDED COPY, ODX tokens) for passthrough mode, sourced by
-# passthrough.sh and run only with LINUX_VM_COPY=1 (off until xtgt implements them).
+# passthrough.sh. The EXTENDED COPY checks always run (LINUX_VM_COPY=0 turns them
+# off, e.g. against tgt); the ODX token checks run with LINUX_VM_ODX=1 (off until
+# xtgt serves POPULATE TOKEN / WRITE USING TOKEN).
 #
 # Adding one is one line: `check NAME copied SRC SKIP DST SEEK COUNT BS -- CMD...`
 # fills SRC[SKIP..+COUNT) with random data, runs CMD, and compares DST[SEEK..+COUNT).
@@ -44,12 +46,20 @@ pt_abort() {
 
 copy_checks() {
   A=$(v dev t1l0); B=$(v dev t1l2); C=$(v dev t2l0); bs=$(v bs t1l0)
+  xcopy_checks
+  if have_odx; then odx_checks; else note "ODX token checks skipped (LINUX_VM_ODX=1 enables them)"; fi
+}
+
+xcopy_checks() {
   check copy.sg_vpd_3pc_tpc   quiet sg_vpd -p 0x8f "$A"
   check copy.sg_inq_3pc       sh -c "sg_inq '$A' | grep -q '3PC=1'"
   check copy.sg_xcopy_same_lun    copied "$A" 8192 "$A" 12288 1024 "$bs" -- sg_xcopy if="$A" skip=8192 of="$A" seek=12288 bs="$bs" count=1024
   check copy.sg_xcopy_across_luns copied "$A" 8192 "$B" 8192 1024 "$bs" -- sg_xcopy if="$A" skip=8192 of="$B" seek=8192 bs="$bs" count=1024
   check copy.sg_xcopy_across_tgts copied "$A" 8192 "$C" 8192 1024 "$bs" -- sg_xcopy if="$A" skip=8192 of="$C" seek=8192 bs="$bs" count=1024
   check copy.ddpt_xcopy       copied "$A" 16384 "$B" 16384 2048 "$bs" -- ddpt if="$A" skip=16384 of="$B" seek=16384 bs="$bs" count=2048 --xcopy
+}
+
+odx_checks() {
   check copy.ddpt_odx         copied "$A" 20480 "$C" 20480 2048 "$bs" -- ddpt if="$A" skip=20480 of="$C" seek=20480 bs="$bs" count=2048 --odx
   check copy.ddptctl_info     tpc_info "$A"
   check copy.ddptctl_pt_rrti_wut copied "$A" 24576 "$B" 24576 128 "$bs" -- pt_rrti_wut "$A" "$B" 24576 128 0x201

@@ -36,7 +36,8 @@ expect_fail() {
   if "$@"; then echo "expected a failure, command succeeded"; return 1; fi
   return 0
 }
-have_copy() { [ "${LINUX_VM_COPY:-0}" = 1 ]; }
+have_copy() { [ "${LINUX_VM_COPY:-1}" = 1 ]; }
+have_odx() { [ "${LINUX_VM_ODX:-0}" = 1 ]; }
 # note TEXT: an informational line the host passes through (not counted)
 note() { echo "NOTE $*"; }
 # hexbytes FILE [SKIP [COUNT]]: the file's bytes as lowercase hex, one per line

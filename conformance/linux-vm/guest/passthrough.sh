@@ -242,5 +242,5 @@ for lab in $LABELS; do
   else check "$lab.ddpt_verify_miscompare_$peer" c_ddpt_verify_miscompare "$s" "$d" "$bs" "$cnt" 2048 4096; fi
 done
 
-if have_copy; then copy_checks; else note "copy offload checks skipped (LINUX_VM_COPY=1 enables them)"; fi
+if have_copy; then copy_checks; else note "copy offload checks skipped (LINUX_VM_COPY=0)"; fi
 finish
