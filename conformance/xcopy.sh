@@ -12,6 +12,10 @@
 #    when EXTENDED COPY fails, so its exit status proves nothing).
 # 3. As root with mkfs.xfs and a loop device: the same copies with the
 #    LUNs on a loop-mounted XFS, asserting method="native" moved them.
+# 4. Authorization (CVE-2020-28374): an EXTENDED COPY whose CSCD names a LU
+#    of a target the initiator may not use (ACL; CHAP it did not prove) is
+#    refused with 0x26/0x15 and nothing is read or written
+#    (tools/xcopy_probe.py sends it over a plain iSCSI session).
 #
 # ./conformance/xcopy.sh --bench instead times qemu-img convert -C against
 # the same convert without -C and against cp --reflink=never (the
@@ -208,8 +212,82 @@ mount_xfs() {
     mount -o loop "$LOOPIMG" "$MNT" 2>&1 || return 1
 }
 
+# authorization: CSCDs naming a LU of a target the initiator may not use
+# (ACL, CHAP) are refused with 0x26/0x15 and nothing is read or written
+# (CVE-2020-28374); the same probe as an admitted initiator copies.
+run_authorization() {
+    local dir=$WORK/auth open=$IQN_A-open secret=$IQN_A-secret chapped=$IQN_A-chap
+    local intruder=iqn.2026-11.org.xtgt.conformance:intruder
+    local owner=iqn.2026-11.org.xtgt.conformance:owner
+    local probe="python3 $CONF_DIR/tools/xcopy_probe.py" f out sums0 sums1 c0 io0 c1 io1
+    mkdir -p "$dir"
+    for f in open secret chap; do head -c 4194304 /dev/urandom >"$dir/$f.img"; done
+    cat >"$WORK/auth.toml" <<TOML
+[server]
+listen = ["127.0.0.1:0"]
+metrics_listen = "127.0.0.1:0"
+
+[[targets]]
+iqn = "$open"
+[[targets.luns]]
+lun = 0
+backend = "file"
+path = "$dir/open.img"
+block_size = 512
+
+[[targets]]
+iqn = "$secret"
+allowed_initiators = ["$owner"]
+[[targets.luns]]
+lun = 0
+backend = "file"
+path = "$dir/secret.img"
+block_size = 512
+
+[[targets]]
+iqn = "$chapped"
+chap = { user = "xcopy", secret = "xcopy-secret-0123" }
+[[targets.luns]]
+lun = 0
+backend = "file"
+path = "$dir/chap.img"
+block_size = 512
+TOML
+    start_xtgt "$WORK/auth.toml" || return 1
+    sums0=$(cd "$dir" && md5sum open.img secret.img chap.img)
+    c0=$(metric xtgt_copy_bytes_total)
+    io0=$(io_bytes)
+    for f in "$secret 0 $open 0|ACL source" "$open 0 $secret 0|ACL destination" \
+        "$chapped 0 $open 0|CHAP source" "$open 0 $chapped 0|CHAP destination"; do
+        # shellcheck disable=SC2086 # the LU pairs are words
+        out=$(timeout 60 $probe "$PORTAL" "$open" "$intruder" ${f%%|*} 64 2>&1)
+        if [ "$out" = "status=0x02 sense=05/26/15" ]; then
+            pass "xcopy: authorization: ${f#*|} of another target the initiator may not use -> 0x26/0x15"
+        else
+            fail "xcopy: authorization: ${f#*|} of a forbidden target -> 0x26/0x15" "$out"
+        fi
+    done
+    sums1=$(cd "$dir" && md5sum open.img secret.img chap.img)
+    c1=$(metric xtgt_copy_bytes_total)
+    io1=$(io_bytes)
+    if [ "$sums0" = "$sums1" ] && [ "$c1" = "$c0" ] && [ "$io1" = "$io0" ]; then
+        pass "xcopy: authorization: refused copies read and wrote nothing (files unchanged, copy bytes +0, read/write bytes +0)"
+    else
+        fail "xcopy: authorization: refused copies read and wrote nothing" \
+            "copy bytes $c0 -> $c1, read+write bytes $io0 -> $io1" "$sums0" "$sums1"
+    fi
+    out=$(timeout 60 $probe "$PORTAL" "$open" "$owner" "$secret" 0 "$open" 0 64 2>&1)
+    if [ "$out" = "status=0x00" ] && cmp -n 32768 "$dir/secret.img" "$dir/open.img" >/dev/null; then
+        pass "xcopy: authorization: an initiator in the ACL copies across targets (data compared)"
+    else
+        fail "xcopy: authorization: an initiator in the ACL copies across targets" "$out"
+    fi
+    stop_xtgt
+}
+
 # ---------------------------------------------------------------- test
 run_tests() {
+    run_authorization
     local dir=$WORK/host
     mkdir -p "$dir"
     random_source "$dir"
