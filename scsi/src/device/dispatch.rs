@@ -88,6 +88,12 @@ async fn run(
 
     let (entry, cdb) = cdb::parse(req.cdb)?;
 
+    // SBC-4 5.25: with the removable medium ejected, medium access gets
+    // NOT READY, MEDIUM NOT PRESENT (TEST UNIT READY included).
+    if lu.medium_absent() && spc::unit::needs_medium(entry.opcode) {
+        return Err(ScsiError::MediumNotPresent);
+    }
+
     if entry.flags.contains(Flags::WRITES_MEDIUM) && lu.config.read_only {
         return Err(ScsiError::WriteProtected);
     }

@@ -56,9 +56,39 @@ pub struct LuConfig {
     pub revision: String,
 }
 
+/// Properties of the medium of a logical unit beyond [`LuConfig`] (kept
+/// apart so that existing `LuConfig` literals stay valid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediumConfig {
+    /// Physical block length in bytes: a power of two multiple of the
+    /// logical block length (READ CAPACITY(16) LOGICAL BLOCKS PER PHYSICAL
+    /// BLOCK EXPONENT, SBC-4 5.20.2; granularities of VPD 0xB0).
+    pub physical_block_size: u32,
+    /// RMB (SPC-5 6.7.2): the medium can be ejected with START STOP UNIT
+    /// LOEJ=1 and loaded again (SBC-4 5.25).
+    pub removable: bool,
+}
+
+impl MediumConfig {
+    /// The default for a LU of `block_size`-byte logical blocks: 4096-byte
+    /// physical blocks (the granularity of file systems and pages backing
+    /// the LU) or one logical block if larger; not removable.
+    pub fn default_for(block_size: u32) -> Self {
+        Self {
+            physical_block_size: block_size.max(DEFAULT_PHYSICAL_BLOCK_SIZE),
+            removable: false,
+        }
+    }
+}
+
+/// Default physical block length (see [`MediumConfig::default_for`]).
+pub const DEFAULT_PHYSICAL_BLOCK_SIZE: u32 = 4096;
+
 /// A logical unit: a backend plus its SCSI-visible identity and state.
 pub struct LogicalUnit {
     pub config: LuConfig,
+    /// Physical block length and removability.
+    pub medium: MediumConfig,
     pub backend: Arc<dyn Backend>,
     /// State of the block command set (owned by `sbc`).
     pub sbc: crate::sbc::SbcState,
@@ -69,8 +99,21 @@ pub struct LogicalUnit {
 
 impl LogicalUnit {
     pub fn new(config: LuConfig, backend: Arc<dyn Backend>) -> Self {
+        let medium = MediumConfig::default_for(config.block_size);
+        Self::with_medium(config, medium, backend)
+    }
+
+    /// A LU with explicit medium properties. A physical block length that is
+    /// not a power of two multiple of the logical one (at most 2^15 logical
+    /// blocks) is replaced by the logical block length.
+    pub fn with_medium(config: LuConfig, medium: MediumConfig, backend: Arc<dyn Backend>) -> Self {
+        let mut medium = medium;
+        if !physical_block_size_valid(config.block_size, medium.physical_block_size) {
+            medium.physical_block_size = config.block_size;
+        }
         Self {
             config,
+            medium,
             backend,
             sbc: Default::default(),
             spc: Default::default(),
@@ -83,11 +126,26 @@ impl LogicalUnit {
         self.spc.write_cache_enabled()
     }
 
+    /// True when the medium is removable and currently ejected (START STOP
+    /// UNIT LOEJ=1 START=0): medium access gets NOT READY, MEDIUM NOT PRESENT.
+    pub fn medium_absent(&self) -> bool {
+        self.medium.removable && self.spc.medium_ejected()
+    }
+
     /// Capacity in logical blocks (the backend size over the block length).
     pub fn num_blocks(&self) -> u64 {
         let bs = u64::from(self.config.block_size.max(1));
         self.backend.size() / bs
     }
+}
+
+/// `physical` is a power of two multiple of `logical` with at most 2^15
+/// logical blocks per physical block (the 4-bit exponent, SBC-4 5.20.2).
+pub fn physical_block_size_valid(logical: u32, physical: u32) -> bool {
+    logical != 0
+        && physical.is_multiple_of(logical)
+        && (physical / logical).is_power_of_two()
+        && (physical / logical).trailing_zeros() <= 15
 }
 
 /// A SCSI target port: one iSCSI target (name + portal group) and its LUN map.

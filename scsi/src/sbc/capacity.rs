@@ -1,7 +1,7 @@
 //! READ CAPACITY (10), SBC-4 5.19, and READ CAPACITY (16), SBC-4 5.20.
 
 use super::cdb::{ReadCapacity10, ReadCapacity16};
-use super::{block_size, capacity_blocks, BlockLimits};
+use super::{block_size, capacity_blocks, lbppb_exponent, BlockLimits};
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
 use bytes::{BufMut, BytesMut};
@@ -32,7 +32,8 @@ pub async fn read_capacity16(ctx: &CommandCtx<'_>) -> CommandResult {
     b.put_u64(capacity_blocks(ctx.lu).saturating_sub(1));
     b.put_u32(block_size(ctx.lu));
     b.put_u8(0); // P_TYPE, PROT_EN: no protection information
-    b.put_u8(0); // P_I_EXPONENT, LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT
+                 // P_I_EXPONENT = 0, LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT.
+    b.put_u8(lbppb_exponent(ctx.lu) & 0x0F);
     b.put_u8(u8::from(lbpme) << 7 | u8::from(lbprz) << 6); // LOWEST ALIGNED LBA = 0
     b.put_u8(0);
     b.put_bytes(0, RC16_LEN - b.len());

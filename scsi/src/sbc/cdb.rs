@@ -18,6 +18,7 @@ pub const UNMAP: u8 = 0x42;
 pub const READ_16: u8 = 0x88;
 pub const COMPARE_AND_WRITE: u8 = 0x89;
 pub const WRITE_16: u8 = 0x8A;
+pub const ORWRITE_16: u8 = 0x8B;
 pub const WRITE_AND_VERIFY_16: u8 = 0x8E;
 pub const VERIFY_16: u8 = 0x8F;
 pub const PRE_FETCH_16: u8 = 0x90;
@@ -86,7 +87,8 @@ fn lba_len(cdb: &[u8]) -> Result<(u64, u64, u8, u16), ScsiError> {
     Ok((lba, len, flags, l.len_at as u16))
 }
 
-/// READ / WRITE (6/10/12/16), SBC-4 5.15-5.18, 5.40-5.43.
+/// READ / WRITE (6/10/12/16), SBC-4 5.15-5.18, 5.40-5.43, and ORWRITE(16),
+/// SBC-4 5.12 (same layout; `protect` is ORPROTECT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rw {
     pub lba: u64,
@@ -299,6 +301,7 @@ impl ReadCapacity16 {
 pub enum BlockCdb {
     Read(Rw),
     Write(Rw),
+    OrWrite(Rw),
     Verify(Verify),
     WriteAndVerify(Verify),
     WriteSame(WriteSame),
@@ -316,6 +319,7 @@ pub fn parse(cdb: &[u8]) -> Result<BlockCdb, ScsiError> {
     Ok(match byte(cdb, 0)? {
         READ_6 | READ_10 | READ_12 | READ_16 => BlockCdb::Read(Rw::parse(cdb)?),
         WRITE_6 | WRITE_10 | WRITE_12 | WRITE_16 => BlockCdb::Write(Rw::parse(cdb)?),
+        ORWRITE_16 => BlockCdb::OrWrite(Rw::parse(cdb)?),
         VERIFY_10 | VERIFY_12 | VERIFY_16 => BlockCdb::Verify(Verify::parse(cdb)?),
         WRITE_AND_VERIFY_10 | WRITE_AND_VERIFY_12 | WRITE_AND_VERIFY_16 => {
             BlockCdb::WriteAndVerify(Verify::parse(cdb)?)
@@ -382,6 +386,7 @@ mod tests {
         let mut c = [0xFFu8; 16];
         for op in [
             READ_16,
+            ORWRITE_16,
             WRITE_SAME_16,
             COMPARE_AND_WRITE,
             SERVICE_ACTION_IN_16,

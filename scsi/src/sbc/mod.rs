@@ -3,13 +3,15 @@
 //!
 //! Every handler parses its CDB into a typed struct (see [`cdb`]), validates
 //! field values and ranges, and only then touches the backend. Writers take
-//! [`SbcState::write_lock`] shared; COMPARE AND WRITE takes it exclusive so its
-//! read-compare-write is atomic against every other writer on the LU.
+//! [`SbcState::write_lock`] shared; COMPARE AND WRITE and ORWRITE take it
+//! exclusive so their read-modify-write is atomic against every other
+//! writer on the LU.
 
 pub mod capacity;
 pub mod caw;
 pub mod cdb;
 pub mod lba_status;
+pub mod orwrite;
 pub mod prefetch;
 pub mod read;
 pub mod sync;
@@ -66,13 +68,13 @@ pub struct BlockLimits {
     pub max_transfer_length: u32,
     /// OPTIMAL TRANSFER LENGTH.
     pub optimal_transfer_length: u32,
-    /// OPTIMAL TRANSFER LENGTH GRANULARITY (1: no constraint).
+    /// OPTIMAL TRANSFER LENGTH GRANULARITY: one physical block.
     pub optimal_transfer_length_granularity: u16,
     /// MAXIMUM UNMAP LBA COUNT (0 when the backend cannot deallocate).
     pub max_unmap_lba_count: u32,
     /// MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT (0 when it cannot deallocate).
     pub max_unmap_descriptors: u32,
-    /// OPTIMAL UNMAP GRANULARITY.
+    /// OPTIMAL UNMAP GRANULARITY: 4 KiB or one physical block, the larger.
     pub optimal_unmap_granularity: u32,
     /// UNMAP GRANULARITY ALIGNMENT (UGAVALID is set when unmap is supported).
     pub unmap_granularity_alignment: u32,
@@ -96,10 +98,12 @@ impl BlockLimits {
         BlockLimits {
             max_transfer_length: blocks(MAX_TRANSFER_BLOCKS_BYTES),
             optimal_transfer_length: blocks(OPTIMAL_TRANSFER_BYTES),
-            optimal_transfer_length_granularity: 1,
+            optimal_transfer_length_granularity: u16::try_from(logical_per_physical(lu))
+                .unwrap_or(u16::MAX),
             max_unmap_lba_count: if unmap { blocks(MAX_UNMAP_BYTES) } else { 0 },
             max_unmap_descriptors: if unmap { MAX_UNMAP_DESCRIPTORS } else { 0 },
-            optimal_unmap_granularity: blocks(UNMAP_GRANULARITY_BYTES),
+            optimal_unmap_granularity: blocks(UNMAP_GRANULARITY_BYTES)
+                .max(logical_per_physical(lu)),
             unmap_granularity_alignment: 0,
             max_write_same_length: (MAX_WRITE_SAME_BYTES / bs).min(MAX_WRITE_SAME_BLOCKS),
             max_compare_and_write_length: MAX_COMPARE_AND_WRITE_BLOCKS,
@@ -115,6 +119,17 @@ pub(crate) fn block_size(lu: &LogicalUnit) -> u32 {
         0 => 512,
         n => n,
     }
+}
+
+/// Logical blocks per physical block (a power of two, at least 1; the LU
+/// constructor keeps the physical block length valid).
+pub(crate) fn logical_per_physical(lu: &LogicalUnit) -> u32 {
+    (lu.medium.physical_block_size / block_size(lu)).max(1)
+}
+
+/// LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (SBC-4 5.20.2, 4 bits).
+pub(crate) fn lbppb_exponent(lu: &LogicalUnit) -> u8 {
+    logical_per_physical(lu).trailing_zeros().min(15) as u8
 }
 
 /// Number of logical blocks on the medium.

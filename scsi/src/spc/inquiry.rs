@@ -72,7 +72,13 @@ pub fn standard_data(peripheral: u8, vendor: &str, product: &str, revision: &str
 
 fn lu_standard_data(lu: &LogicalUnit) -> Vec<u8> {
     let c = &lu.config;
-    standard_data(TYPE_DISK, &c.vendor, &c.product, &c.revision)
+    let mut d = standard_data(TYPE_DISK, &c.vendor, &c.product, &c.revision);
+    if lu.medium.removable {
+        if let Some(b) = d.get_mut(1) {
+            *b |= 0x80; // RMB=1: removable medium (SPC-5 6.7.2)
+        }
+    }
+    d
 }
 
 /// INQUIRY for a mapped logical unit.

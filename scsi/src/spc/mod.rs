@@ -17,6 +17,7 @@ use crate::device::ua::{lock, UaTable};
 use crate::sense::ScsiError;
 use bytes::Bytes;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// Per-LU state of the primary command set.
@@ -28,6 +29,8 @@ pub struct SpcState {
     mode: Mutex<mode::ModeState>,
     /// I_T nexuses that hold a PREVENT (SPC-5 6.16).
     prevent: Mutex<HashSet<u64>>,
+    /// The removable medium was ejected (START STOP UNIT LOEJ=1 START=0).
+    ejected: AtomicBool,
 }
 
 impl SpcState {
@@ -74,6 +77,16 @@ impl SpcState {
         } else {
             p.remove(&nexus);
         }
+    }
+
+    /// True after an eject until the next load (SBC-4 5.25).
+    pub fn medium_ejected(&self) -> bool {
+        self.ejected.load(Ordering::Acquire)
+    }
+
+    /// Records an eject (true) or a load (false) of the medium.
+    pub(crate) fn set_medium_ejected(&self, ejected: bool) {
+        self.ejected.store(ejected, Ordering::Release);
     }
 
     /// True when any I_T nexus holds a PREVENT on this LU.

@@ -1,30 +1,98 @@
 //! TEST UNIT READY (SPC-5 6.47), START STOP UNIT (SBC-4 5.25) and PREVENT
-//! ALLOW MEDIUM REMOVAL (SPC-5 6.16, SBC-4 5.13). The medium is not
-//! removable and always ready.
+//! ALLOW MEDIUM REMOVAL (SPC-5 6.16, SBC-4 5.13).
+//!
+//! A LU is always spun up (no power conditions are modelled). A removable
+//! LU (RMB=1, [`crate::device::MediumConfig::removable`]) can have its
+//! medium ejected with LOEJ=1 START=0 and loaded with LOEJ=1 START=1; while
+//! it is ejected, every medium access command (TEST UNIT READY included)
+//! gets NOT READY, MEDIUM NOT PRESENT (see [`needs_medium`]). PREVENT is
+//! held per I_T nexus and released by ALLOW, by the loss of the nexus and
+//! by resets (SPC-5 6.16).
 
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
 
 pub async fn test_unit_ready(_ctx: &CommandCtx<'_>) -> CommandResult {
+    // Medium not present is answered by the dispatcher (`needs_medium`).
     Ok(Completion::good())
 }
 
-/// START STOP UNIT: accepted and ignored (the LU stays ready). With LOEJ=1
-/// and START=0 (eject) while some I_T nexus prevents removal, MEDIUM
-/// REMOVAL PREVENTED (SBC-4 5.25).
+/// Commands a LU answers while its removable medium is ejected: they
+/// report on or act upon the LU, not the medium (as removable-medium
+/// devices do: INQUIRY, REQUEST SENSE, REPORT LUNS, MODE SENSE/SELECT,
+/// MAINTENANCE IN (REPORT SUPPORTED OPERATION CODES), START STOP UNIT and
+/// PREVENT ALLOW MEDIUM REMOVAL). Every other command needs the medium.
+pub fn needs_medium(opcode: u8) -> bool {
+    !matches!(
+        opcode,
+        0x03 | 0x12 | 0x15 | 0x1A | 0x1B | 0x1E | 0x55 | 0x5A | 0xA0 | 0xA3
+    )
+}
+
+/// Fields of a START STOP UNIT CDB (SBC-4 5.25).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartStopUnit {
+    pub immed: bool,
+    pub power_condition: u8,
+    pub no_flush: bool,
+    pub loej: bool,
+    pub start: bool,
+}
+
+impl StartStopUnit {
+    pub fn parse(cdb: &[u8]) -> Self {
+        let b = |i: usize| cdb.get(i).copied().unwrap_or(0);
+        Self {
+            immed: b(1) & 0x01 != 0,
+            power_condition: b(4) >> 4,
+            no_flush: b(4) & 0x04 != 0,
+            loej: b(4) & 0x02 != 0,
+            start: b(4) & 0x01 != 0,
+        }
+    }
+}
+
+/// START STOP UNIT (SBC-4 5.25).
+///
+/// POWER CONDITION other than 0h: START and LOEJ are ignored (SBC-4
+/// 5.25); with no power conditions modelled the command completes GOOD
+/// for every value (as libiscsi's StartStopUnit.PowerCondition expects).
+/// LOEJ=0: the LU stays ready whatever START says. LOEJ=1 while any I_T
+/// nexus prevents medium removal: ILLEGAL REQUEST, MEDIUM REMOVAL
+/// PREVENTED, for an eject and (on a removable LU) for a load alike.
+/// LOEJ=1 on a removable LU: START=0 ejects (after making cached data
+/// durable unless NO_FLUSH), START=1 loads. On a LU that is not removable
+/// LOEJ=1 changes nothing.
 pub async fn start_stop_unit(ctx: &CommandCtx<'_>) -> CommandResult {
-    let b4 = ctx.cdb.get(4).copied().unwrap_or(0);
-    let power_condition = b4 >> 4;
-    let loej = b4 & 0x02 != 0;
-    let start = b4 & 0x01 != 0;
-    if power_condition == 0 && loej && !start && ctx.lu.spc.removal_prevented() {
+    let ssu = StartStopUnit::parse(ctx.cdb);
+    if ssu.power_condition != 0 || !ssu.loej {
+        return Ok(Completion::good());
+    }
+    let removable = ctx.lu.medium.removable;
+    if ctx.lu.spc.removal_prevented() && (removable || !ssu.start) {
         return Err(ScsiError::MediumRemovalPrevented);
     }
+    if !removable {
+        return Ok(Completion::good());
+    }
+    if ssu.start {
+        ctx.lu.spc.set_medium_ejected(false);
+        return Ok(Completion::good());
+    }
+    if !ssu.no_flush && !ctx.lu.spc.medium_ejected() {
+        let _shared = ctx.lu.sbc.write_lock.read().await;
+        ctx.lu.backend.flush().await.map_err(|e| {
+            tracing::warn!(backend = %ctx.lu.backend.describe(), error = %e, "flush before eject failed");
+            ScsiError::WriteError { lba: None }
+        })?;
+    }
+    ctx.lu.spc.set_medium_ejected(true);
     Ok(Completion::good())
 }
 
 /// PREVENT ALLOW MEDIUM REMOVAL: PREVENT 00b allows, 01b prevents
 /// (recorded per I_T nexus); 10b and 11b are obsolete/changer-only.
+/// Answered with or without a medium present.
 pub async fn prevent_allow_medium_removal(ctx: &CommandCtx<'_>) -> CommandResult {
     let prevent = ctx.cdb.get(4).copied().unwrap_or(0) & 0x03;
     match prevent {

@@ -540,6 +540,7 @@ async fn read_capacity_10_and_16_are_byte_exact() {
     let mut want = [0u8; 32];
     want[..8].copy_from_slice(&(CAP - 1).to_be_bytes());
     want[8..12].copy_from_slice(&512u32.to_be_bytes());
+    want[13] = 3; // 8 logical blocks per 4096-byte physical block (default)
     want[14] = 0xC0; // LBPME, LBPRZ
     assert_eq!(&r.data[..], &want[..]);
     // ALLOCATION LENGTH truncates.

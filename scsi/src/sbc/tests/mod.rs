@@ -3,6 +3,7 @@
 
 mod garbage;
 mod io;
+mod medium;
 mod provisioning;
 
 use crate::backend::{Backend, MemoryBackend};
