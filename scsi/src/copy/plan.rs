@@ -106,6 +106,21 @@ pub fn build_plan(list: &Lid1ParameterList, cx: &PlanContext<'_>) -> Result<Copy
         if dst.read_only {
             return Err(ScsiError::WriteProtected);
         }
+        // A removable medium that is ejected cannot be read or written
+        // (SBC-4 5.25): the copy target is unreachable, and the LU's own
+        // NOT READY, MEDIUM NOT PRESENT is forwarded.
+        for (lu, field) in [(&src, 4), (&dst, 6)] {
+            if lu.lu.medium_absent() {
+                let (segment, pointer) = at(field);
+                return Err(ScsiError::CopyAborted {
+                    asc: UNREACHABLE_COPY_TARGET.0,
+                    ascq: UNREACHABLE_COPY_TARGET.1,
+                    segment,
+                    cause: Some(Box::new(ScsiError::MediumNotPresent)),
+                    segment_pointer: Some(pointer),
+                });
+            }
+        }
         let planned = plan_segment(seg, number, &src, &dst, cx.limits)?;
         total_bytes = total_bytes.saturating_add(planned.length);
         segments.push(planned);

@@ -508,3 +508,50 @@ async fn source_read_error_aborts_with_segment_and_forwarded_sense() {
     assert_eq!(usize::from(be16(&r.data_in, 58)), sense.len());
     assert_eq!(&r.data_in[60..], &sense[..]);
 }
+
+/// A CSCD naming a LU whose removable medium is ejected: COPY ABORTED,
+/// UNREACHABLE COPY TARGET, the segment pointer at the CSCD ID field and
+/// NOT READY, MEDIUM NOT PRESENT forwarded; nothing is copied.
+#[tokio::test]
+async fn ejected_medium_is_an_unreachable_copy_target() {
+    let removable = Arc::new(LogicalUnit::with_medium(
+        LuConfig {
+            block_size: 512,
+            read_only: false,
+            serial: "REMOVABLE0000001".into(),
+            naa_id: 9,
+            vendor: "XTGT".into(),
+            product: "disk".into(),
+            revision: "0.1".into(),
+        },
+        crate::device::MediumConfig {
+            physical_block_size: 4096,
+            removable: true,
+        },
+        Counting::new(1 << 20),
+    ));
+    let dst_b = Counting::new(1 << 20);
+    let dst = lu(2, 512, dst_b.clone());
+    let t = port("iqn.t:a", 1, &[&dst, &removable]);
+    let s = server(vec![open(&t)]);
+    let n = nexus(&s, &t).await;
+    // START STOP UNIT LOEJ=1 START=0: eject.
+    let r = exec(&s, &n, 1, &[0x1B, 0, 0, 0, 0x02, 0], &[]).await;
+    assert_eq!(r.status, Status::Good);
+    assert!(removable.medium_absent());
+    let l = list(
+        0,
+        0b11,
+        &[cscd16(&removable), cscd16(&dst)],
+        &[seg_b2b(false, 0, 1, 8, 0, 0)],
+    );
+    let r = xcopy(&s, &n, 0, &l).await;
+    assert_eq!(sense_of(&r), Some((0x0A, 0x08, 0x04)));
+    let sense = r.sense.clone().unwrap();
+    assert_eq!(be32(&sense, 8), 0);
+    // Segment pointer: the SOURCE CSCD ID field of segment 0 (16 + 64 + 4).
+    assert_eq!(&sense[15..18], &[0x80, 0, 84]);
+    let fwd = &sense[18..];
+    assert_eq!((fwd[2] & 0x0F, fwd[12], fwd[13]), (0x02, 0x3A, 0x00));
+    assert_eq!(dst_b.io(), (0, 0));
+}
