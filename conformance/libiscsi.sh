@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # libiscsi conformance: iscsi-ls discovery, the required iscsi-test-cu
 # suites (conformance/libiscsi-required.txt) on a 512-byte and a 4096-byte
-# LUN, SCSI.ReadOnly on a read-only LUN, SCSI.MultipathIO over two
+# LUN, SCSI.StartStopUnit and SCSI.PreventAllow on removable 512-byte and
+# 4096-byte LUNs, SCSI.ReadOnly on a read-only LUN, SCSI.MultipathIO over two
 # sessions, and one informational "-t ALL" run whose per-suite results go
 # to conformance/results/libiscsi-all.md (the README's conformance table).
 #
@@ -39,6 +40,28 @@ backend = "file"
 path = "lun4096.img"
 size = "$LUN_SIZE"
 block_size = 4096
+# 8 KiB physical blocks: two logical blocks each, so libiscsi's LBPPB > 1
+# tests (unaligned WRITE SAME UNMAP, invalid Data-Out sizes) run here too.
+physical_block_size = 8192
+
+# Removable LUNs for SCSI.StartStopUnit and SCSI.PreventAllow (they eject
+# the medium; the other suites keep using LUNs 0 and 1).
+[[targets.luns]]
+lun = 2
+backend = "file"
+path = "rm512.img"
+size = "64MiB"
+block_size = 512
+removable = true
+
+[[targets.luns]]
+lun = 3
+backend = "file"
+path = "rm4096.img"
+size = "64MiB"
+block_size = 4096
+physical_block_size = 8192
+removable = true
 
 [[targets]]
 iqn = "$RO"
@@ -54,6 +77,8 @@ TOML
 start_xtgt "$WORK/xtgt.toml" || { summary; exit 1; }
 URL512=iscsi://$PORTAL/$DISKS/0
 URL4096=iscsi://$PORTAL/$DISKS/1
+URLRM512=iscsi://$PORTAL/$DISKS/2
+URLRM4096=iscsi://$PORTAL/$DISKS/3
 URLRO=iscsi://$PORTAL/$RO/0
 
 out=$(timeout 60 iscsi-ls -s "iscsi://$PORTAL" 2>&1)
@@ -105,6 +130,10 @@ while read -r suite _; do
     case "$suite" in
     "" | \#*) continue ;;
     SCSI.ReadOnly) run_suite "$suite" readonly "$URLRO" ;;
+    SCSI.StartStopUnit | SCSI.PreventAllow)
+        run_suite "$suite" removable-512 "$URLRM512"
+        run_suite "$suite" removable-4096 "$URLRM4096"
+        ;;
     SCSI.MultipathIO)
         zero_head "$URL512"
         run_suite "$suite" 512 "$URL512" "$URL512"
@@ -132,9 +161,20 @@ if [ -z "${LIBISCSI_SKIP_ALL:-}" ]; then
         fi
     done
     timeout 120 iscsi-test-cu -d -t SCSI.ReadOnly "$URLRO" >"$WORK/all-ro.log" 2>&1
+    # StartStopUnit and PreventAllow skip on a fixed medium: their table
+    # rows come from the removable LUNs.
+    for tag in 512 4096; do
+        url=$URLRM512
+        [ "$tag" = 4096 ] && url=$URLRM4096
+        : >"$WORK/all-rm-$tag.log"
+        for suite in SCSI.StartStopUnit SCSI.PreventAllow; do
+            timeout 300 iscsi-test-cu -d -t "$suite" "$url" </dev/null >>"$WORK/all-rm-$tag.log" 2>&1
+        done
+    done
     mkdir -p "$RESULTS"
     if python3 "$CONF_DIR/tools/libiscsi_table.py" "$WORK/all-512.log" "$WORK/all-4096.log" \
-        "$WORK/all-ro.log" >"$RESULTS/libiscsi-all.md.new"; then
+        "$WORK/all-ro.log" "$WORK/all-rm-512.log" "$WORK/all-rm-4096.log" \
+        >"$RESULTS/libiscsi-all.md.new"; then
         mv "$RESULTS/libiscsi-all.md.new" "$RESULTS/libiscsi-all.md"
         cp "$WORK/all-512.log" "$RESULTS/libiscsi-all-512.log"
         cp "$WORK/all-4096.log" "$RESULTS/libiscsi-all-4096.log"

@@ -7,6 +7,7 @@ use iscsi::{ChapSecret, ServerConfig, TargetConfig};
 use scsi::backend::file::FileBackend;
 use scsi::backend::memory::MemoryBackend;
 use scsi::backend::Backend;
+use scsi::device::MediumConfig;
 use scsi::{DeviceServer, LogicalUnit, LuConfig, TargetPort};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -125,9 +126,11 @@ fn open_backend(key: &str, lun: &Lun) -> Result<(Arc<dyn Backend>, String), Asse
         )));
     }
     let what = format!(
-        "{what}, {}-byte blocks{}",
+        "{what}, {}-byte blocks ({} physical){}{}",
         lun.block_size,
-        if lun.read_only { ", read-only" } else { "" }
+        lun.physical_block_size,
+        if lun.read_only { ", read-only" } else { "" },
+        if lun.removable { ", removable" } else { "" }
     );
     Ok((backend, what))
 }
@@ -140,7 +143,14 @@ fn target_port(ti: usize, t: &Target) -> Result<(Arc<TargetPort>, Vec<String>), 
         let (backend, what) = open_backend(&key, l)?;
         luns.insert(
             l.lun,
-            Arc::new(LogicalUnit::new(lu_config(&t.iqn, l), backend)),
+            Arc::new(LogicalUnit::with_medium(
+                lu_config(&t.iqn, l),
+                MediumConfig {
+                    physical_block_size: l.physical_block_size,
+                    removable: l.removable,
+                },
+                backend,
+            )),
         );
         lines.push(format!("lun {}: {what}", l.lun));
     }

@@ -55,6 +55,8 @@ size = "1GiB"
 block_size = 512
 "#;
 
+/// Largest physical block length (64 KiB: 128 logical blocks of 512 bytes).
+pub const MAX_PHYSICAL_BLOCK_SIZE: u32 = 65536;
 /// Valid logical block lengths.
 pub const BLOCK_SIZES: [u32; 2] = [512, 4096];
 /// LUNs are encoded with the flat/peripheral addressing method: 14 bits.
@@ -124,6 +126,12 @@ pub struct Lun {
     pub backend: BackendKind,
     pub block_size: u32,
     pub read_only: bool,
+    /// Physical block length in bytes: a power of two multiple of
+    /// `block_size`, at most [`MAX_PHYSICAL_BLOCK_SIZE`] (default: 4096 or
+    /// `block_size` if larger). Reported by READ CAPACITY(16) and VPD 0xB0.
+    pub physical_block_size: u32,
+    /// Removable medium (INQUIRY RMB=1; START STOP UNIT can eject it).
+    pub removable: bool,
 }
 
 /// A configuration error: `source: key: message`.
@@ -603,6 +611,18 @@ fn validate_lun(
             format!("{block_size} is not supported; expected 512 or 4096"),
         ));
     }
+    let default_pbs = block_size.max(scsi::device::DEFAULT_PHYSICAL_BLOCK_SIZE);
+    let physical_block_size = rl.physical_block_size.unwrap_or(default_pbs);
+    if physical_block_size > MAX_PHYSICAL_BLOCK_SIZE
+        || !scsi::device::physical_block_size_valid(block_size, physical_block_size)
+    {
+        return Err(c.err(
+            format!("{lkey}.physical_block_size"),
+            format!(
+                "{physical_block_size} is not supported; expected a power of two multiple of block_size {block_size} up to {MAX_PHYSICAL_BLOCK_SIZE}, e.g. {default_pbs}"
+            ),
+        ));
+    }
     let size = match &rl.size {
         None => None,
         Some(v) => {
@@ -675,6 +695,8 @@ fn validate_lun(
         backend,
         block_size,
         read_only: rl.read_only.unwrap_or(false),
+        physical_block_size,
+        removable: rl.removable.unwrap_or(false),
     })
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn iscsi-test-cu logs into a Markdown table of per-suite results.
 
-Usage: libiscsi_table.py ALL-512.log ALL-4096.log [READONLY.log]
+Usage: libiscsi_table.py ALL-512.log ALL-4096.log [READONLY.log [RM-512.log RM-4096.log]]
        libiscsi_table.py --check SUITE.log   (exit 0 iff every test passed)
 
 A test is FAILED if its block mentions FAILED, SKIPPED if it mentions
@@ -134,6 +134,9 @@ def main():
     a = parse(sys.argv[1])
     b = parse(sys.argv[2])
     ro = parse(sys.argv[3]) if len(sys.argv) > 3 else {}
+    # Suites that need a removable medium run on removable LUNs instead.
+    rma = parse(sys.argv[4]) if len(sys.argv) > 5 else {}
+    rmb = parse(sys.argv[5]) if len(sys.argv) > 5 else {}
     if not a and not b:
         print("no iscsi-test-cu results in the logs", file=sys.stderr)
         return 1
@@ -147,11 +150,16 @@ def main():
         if name == "ReadOnly" and name in ro:
             # Run against the read-only LUN instead (512-byte column).
             ra, rb = ro[name], []
+        removable = name in rma or name in rmb
+        if removable:
+            ra, rb = rma.get(name, []), rmb.get(name, [])
         n = max(len(ra), len(rb))
         for key, res in (("512", ra), ("4096", rb)):
             for _, status, _ in res:
                 totals[key][status] = totals[key].get(status, 0) + 1
         label = "ReadOnly (read-only LUN)" if name == "ReadOnly" and name in ro else name
+        if removable:
+            label = name + " (removable LUNs)"
         print("| %s | %d | %s | %s | %s |" % (label, n, cell(ra), cell(rb) if rb else "-", notes(ra, rb)))
     for key in ("512", "4096"):
         t = totals[key]

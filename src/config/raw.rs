@@ -82,6 +82,8 @@ pub(super) struct RawLun {
     pub size: Option<SizeValue>,
     pub block_size: Option<u32>,
     pub read_only: Option<bool>,
+    pub physical_block_size: Option<u32>,
+    pub removable: Option<bool>,
 }
 
 /// `size = 1048576` or `size = "1GiB"`.

@@ -83,6 +83,8 @@ fn spec_schema_is_accepted() {
             },
             block_size: 512,
             read_only: false,
+            physical_block_size: 4096,
+            removable: false,
         }]
     );
     assert_eq!(c.log, "info");
@@ -184,6 +186,31 @@ fn bad_block_size() {
         e.to_string(),
         "test.toml: targets[0].luns[0].block_size: 1000 is not supported; expected 512 or 4096"
     );
+}
+
+#[test]
+fn physical_block_size_and_removable() {
+    let lun = |extra: &str| load_t(&one_lun(extra)).unwrap().targets[0].luns[0].clone();
+    let l = lun("");
+    assert_eq!((l.physical_block_size, l.removable), (4096, false));
+    let l = lun("block_size = 4096");
+    assert_eq!(l.physical_block_size, 4096);
+    let l = lun("block_size = 4096\nphysical_block_size = 16384\nremovable = true");
+    assert_eq!((l.physical_block_size, l.removable), (16384, true));
+    let l = lun("physical_block_size = 512");
+    assert_eq!(l.physical_block_size, 512);
+    for bad in ["1000", "2048\nblock_size = 4096", "6144", "131072", "0"] {
+        let e = err_of(&one_lun(&format!("physical_block_size = {bad}")));
+        assert_eq!(e.key, "targets[0].luns[0].physical_block_size", "{bad}");
+    }
+    let e = err_of(&one_lun("physical_block_size = 6144"));
+    assert_eq!(
+        e.to_string(),
+        "test.toml: targets[0].luns[0].physical_block_size: 6144 is not supported; \
+         expected a power of two multiple of block_size 512 up to 65536, e.g. 4096"
+    );
+    let e = err_of(&one_lun("removable = [1]"));
+    assert_eq!(e.key, "targets[0].luns[0].removable");
 }
 
 #[test]
