@@ -56,7 +56,8 @@ xcopy_checks() {
   check copy.sg_xcopy_same_lun    copied "$A" 8192 "$A" 12288 1024 "$bs" -- sg_xcopy if="$A" skip=8192 of="$A" seek=12288 bs="$bs" count=1024
   check copy.sg_xcopy_across_luns copied "$A" 8192 "$B" 8192 1024 "$bs" -- sg_xcopy if="$A" skip=8192 of="$B" seek=8192 bs="$bs" count=1024
   check copy.sg_xcopy_across_tgts copied "$A" 8192 "$C" 8192 1024 "$bs" -- sg_xcopy if="$A" skip=8192 of="$C" seek=8192 bs="$bs" count=1024
-  check copy.ddpt_xcopy       copied "$A" 16384 "$B" 16384 2048 "$bs" -- ddpt if="$A" skip=16384 of="$B" seek=16384 bs="$bs" count=2048 --xcopy
+  check copy.ddpt_xcopy_same_lun  copied "$A" 16384 "$A" 18432 2048 "$bs" -- ddpt if="$A" skip=16384 of="$A" seek=18432 bs="$bs" count=2048 --xcopy
+  check copy.ddpt_xcopy_across_luns copied "$A" 16384 "$B" 16384 2048 "$bs" -- ddpt if="$A" skip=16384 of="$B" seek=16384 bs="$bs" count=2048 --xcopy
 }
 
 odx_checks() {
