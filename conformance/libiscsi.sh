@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # libiscsi conformance: iscsi-ls discovery, the required iscsi-test-cu
 # suites (conformance/libiscsi-required.txt) on a 512-byte and a 4096-byte
-# LUN, SCSI.StartStopUnit and SCSI.PreventAllow on removable 512-byte and
-# 4096-byte LUNs, SCSI.ReadOnly on a read-only LUN, SCSI.MultipathIO over two
+# LUN (4096-byte and 8192-byte physical blocks), SCSI.GetLBAStatus on
+# LUNs with one logical block per physical block, SCSI.StartStopUnit and
+# SCSI.PreventAllow on removable 512-byte and 4096-byte LUNs,
+# SCSI.ReadOnly on a read-only LUN, SCSI.MultipathIO over two
 # sessions, and one informational "-t ALL" run whose per-suite results go
 # to conformance/results/libiscsi-all.md (the README's conformance table).
 #
@@ -63,6 +65,29 @@ block_size = 4096
 physical_block_size = 8192
 removable = true
 
+# One logical block per physical block, for SCSI.GetLBAStatus: libiscsi
+# 1.19's GetLBAStatus.UnmapSingle (second loop) unmaps LBAs 0..i-1, asks
+# for the status at LBA i+1 and expects the first descriptor to start at
+# LBA i+LBPPB; that holds only for LBPPB = 1 (SBC-4 GET LBA STATUS
+# parameter data: the first descriptor's LBA shall be the STARTING
+# LOGICAL BLOCK ADDRESS, here i+1, which is
+# what xtgt answers on every LUN).
+[[targets.luns]]
+lun = 4
+backend = "file"
+path = "p512.img"
+size = "64MiB"
+block_size = 512
+physical_block_size = 512
+
+[[targets.luns]]
+lun = 5
+backend = "file"
+path = "p4096.img"
+size = "64MiB"
+block_size = 4096
+physical_block_size = 4096
+
 [[targets]]
 iqn = "$RO"
 
@@ -79,6 +104,8 @@ URL512=iscsi://$PORTAL/$DISKS/0
 URL4096=iscsi://$PORTAL/$DISKS/1
 URLRM512=iscsi://$PORTAL/$DISKS/2
 URLRM4096=iscsi://$PORTAL/$DISKS/3
+URLP512=iscsi://$PORTAL/$DISKS/4
+URLP4096=iscsi://$PORTAL/$DISKS/5
 URLRO=iscsi://$PORTAL/$RO/0
 
 out=$(timeout 60 iscsi-ls -s "iscsi://$PORTAL" 2>&1)
@@ -130,6 +157,10 @@ while read -r suite _; do
     case "$suite" in
     "" | \#*) continue ;;
     SCSI.ReadOnly) run_suite "$suite" readonly "$URLRO" ;;
+    SCSI.GetLBAStatus)
+        run_suite "$suite" 512-lbppb1 "$URLP512"
+        run_suite "$suite" 4096-lbppb1 "$URLP4096"
+        ;;
     SCSI.StartStopUnit | SCSI.PreventAllow)
         run_suite "$suite" removable-512 "$URLRM512"
         run_suite "$suite" removable-4096 "$URLRM4096"
