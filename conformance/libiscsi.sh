@@ -2,8 +2,9 @@
 # libiscsi conformance: iscsi-ls discovery, the required iscsi-test-cu
 # suites (conformance/libiscsi-required.txt) on a 512-byte and a 4096-byte
 # LUN (4096-byte and 8192-byte physical blocks), SCSI.GetLBAStatus on
-# LUNs with one logical block per physical block, SCSI.StartStopUnit and
-# SCSI.PreventAllow on removable 512-byte and 4096-byte LUNs,
+# LUNs with one logical block per physical block, SCSI.StartStopUnit,
+# SCSI.PreventAllow and SCSI.NoMedia on removable 512-byte and 4096-byte
+# LUNs,
 # SCSI.ReadOnly on a read-only LUN, SCSI.MultipathIO over two
 # sessions, and one informational "-t ALL" run whose per-suite results go
 # to conformance/results/libiscsi-all.md (the README's conformance table).
@@ -46,8 +47,9 @@ block_size = 4096
 # tests (unaligned WRITE SAME UNMAP, invalid Data-Out sizes) run here too.
 physical_block_size = 8192
 
-# Removable LUNs for SCSI.StartStopUnit and SCSI.PreventAllow (they eject
-# the medium; the other suites keep using LUNs 0 and 1).
+# Removable LUNs for SCSI.StartStopUnit, SCSI.PreventAllow and
+# SCSI.NoMedia (they eject the medium; the other suites keep using LUNs 0
+# and 1).
 [[targets.luns]]
 lun = 2
 backend = "file"
@@ -161,7 +163,7 @@ while read -r suite _; do
         run_suite "$suite" 512-lbppb1 "$URLP512"
         run_suite "$suite" 4096-lbppb1 "$URLP4096"
         ;;
-    SCSI.StartStopUnit | SCSI.PreventAllow)
+    SCSI.StartStopUnit | SCSI.PreventAllow | SCSI.NoMedia)
         run_suite "$suite" removable-512 "$URLRM512"
         run_suite "$suite" removable-4096 "$URLRM4096"
         ;;
@@ -192,13 +194,13 @@ if [ -z "${LIBISCSI_SKIP_ALL:-}" ]; then
         fi
     done
     timeout 120 iscsi-test-cu -d -t SCSI.ReadOnly "$URLRO" >"$WORK/all-ro.log" 2>&1
-    # StartStopUnit and PreventAllow skip on a fixed medium: their table
-    # rows come from the removable LUNs.
+    # StartStopUnit, PreventAllow and NoMedia skip on a fixed medium:
+    # their table rows come from the removable LUNs.
     for tag in 512 4096; do
         url=$URLRM512
         [ "$tag" = 4096 ] && url=$URLRM4096
         : >"$WORK/all-rm-$tag.log"
-        for suite in SCSI.StartStopUnit SCSI.PreventAllow; do
+        for suite in SCSI.StartStopUnit SCSI.PreventAllow SCSI.NoMedia; do
             timeout 300 iscsi-test-cu -d -t "$suite" "$url" </dev/null >>"$WORK/all-rm-$tag.log" 2>&1
         done
     done

@@ -164,6 +164,9 @@ pub enum ScsiError {
     ReportedLunsDataChanged,
     #[error("capacity data has changed")]
     CapacityDataChanged,
+    /// A removable medium was loaded (SBC-4 5.25).
+    #[error("not ready to ready change, medium may have changed")]
+    NotReadyToReadyChange,
     #[error("mode parameters changed")]
     ModeParametersChanged,
     #[error("commands cleared by another initiator")]
@@ -235,6 +238,7 @@ impl ScsiError {
             BusDeviceResetOccurred => (K::UnitAttention, 0x29, 0x03),
             ReportedLunsDataChanged => (K::UnitAttention, 0x3F, 0x0E),
             CapacityDataChanged => (K::UnitAttention, 0x2A, 0x09),
+            NotReadyToReadyChange => (K::UnitAttention, 0x28, 0x00),
             ModeParametersChanged => (K::UnitAttention, 0x2A, 0x01),
             CommandsClearedByAnotherInitiator => (K::UnitAttention, 0x2F, 0x00),
             Aborted => (K::AbortedCommand, 0x00, 0x00),

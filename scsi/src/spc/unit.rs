@@ -61,7 +61,9 @@ impl StartStopUnit {
 /// nexus prevents medium removal: ILLEGAL REQUEST, MEDIUM REMOVAL
 /// PREVENTED, for an eject and (on a removable LU) for a load alike.
 /// LOEJ=1 on a removable LU: START=0 ejects (after making cached data
-/// durable unless NO_FLUSH), START=1 loads. On a LU that is not removable
+/// durable unless NO_FLUSH), START=1 loads (with a unit attention NOT
+/// READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED for the other I_T
+/// nexuses). On a LU that is not removable
 /// LOEJ=1 changes nothing.
 pub async fn start_stop_unit(ctx: &CommandCtx<'_>) -> CommandResult {
     let ssu = StartStopUnit::parse(ctx.cdb);
@@ -76,7 +78,16 @@ pub async fn start_stop_unit(ctx: &CommandCtx<'_>) -> CommandResult {
         return Ok(Completion::good());
     }
     if ssu.start {
-        ctx.lu.spc.set_medium_ejected(false);
+        // A load after an eject: the medium may have changed for every
+        // other I_T nexus (NOT READY TO READY CHANGE, 28h/00h); the nexus
+        // that loaded it knows.
+        if ctx.lu.spc.medium_ejected() {
+            ctx.lu.spc.set_medium_ejected(false);
+            ctx.lu
+                .spc
+                .ua
+                .establish_all(&ScsiError::NotReadyToReadyChange, Some(ctx.nexus.id));
+        }
         return Ok(Completion::good());
     }
     if !ssu.no_flush && !ctx.lu.spc.medium_ejected() {

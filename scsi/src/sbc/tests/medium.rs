@@ -237,12 +237,24 @@ async fn prevent_is_per_nexus_and_cleared_by_nexus_loss_and_resets() {
     assert_eq!(exec(&s, &b, 0, &EJECT, &[]).await.sense, prevented);
     // Loss of A (logout, connection loss) releases it.
     s.unregister_nexus(&a);
+    let c = nexus(&s, &p).await;
     assert_eq!(exec(&s, &b, 0, &EJECT, &[]).await.status, Status::Good);
     assert_eq!(
         exec(&s, &b, 0, &TUR, &[]).await.sense,
         sense(ScsiError::MediumNotPresent)
     );
     assert_eq!(exec(&s, &b, 0, &LOAD, &[]).await.status, Status::Good);
+    // The load is a unit attention for the other nexus (28h/00h), once.
+    let r = exec(&s, &c, 0, &TUR, &[]).await;
+    assert_eq!(r.sense, sense(ScsiError::NotReadyToReadyChange));
+    assert_eq!(
+        r.sense.as_deref().map(|s| (s[2], s[12], s[13])),
+        Some((0x06, 0x28, 0x00))
+    );
+    assert_eq!(exec(&s, &c, 0, &TUR, &[]).await.status, Status::Good);
+    // Loading a loaded medium changes nothing: no unit attention.
+    assert_eq!(exec(&s, &b, 0, &LOAD, &[]).await.status, Status::Good);
+    assert_eq!(exec(&s, &c, 0, &TUR, &[]).await.status, Status::Good);
     // A LUN reset and target resets release it too.
     for f in [
         TmfFunction::LunReset,
