@@ -554,6 +554,11 @@ check_copy() { # LABEL SRC DST
     fi
 }
 
+# "method bytes" lines from xtgt_copy_bytes_total{method="..."}, sorted for join
+copy_bytes_by_method() {
+    metrics_text | sed -n 's/^xtgt_copy_bytes_total{.*method="\([^"]*\)".*} \([0-9.e+]*\)$/\1 \2/p' | sort
+}
+
 COPY_BAD=()
 if ((COPY)); then
     declare -A C
@@ -568,11 +573,18 @@ if ((COPY)); then
         C[b]+="$(time_it qemu-img convert -n -f raw -O raw "$B_URL/$((B_LUN0 + 1))" "$B_URL/$((B_LUN0 + 2))") "
         check_copy "host copy via $B_LABEL" "$WORK/b-src.img" "$WORK/b-dst.img"
         zero_file "$WORK/b-dst.img"
-        ((B_AS_TGT)) || XCOPY_BEFORE=$(metric_sum xtgt_commands_total 'opcode="EXTENDED_COPY')
+        if ((!B_AS_TGT)); then
+            XCOPY_BEFORE=$(metric_sum xtgt_commands_total 'opcode="EXTENDED_COPY')
+            copy_bytes_by_method >"$WORK/copy-bytes.before"
+        fi
         C[boff]+="$(time_it qemu-img convert -C -n -f raw -O raw "$B_URL/$((B_LUN0 + 1))" "$B_URL/$((B_LUN0 + 2))") "
         check_copy "offloaded copy via $B_LABEL" "$WORK/b-src.img" "$WORK/b-dst.img"
         if ((!B_AS_TGT)); then
             XCOPY_AFTER=$(metric_sum xtgt_commands_total 'opcode="EXTENDED_COPY')
+            copy_bytes_by_method >"$WORK/copy-bytes.after"
+            # bytes the copy engine moved during this -C run, by method
+            join -a2 -e 0 -o 0,1.2,2.2 "$WORK/copy-bytes.before" "$WORK/copy-bytes.after" |
+                awk '{ print $1, $3 - $2 }' >>"$WORK/copy-bytes.delta"
             if [[ $XCOPY_AFTER == "$XCOPY_BEFORE" ]]; then
                 log "note: no EXTENDED COPY reached xtgt: qemu-img convert -C fell back to a host copy"
                 OFFLOAD_FELL_BACK=1
@@ -620,19 +632,25 @@ row() { # LABEL KEY DECIMALS
 if ((TGT_TUNED)); then
     TGT_SEGMENTS="256 KiB data segments like xtgt (--tgt-tuned)"
 else
-    TGT_SEGMENTS="its default 8 KiB MaxRecvDataSegmentLength (xtgt offers 256 KiB)"
+    TGT_SEGMENTS="its default 8 KiB MaxRecvDataSegmentLength"
+    ((B_AS_TGT)) || TGT_SEGMENTS+=" (xtgt offers 256 KiB)"
 fi
 FSTYPE=$(findmnt -n -o FSTYPE -T "$WORK" || stat -f -c %T "$WORK")
 XTGT_REV=$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # the tree others work in may hold uncommitted changes that the binary contains
 (cd "$REPO_DIR" && git diff --quiet HEAD -- . ':!conformance' 2>/dev/null) || XTGT_REV+="+uncommitted"
+if ((B_AS_TGT)); then
+    B_WHAT="tgt#2 is a second tgt with the same settings: this table is the noise floor of the ratios"
+else
+    B_WHAT="xtgt at $XTGT_REV"
+fi
 {
-    echo "## xtgt vs tgt ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+    echo "## $B_LABEL vs tgt ($(date -u '+%Y-%m-%d %H:%M UTC'))"
     echo
     echo "Loopback 127.0.0.1, file LUNs of $LUN_SIZE with 512-byte blocks on $FSTYPE" \
         "(page cache warm), $(nproc) cores, kernel $(uname -r)." \
         "tgt $(tgtd -V 2>&1 | awk '{print $NF}'), $(qemu-img --version | head -n1)," \
-        "$("$FIO" --version), xtgt at $XTGT_REV. Medians of $REPS rounds; in each" \
+        "$("$FIO" --version), $B_WHAT. Medians of $REPS rounds; in each" \
         "round both targets run each workload back to back (order alternating)," \
         "and the ratio is the median of those per-round ratios (range: lowest–highest)." \
         "tgt runs with $TGT_SEGMENTS."
@@ -660,6 +678,11 @@ XTGT_REV=$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unkn
             printf '| backend: copy_file_range on %s, in place, %s threads (physical limit) | %s |\n' \
                 "$FSTYPE" "$(nproc)" "$(fmt "$(median ${C[cfr]})" 3)"
         }
+        if [[ -s $WORK/copy-bytes.delta ]]; then
+            echo
+            echo "xtgt copy engine during the -C runs (\`xtgt_copy_bytes_total\` by method, MiB per run):" \
+                "$(awk -v n="$REPS" '{ s[$1] += $2 } END { for (m in s) printf "%s%s %.0f", sep, m, s[m] / n / 1048576; sep = ", " }' "$WORK/copy-bytes.delta")."
+        fi
         if ((${#COPY_BAD[@]})); then
             echo
             echo "Copies whose destination differed from the source: ${COPY_BAD[*]}."
