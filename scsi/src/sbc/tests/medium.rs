@@ -291,3 +291,37 @@ async fn a_fixed_lu_ignores_loej_but_honours_prevent_on_eject() {
     );
     assert_eq!(exec(&s, &n, 0, &LOAD, &[]).await.status, Status::Good);
 }
+
+#[tokio::test]
+async fn unaligned_write_same_unmap_inside_a_physical_block() {
+    // 512-byte logical, 4096-byte physical blocks (LBPPB 8): deallocating
+    // LBAs 1..7 leaves LBA 0 and the next physical block untouched, and
+    // LBAs 1..7 read back as zeroes (LBPRZ=1).
+    let l = lu(512, MediumConfig::default_for(512), false);
+    let p = port(vec![(0, l.clone())]);
+    let s = DeviceServer::new(vec![p.clone()]);
+    let n = nexus(&s, &p).await;
+    let data = super::pattern(16 * 512, 7);
+    let mut w10 = [0x2A, 0, 0, 0, 0, 0, 0, 0, 16, 0];
+    let r = exec(&s, &n, 0, &w10, &data).await;
+    assert_eq!(r.status, Status::Good);
+    for first in 1..8u8 {
+        let ws10 = [0x41, 0x08, 0, 0, 0, first, 0, 0, 8 - first, 0];
+        let r = exec(&s, &n, 0, &ws10, &[0u8; 512]).await;
+        assert_eq!((r.status, r.sense), (Status::Good, None), "lba {first}");
+        let now = l.backend.read(0, 16 * 512).await.unwrap();
+        let cut = usize::from(first) * 512;
+        assert_eq!(&now[..cut], &data[..cut], "lba {first}");
+        assert!(now[cut..8 * 512].iter().all(|&b| b == 0), "lba {first}");
+        assert_eq!(&now[8 * 512..], &data[8 * 512..], "lba {first}");
+        w10[8] = 16;
+        exec(&s, &n, 0, &w10, &data).await;
+    }
+    // Data-Out of half a block or of two blocks: refused, nothing changes.
+    for len in [256usize, 1024] {
+        let ws10 = [0x41, 0x08, 0, 0, 0, 0, 0, 0, 1, 0];
+        let r = exec(&s, &n, 0, &ws10, &vec![0xA6u8; len]).await;
+        assert_eq!(r.sense, sense(ScsiError::InvalidFieldInCommandIu), "{len}");
+    }
+    assert_eq!(&l.backend.read(0, 16 * 512).await.unwrap()[..], &data[..]);
+}
