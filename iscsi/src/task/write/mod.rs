@@ -70,6 +70,14 @@ struct Outstanding {
 }
 
 /// Collects the Data-Out of one write command into one buffer.
+///
+/// The buffer starts empty (capacity EDTL, not zero-filled: zero-filling
+/// 1 MiB per write was 38 % of xtgt's samples in 1 MiB sequential writes,
+/// conformance/bench/profile.md). Data at the current end of the buffer is
+/// appended, which is every PDU when DataPDUInOrder=Yes and
+/// DataSequenceInOrder=Yes (what xtgt negotiates, RFC 7143 13.19/13.20);
+/// data placed further on zero-fills only the gap before it, and data
+/// placed before the end overwrites in place.
 #[derive(Debug)]
 pub struct WriteCollector {
     params: WriteParams,
@@ -103,10 +111,8 @@ impl WriteCollector {
         if imm > params.first_burst_length || imm > edtl {
             return Err(WriteError::ImmediateDataTooLong);
         }
-        let mut buf = BytesMut::zeroed(edtl as usize);
-        if let Some(dst) = buf.get_mut(..immediate.len()) {
-            dst.copy_from_slice(immediate);
-        }
+        let mut buf = BytesMut::with_capacity(edtl as usize);
+        buf.extend_from_slice(immediate);
         let unsolicited_end = if params.initial_r2t {
             imm
         } else {
@@ -183,11 +189,21 @@ impl WriteCollector {
 
     fn store(&mut self, offset: u32, data: &[u8]) -> Result<(), WriteError> {
         let start = offset as usize;
-        let dst = self
-            .buf
-            .get_mut(start..start + data.len())
+        let end = start
+            .checked_add(data.len())
+            .filter(|&e| e <= self.edtl as usize)
             .ok_or(WriteError::BufferOffset)?;
-        dst.copy_from_slice(data);
+        if start == self.buf.len() {
+            self.buf.extend_from_slice(data);
+        } else {
+            if end > self.buf.len() {
+                self.buf.resize(end, 0);
+            }
+            self.buf
+                .get_mut(start..end)
+                .ok_or(WriteError::BufferOffset)?
+                .copy_from_slice(data);
+        }
         self.received = self.received.saturating_add(data.len() as u32);
         Ok(())
     }
@@ -252,8 +268,10 @@ impl WriteCollector {
         Ok(())
     }
 
-    /// The collected data (exactly EDTL bytes).
-    pub fn into_data(self) -> Bytes {
+    /// The collected data (exactly EDTL bytes; any part never received
+    /// reads as zero).
+    pub fn into_data(mut self) -> Bytes {
+        self.buf.resize(self.edtl as usize, 0);
         self.buf.freeze()
     }
 }

@@ -209,3 +209,75 @@ fn unsolicited_overrun_of_first_burst_is_rejected() {
         Err(WriteError::BufferOffset)
     );
 }
+
+/// With DataPDUInOrder=No, PDUs of a sequence may come in any order: each is
+/// placed at its buffer offset (the gap before a PDU that arrives early is
+/// filled later), and the result is the initiator's data byte for byte.
+#[test]
+fn out_of_order_data_out_is_placed_by_offset() {
+    let mut p = params();
+    p.data_pdu_in_order = false;
+    let src = pattern(4096);
+    let mut c = WriteCollector::new(4096, &src[..512], true, p).unwrap();
+    let r = c.next_r2ts(|| Ttt(9));
+    assert_eq!(r.len(), 1);
+    // Last piece first (the buffer is grown over the gap), then the middle
+    // pieces backwards.
+    c.data_out(&dout(Ttt(9), 0, 3072, &src[3072..], false))
+        .unwrap();
+    c.data_out(&dout(Ttt(9), 1, 2048, &src[2048..3072], false))
+        .unwrap();
+    assert!(!c.is_complete());
+    c.data_out(&dout(Ttt(9), 2, 512, &src[512..2048], true))
+        .unwrap();
+    assert!(c.is_complete());
+    assert_eq!(&c.into_data()[..], &src[..]);
+}
+
+/// With DataPDUInOrder=Yes a PDU that skips ahead or goes back is rejected
+/// and leaves the collected data untouched; in-order PDUs are appended.
+#[test]
+fn in_order_data_out_rejects_other_offsets_and_keeps_the_data() {
+    let src = pattern(8192);
+    let mut c = WriteCollector::new(8192, &src[..1024], true, params()).unwrap();
+    assert_eq!(c.next_r2ts(|| Ttt(9)).len(), 1);
+    for off in [0u32, 512, 2048, 8191] {
+        assert_eq!(
+            c.data_out(&dout(Ttt(9), 0, off, &[0xEE; 1], false)),
+            Err(WriteError::BufferOffset),
+            "offset {off}"
+        );
+    }
+    c.data_out(&dout(Ttt(9), 0, 1024, &src[1024..4096], false))
+        .unwrap();
+    assert_eq!(
+        c.data_out(&dout(Ttt(9), 1, 1024, &[0xEE; 512], false)),
+        Err(WriteError::BufferOffset)
+    );
+    c.data_out(&dout(Ttt(9), 1, 4096, &src[4096..], true))
+        .unwrap();
+    assert!(c.is_complete());
+    assert_eq!(&c.into_data()[..], &src[..]);
+}
+
+/// Two outstanding R2Ts answered second-first (allowed with several R2Ts
+/// outstanding) still assemble the right data.
+#[test]
+fn sequences_answered_out_of_order_are_placed_by_offset() {
+    let mut p = params();
+    p.max_burst_length = 4096;
+    p.max_outstanding_r2t = 2;
+    let src = pattern(8192);
+    let mut c = WriteCollector::new(8192, &[], true, p).unwrap();
+    let mut t = 0;
+    let r = c.next_r2ts(|| {
+        t += 1;
+        Ttt(t)
+    });
+    assert_eq!(r.len(), 2);
+    send_seq(&mut c, &src, r[1].ttt, 4096, 8192);
+    assert!(!c.is_complete());
+    send_seq(&mut c, &src, r[0].ttt, 0, 4096);
+    assert!(c.is_complete());
+    assert_eq!(&c.into_data()[..], &src[..]);
+}
