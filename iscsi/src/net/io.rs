@@ -1,9 +1,13 @@
 //! Reading frames from and writing PDUs to one TCP connection.
 
-use crate::framing::{decode_frame, encode_frame, Frame, FrameConfig, FrameError};
+use crate::framing::{
+    decode_frame, encode_frame_parts, EncodedFrame, Frame, FrameConfig, FrameError,
+};
 use crate::pdu::{CmdSn, StatSn, TargetPdu};
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use bytes::{Buf, Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
@@ -13,8 +17,12 @@ const READ_CHUNK: usize = 64 * 1024;
 /// A connection whose peer accepts no bytes for this long is dropped.
 const SEND_STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Write coalescing buffer of the writer task.
-const WRITE_BUFFER: usize = 256 * 1024;
+/// The writer task gathers queued PDUs into one `writev` until this many
+/// bytes are pending.
+const WRITE_BATCH: usize = 1024 * 1024;
+
+/// At most this many buffers per `writev` (below IOV_MAX = 1024).
+const MAX_IOVECS: usize = 64;
 
 /// PDUs queued for the writer task before the sender waits.
 const WRITE_QUEUE: usize = 256;
@@ -67,7 +75,7 @@ impl PduReader {
 /// The sending side: assigns StatSN in send order and hands encoded frames
 /// to a writer task.
 pub struct PduWriter {
-    tx: Option<mpsc::Sender<Bytes>>,
+    tx: Option<mpsc::Sender<EncodedFrame>>,
     task: Option<tokio::task::JoinHandle<()>>,
     pub header_digest: bool,
     pub data_digest: bool,
@@ -77,20 +85,20 @@ pub struct PduWriter {
 
 impl PduWriter {
     pub fn new(mut wr: OwnedWriteHalf) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
+        let (tx, mut rx) = mpsc::channel::<EncodedFrame>(WRITE_QUEUE);
         let task = tokio::spawn(async move {
-            // Coalesce what is queued into few writes; flush when idle.
-            let mut w = BufWriter::with_capacity(WRITE_BUFFER, &mut wr);
-            while let Some(b) = rx.recv().await {
-                if w.write_all(&b).await.is_err() {
-                    return;
-                }
-                while let Ok(b) = rx.try_recv() {
-                    if w.write_all(&b).await.is_err() {
-                        return;
+            // Gather what is queued into few vectored writes; payloads are
+            // sent from their own buffers, never copied.
+            let mut pending = Pending::default();
+            while let Some(f) = rx.recv().await {
+                pending.push(f);
+                while pending.bytes < WRITE_BATCH {
+                    match rx.try_recv() {
+                        Ok(f) => pending.push(f),
+                        Err(_) => break,
                     }
                 }
-                if w.flush().await.is_err() {
+                if pending.write_all(&mut wr).await.is_err() {
                     return;
                 }
             }
@@ -117,7 +125,7 @@ impl PduWriter {
             self.statsn = self.statsn.next();
         }
         pdu.set_sequence(statsn, exp_cmdsn, max_cmdsn);
-        let frame = encode_frame(&pdu.to_raw(), self.header_digest, self.data_digest);
+        let frame = encode_frame_parts(&pdu.to_raw(), self.header_digest, self.data_digest);
         let tx = self.tx.as_ref().ok_or(ConnError::WriterClosed)?;
         match tokio::time::timeout(SEND_STALL_TIMEOUT, tx.send(frame)).await {
             Ok(r) => r.map_err(|_| ConnError::WriterClosed),
@@ -137,6 +145,143 @@ impl PduWriter {
             {
                 abort.abort();
             }
+        }
+    }
+}
+
+/// Encoded PDUs waiting to be written, as a queue of buffers.
+#[derive(Default)]
+struct Pending {
+    bufs: VecDeque<Bytes>,
+    bytes: usize,
+}
+
+impl Pending {
+    fn push(&mut self, f: EncodedFrame) {
+        for b in [f.header, f.data, f.trailer] {
+            if !b.is_empty() {
+                self.bytes += b.len();
+                self.bufs.push_back(b);
+            }
+        }
+    }
+
+    /// Write everything with `writev`, continuing after partial writes.
+    async fn write_all<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> std::io::Result<()> {
+        while !self.bufs.is_empty() {
+            let slices: Vec<IoSlice<'_>> = self
+                .bufs
+                .iter()
+                .take(MAX_IOVECS)
+                .map(|b| IoSlice::new(b))
+                .collect();
+            let mut n = w.write_vectored(&slices).await?;
+            drop(slices);
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.bytes = self.bytes.saturating_sub(n);
+            while n > 0 {
+                let Some(front) = self.bufs.front_mut() else {
+                    break;
+                };
+                if n >= front.len() {
+                    n -= front.len();
+                    self.bufs.pop_front();
+                } else {
+                    front.advance(n);
+                    n = 0;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A writer that accepts at most `max` bytes per call, so every
+    /// partial-write path is taken.
+    struct Trickle {
+        out: Vec<u8>,
+        max: usize,
+    }
+
+    impl AsyncWrite for Trickle {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            let me = self.get_mut();
+            let n = buf.len().min(me.max);
+            me.out.extend_from_slice(&buf[..n]);
+            std::task::Poll::Ready(Ok(n))
+        }
+        fn poll_write_vectored(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            let me = self.get_mut();
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(me.max - n);
+                me.out.extend_from_slice(&b[..take]);
+                n += take;
+                if n == me.max {
+                    break;
+                }
+            }
+            std::task::Poll::Ready(Ok(n))
+        }
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn pending_frames_are_written_whole_and_in_order_across_partial_writes() {
+        let mut frames = Vec::new();
+        let mut want = Vec::new();
+        for i in 0..100u8 {
+            let f = EncodedFrame {
+                header: Bytes::from(vec![i; 48]),
+                data: Bytes::from(vec![i ^ 0xFF; usize::from(i) * 37]),
+                trailer: Bytes::from(vec![0; usize::from(i % 4)]),
+            };
+            want.extend_from_slice(&f.to_bytes());
+            frames.push(f);
+        }
+        for max in [1, 7, 48, 1000, usize::MAX] {
+            let mut p = Pending::default();
+            for f in &frames {
+                p.push(f.clone());
+            }
+            assert_eq!(p.bytes, want.len());
+            let mut w = Trickle {
+                out: Vec::new(),
+                max,
+            };
+            p.write_all(&mut w).await.unwrap();
+            assert_eq!(w.out, want, "max {max}");
+            assert_eq!(p.bytes, 0);
+            assert!(p.bufs.is_empty());
         }
     }
 }
