@@ -37,12 +37,14 @@ URL1=iscsi://$PORTAL/$IQN/1
 served() { timeout 30 iscsi-inq "$URL1" 2>&1 | grep -q "DIRECT_ACCESS"; }
 
 # 1. SIGKILL a writer mid-transfer while a reader runs on the other LUN.
-head -c 1G /dev/zero | tr '\0' 'x' >"$WORK/big.img"
+# The writer streams 1 MiB writes, 16 in flight, far more than it can finish
+# before the kill (a fixed-size convert can finish within the sleep on a fast
+# machine, which would test nothing).
 timeout 300 qemu-img bench -f raw -c 40000 -d 8 -s 64K "$URL1" >"$WORK/reader.log" 2>&1 &
 READER=$!
-timeout 300 qemu-img convert -n -f raw -O raw "$WORK/big.img" "$URL0" >"$WORK/writer.log" 2>&1 &
+timeout 300 qemu-img bench -f raw -w -c 10000000 -d 16 -s 1M --pattern=120 "$URL0" >"$WORK/writer.log" 2>&1 &
 WRITER=$!
-sleep 1
+sleep 2
 if kill -0 $WRITER 2>/dev/null; then
     kill -9 $WRITER
     wait $WRITER 2>/dev/null
@@ -61,7 +63,7 @@ if served && timeout 60 qemu-img convert -f raw -O raw "$URL0" "$WORK/after.img"
 else
     fail "robustness: the LUN the killed client wrote is readable"
 fi
-rm -f "$WORK/big.img" "$WORK/after.img"
+rm -f "$WORK/after.img"
 
 sleep 1
 RSS0=$(xtgt_rss_kib)
