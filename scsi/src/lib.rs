@@ -9,6 +9,7 @@ pub mod cdb;
 pub mod command;
 pub mod copy;
 pub mod device;
+pub mod lun;
 pub mod sbc;
 pub mod sense;
 pub mod spc;

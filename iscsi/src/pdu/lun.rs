@@ -5,36 +5,14 @@
 pub struct Lun(pub [u8; 8]);
 
 impl Lun {
-    /// Decode a single-level LUN to the number the device server uses.
-    ///
-    /// Peripheral device addressing (SAM-5 4.7.7.2, method 00b, bus 0) and
-    /// flat space addressing (SAM-5 4.7.7.4, method 01b, 14 bits) give the
-    /// LUN number; any other form (multi-level, extended, well-known LUNs)
-    /// is returned as the full 64-bit big-endian value with the top bit set,
-    /// which matches no configured LUN.
+    /// The LUN number the device server uses ([`scsi::lun::decode`]).
     pub fn to_index(self) -> u64 {
-        let b = self.0;
-        let second_level_empty = b[2..].iter().all(|&x| x == 0);
-        match b[0] >> 6 {
-            0b00 if b[0] == 0 && second_level_empty => u64::from(b[1]),
-            0b01 if second_level_empty => (u64::from(b[0] & 0x3f) << 8) | u64::from(b[1]),
-            _ => u64::from_be_bytes(b) | (1 << 63),
-        }
+        scsi::lun::decode(self.0)
     }
 
-    /// Encode a LUN number: peripheral addressing below 256, flat space
-    /// addressing below 16384 (SAM-5 4.7.7).
+    /// The wire form of a LUN number ([`scsi::lun::encode`]).
     pub fn from_index(lun: u64) -> Self {
-        let mut b = [0u8; 8];
-        if lun < 256 {
-            b[1] = lun as u8;
-        } else if lun < 0x4000 {
-            b[0] = 0x40 | (lun >> 8) as u8;
-            b[1] = lun as u8;
-        } else {
-            b = (lun & !(1 << 63)).to_be_bytes();
-        }
-        Self(b)
+        Self(scsi::lun::encode(lun))
     }
 }
 

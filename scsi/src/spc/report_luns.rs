@@ -7,22 +7,6 @@ use crate::sense::{FieldPointer, ScsiError};
 
 pub const OPCODE: u8 = 0xA0;
 
-/// Encodes a LUN number as an 8-byte SAM-5 LUN (4.7): peripheral device
-/// addressing below 256, flat space addressing below 16384, otherwise the
-/// value is taken as an already encoded 8-byte LUN.
-pub fn encode_lun(lun: u64) -> [u8; 8] {
-    let mut b = [0u8; 8];
-    if lun < 256 {
-        b[1] = lun as u8;
-    } else if lun < 0x4000 {
-        b[0] = 0x40 | (lun >> 8) as u8;
-        b[1] = lun as u8;
-    } else {
-        b = lun.to_be_bytes();
-    }
-    b
-}
-
 /// The LUN inventory of `port` for the CDB (served with or without a
 /// logical unit at the addressed LUN).
 pub fn report(port: &TargetPort, cdb: &[u8]) -> CommandResult {
@@ -45,7 +29,7 @@ pub fn report(port: &TargetPort, cdb: &[u8]) -> CommandResult {
     d.extend_from_slice(&u32::try_from(list_len).unwrap_or(u32::MAX).to_be_bytes());
     d.extend_from_slice(&[0; 4]);
     for l in luns {
-        d.extend_from_slice(&encode_lun(l));
+        d.extend_from_slice(&crate::lun::encode(l));
     }
     let alloc = usize::try_from(allocation_length).unwrap_or(usize::MAX);
     Ok(Completion::data(truncate(d, alloc)))

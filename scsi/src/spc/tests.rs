@@ -165,10 +165,7 @@ async fn report_luns() {
     assert_eq!(sks_of(&r), Some([0xC0, 0, 6]));
     let r = exec(&s, &n, 0, &cdb(3, 255), &[]).await;
     assert_eq!(sks_of(&r), Some([0xC0, 0, 2]));
-    assert_eq!(
-        super::report_luns::encode_lun(300),
-        [0x41, 0x2C, 0, 0, 0, 0, 0, 0]
-    );
+    assert_eq!(crate::lun::encode(300), [0x41, 0x2C, 0, 0, 0, 0, 0, 0]);
 }
 
 const RWER: [u8; 12] = [0x01, 0x0A, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
