@@ -310,8 +310,11 @@ pub struct SenseData {
     pub command_specific: Option<u32>,
     /// SENSE KEY SPECIFIC (3 bytes, SKSV in bit 7 of the first).
     pub sks: Option<[u8; 3]>,
-    /// Forwarded sense of a copy source/destination (appended after byte 18
-    /// as in SPC-5 6.4.3 "forwarded sense data").
+    /// Sense of the copy source/destination whose failure aborted a
+    /// third-party copy. SPC-5 carries it only in descriptor format (the
+    /// forwarded sense data descriptor, 4.4.2.10); fixed format has no field
+    /// for it, so [`SenseData::encode_fixed`] leaves it out and the copy's
+    /// own sense (COPY ABORTED, segment, segment pointer) stands alone.
     pub forwarded: Option<Box<SenseData>>,
 }
 
@@ -328,34 +331,33 @@ impl SenseData {
         }
     }
 
-    /// Fixed format sense data, response code 0x70 (current error).
+    /// Fixed format sense data, response code 0x70 (current error), always
+    /// 18 bytes (SPC-5 4.4.3). The INFORMATION field is 4 bytes: a larger
+    /// value cannot be represented, so VALID is cleared (4.4.3) rather than
+    /// reporting a truncated one. [`SenseData::forwarded`] has no place here.
     pub fn encode_fixed(&self) -> Bytes {
-        let extra = self.forwarded.as_ref().map(|f| f.encode_fixed());
-        let mut b = BytesMut::with_capacity(18 + extra.as_ref().map_or(0, |e| e.len()));
-        let valid = if self.information.is_some() { 0x80 } else { 0 };
+        let mut b = BytesMut::with_capacity(18);
+        let information = self.information.and_then(|i| u32::try_from(i).ok());
+        let valid = if information.is_some() { 0x80 } else { 0 };
         b.put_u8(valid | 0x70);
         b.put_u8(0);
         b.put_u8(self.key as u8);
-        b.put_u32(self.information.unwrap_or(0) as u32);
-        let add_len = 10 + extra.as_ref().map_or(0, |e| e.len());
-        b.put_u8(add_len.min(244) as u8);
+        b.put_u32(information.unwrap_or(0));
+        b.put_u8(10); // ADDITIONAL SENSE LENGTH
         b.put_u32(self.command_specific.unwrap_or(0));
         b.put_u8(self.asc);
         b.put_u8(self.ascq);
         b.put_u8(0); // FIELD REPLACEABLE UNIT CODE
         b.put_slice(&self.sks.unwrap_or([0, 0, 0]));
-        if let Some(e) = extra {
-            let room = 252usize.saturating_sub(18);
-            b.put_slice(&e[..e.len().min(room)]);
-        }
         b.freeze()
     }
 
     /// Descriptor format sense data, response code 0x72 (SPC-5 4.4.2), with
-    /// an information descriptor (4.4.2.2) and a sense key specific
-    /// descriptor (4.4.2.3) when those fields are present.
+    /// an information descriptor (type 00h), a command-specific information
+    /// descriptor (01h) and a sense key specific descriptor (02h) when those
+    /// fields are present.
     pub fn encode_descriptor(&self) -> Bytes {
-        let mut b = BytesMut::with_capacity(8 + 12 + 8);
+        let mut b = BytesMut::with_capacity(8 + 12 + 12 + 8);
         b.put_u8(0x72);
         b.put_u8(self.key as u8);
         b.put_u8(self.asc);
@@ -364,6 +366,10 @@ impl SenseData {
         if let Some(info) = self.information {
             b.put_slice(&[0x00, 0x0A, 0x80, 0x00]);
             b.put_u64(info);
+        }
+        if let Some(csi) = self.command_specific {
+            b.put_slice(&[0x01, 0x0A, 0x00, 0x00]);
+            b.put_u64(u64::from(csi));
         }
         if let Some(sks) = self.sks {
             b.put_slice(&[0x02, 0x06, 0x00, 0x00]);
@@ -402,6 +408,55 @@ mod tests {
         );
         let s = SenseData::new(SenseKey::NoSense, 0, 0).encode_descriptor();
         assert_eq!(&s[..], &[0x72, 0, 0, 0, 0, 0, 0, 0]);
+    }
+
+    /// COPY ABORTED: segment number in COMMAND-SPECIFIC INFORMATION, segment
+    /// pointer in SENSE KEY SPECIFIC; the forwarded cause stays out of fixed
+    /// format (SPC-5 has no field for it there), so the sense is 18 bytes
+    /// with ADDITIONAL SENSE LENGTH 10.
+    #[test]
+    fn copy_aborted_fixed_format_is_18_bytes_without_forwarded_sense() {
+        let e = ScsiError::CopyAborted {
+            asc: 0x0D,
+            ascq: 0x01,
+            segment: 3,
+            cause: Some(Box::new(ScsiError::UnrecoveredReadError { lba: Some(64) })),
+            segment_pointer: Some(108),
+        };
+        let sense = e.sense();
+        assert_eq!(
+            sense
+                .forwarded
+                .as_deref()
+                .map(|f| (f.key, f.asc, f.information)),
+            Some((SenseKey::MediumError, 0x11, Some(64)))
+        );
+        assert_eq!(
+            &sense.encode_fixed()[..],
+            &[0x70, 0, 0x0A, 0, 0, 0, 0, 10, 0, 0, 0, 3, 0x0D, 0x01, 0, 0x80, 0, 108]
+        );
+        assert_eq!(
+            &sense.encode_descriptor()[..],
+            &[
+                0x72, 0x0A, 0x0D, 0x01, 0, 0, 0, 20, //
+                0x01, 0x0A, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, //
+                0x02, 0x06, 0, 0, 0x80, 0, 108, 0,
+            ]
+        );
+    }
+
+    /// An INFORMATION value past 32 bits cannot be put in fixed format: VALID
+    /// is cleared instead of reporting a truncated LBA.
+    #[test]
+    fn fixed_format_information_past_32_bits_is_not_valid() {
+        let e = ScsiError::UnrecoveredReadError {
+            lba: Some(0x1_0000_0002),
+        };
+        let s = e.sense().encode_fixed();
+        assert_eq!(s[0], 0x70);
+        assert_eq!(&s[3..7], &[0, 0, 0, 0]);
+        let d = e.sense().encode_descriptor();
+        assert_eq!(&d[8..20], &[0, 0x0A, 0x80, 0, 0, 0, 0, 1, 0, 0, 0, 2]);
     }
 
     #[test]

@@ -436,7 +436,11 @@ mod tests {
         assert_eq!(s[2], 0x0A);
         assert_eq!(s[8..12], [0, 0, 0, 1]);
         assert_eq!(s[15..18], [0x80, 0, 108]);
-        assert_eq!((s[18 + 2], s[18 + 12]), (0x03, 0x11));
+        let fwd = e.sense().forwarded.unwrap();
+        assert_eq!(
+            (fwd.key, fwd.asc),
+            (crate::sense::SenseKey::MediumError, 0x11)
+        );
         assert_eq!(progress.segments_processed(), 1);
         assert!(progress.bytes_transferred() >= 16 * 512);
         assert!(progress.bytes_transferred() < (16 + 64) * 512);
@@ -465,7 +469,11 @@ mod tests {
         .unwrap_err();
         let s = e.sense().encode_fixed();
         assert_eq!((s[2], s[12], s[13]), (0x0A, 0x0D, 0x01));
-        assert_eq!((s[18 + 2], s[18 + 12], s[18 + 13]), (0x03, 0x0C, 0x00));
+        let fwd = e.sense().forwarded.unwrap();
+        assert_eq!(
+            (fwd.key, fwd.asc, fwd.ascq),
+            (crate::sense::SenseKey::MediumError, 0x0C, 0x00)
+        );
     }
 
     /// A file backend that offers its file for native copy (what

@@ -450,7 +450,11 @@ mod tests {
         assert_eq!(s[8..12], [0, 0, 0, 1]); // segment 1
                                             // Segment pointer (SD=0) at segment 1's DESTINATION LBA (16+32+28+20).
         assert_eq!(s[15..18], [0x80, 0, 96]);
-        assert_eq!((s[18 + 2], s[18 + 12], s[18 + 13]), (0x05, 0x21, 0x00));
+        let fwd = e.sense().forwarded.unwrap();
+        assert_eq!(
+            (fwd.key, fwd.asc, fwd.ascq),
+            (crate::sense::SenseKey::IllegalRequest, 0x21, 0x00)
+        );
         // LBA overflow never panics.
         let p = list(1, 0, &cs, &[seg_b2b(false, 0, 0, 8, u64::MAX, 0)]);
         assert!(plan(&p, &a, &r, "i").is_err());
