@@ -32,9 +32,9 @@ impl PduCodec for AsyncMessage {
         let b = &raw.bhs;
         Ok(Self {
             lun: b.lun(),
-            statsn: StatSn(b.u32_at(24)),
-            exp_cmdsn: CmdSn(b.u32_at(28)),
-            max_cmdsn: CmdSn(b.u32_at(32)),
+            statsn: b.statsn(),
+            exp_cmdsn: b.exp_cmdsn(),
+            max_cmdsn: b.max_cmdsn(),
             event: b.u8_at(36),
             vcode: b.u8_at(37),
             parameter1: b.u16_at(38),
@@ -49,9 +49,9 @@ impl PduCodec for AsyncMessage {
         b.set_flags(0x80);
         b.set_lun(self.lun);
         b.set_itt(Itt::RESERVED);
-        b.set_u32(24, self.statsn.0);
-        b.set_u32(28, self.exp_cmdsn.0);
-        b.set_u32(32, self.max_cmdsn.0);
+        b.set_statsn(self.statsn);
+        b.set_exp_cmdsn(self.exp_cmdsn);
+        b.set_max_cmdsn(self.max_cmdsn);
         b.set_u8(36, self.event);
         b.set_u8(37, self.vcode);
         b.set_u16(38, self.parameter1);

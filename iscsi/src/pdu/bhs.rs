@@ -1,7 +1,7 @@
 //! The Basic Header Segment (RFC 7143 11.2.1) and the raw PDU: BHS, AHS and
 //! data segment before typed parsing.
 
-use super::{Itt, Lun, PduError};
+use super::{CmdSn, Itt, Lun, PduError, StatSn, Ttt};
 use bytes::Bytes;
 
 /// Length of the Basic Header Segment.
@@ -118,6 +118,61 @@ impl Bhs {
     }
     pub fn set_itt(&mut self, i: Itt) {
         self.set_u32(16, i.0);
+    }
+
+    // The fields below sit at the same offset in every PDU that carries
+    // them (RFC 7143 11.2.1): each offset is written once, here.
+
+    /// Target Transfer Tag (bytes 20-23).
+    pub fn ttt(&self) -> Ttt {
+        Ttt(self.u32_at(20))
+    }
+    pub fn set_ttt(&mut self, t: Ttt) {
+        self.set_u32(20, t.0);
+    }
+    /// ISID (bytes 8-13 of Login Request and Response, RFC 7143 11.12.5).
+    pub fn isid(&self) -> [u8; 6] {
+        let mut a = [0u8; 6];
+        a.copy_from_slice(&self.0[8..14]);
+        a
+    }
+    pub fn set_isid(&mut self, isid: [u8; 6]) {
+        self.0[8..14].copy_from_slice(&isid);
+    }
+    /// CmdSN of an initiator PDU (bytes 24-27).
+    pub fn cmdsn(&self) -> CmdSn {
+        CmdSn(self.u32_at(24))
+    }
+    pub fn set_cmdsn(&mut self, v: CmdSn) {
+        self.set_u32(24, v.0);
+    }
+    /// ExpStatSN of an initiator PDU (bytes 28-31).
+    pub fn exp_statsn(&self) -> StatSn {
+        StatSn(self.u32_at(28))
+    }
+    pub fn set_exp_statsn(&mut self, v: StatSn) {
+        self.set_u32(28, v.0);
+    }
+    /// StatSN of a target PDU (bytes 24-27).
+    pub fn statsn(&self) -> StatSn {
+        StatSn(self.u32_at(24))
+    }
+    pub fn set_statsn(&mut self, v: StatSn) {
+        self.set_u32(24, v.0);
+    }
+    /// ExpCmdSN of a target PDU (bytes 28-31).
+    pub fn exp_cmdsn(&self) -> CmdSn {
+        CmdSn(self.u32_at(28))
+    }
+    pub fn set_exp_cmdsn(&mut self, v: CmdSn) {
+        self.set_u32(28, v.0);
+    }
+    /// MaxCmdSN of a target PDU (bytes 32-35).
+    pub fn max_cmdsn(&self) -> CmdSn {
+        CmdSn(self.u32_at(32))
+    }
+    pub fn set_max_cmdsn(&mut self, v: CmdSn) {
+        self.set_u32(32, v.0);
     }
 }
 

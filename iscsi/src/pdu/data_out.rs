@@ -27,8 +27,8 @@ impl PduCodec for DataOut {
             final_bit: b.final_bit(),
             lun: b.lun(),
             itt: b.itt(),
-            ttt: Ttt(b.u32_at(20)),
-            exp_statsn: StatSn(b.u32_at(28)),
+            ttt: b.ttt(),
+            exp_statsn: b.exp_statsn(),
             datasn: DataSn(b.u32_at(36)),
             buffer_offset: b.u32_at(40),
             data: raw.data.clone(),
@@ -40,8 +40,8 @@ impl PduCodec for DataOut {
         b.set_flags(if self.final_bit { 0x80 } else { 0 });
         b.set_lun(self.lun);
         b.set_itt(self.itt);
-        b.set_u32(20, self.ttt.0);
-        b.set_u32(28, self.exp_statsn.0);
+        b.set_ttt(self.ttt);
+        b.set_exp_statsn(self.exp_statsn);
         b.set_u32(36, self.datasn.0);
         b.set_u32(40, self.buffer_offset);
         RawPdu::new(b, Bytes::new(), self.data.clone())

@@ -37,8 +37,6 @@ impl PduCodec for LoginRequest {
     fn parse(raw: &RawPdu) -> Result<Self, PduError> {
         let b = &raw.bhs;
         let f = b.flags();
-        let mut isid = [0u8; 6];
-        isid.copy_from_slice(&b.0[8..14]);
         Ok(Self {
             transit: f & 0x80 != 0,
             cont: f & 0x40 != 0,
@@ -46,12 +44,12 @@ impl PduCodec for LoginRequest {
             nsg: f & 3,
             version_max: b.u8_at(2),
             version_min: b.u8_at(3),
-            isid,
+            isid: b.isid(),
             tsih: b.u16_at(14),
             itt: b.itt(),
             cid: b.u16_at(20),
-            cmdsn: CmdSn(b.u32_at(24)),
-            exp_statsn: StatSn(b.u32_at(28)),
+            cmdsn: b.cmdsn(),
+            exp_statsn: b.exp_statsn(),
             data: raw.data.clone(),
         })
     }
@@ -62,12 +60,12 @@ impl PduCodec for LoginRequest {
         b.set_flags(stage_flags(self.transit, self.cont, self.csg, self.nsg));
         b.set_u8(2, self.version_max);
         b.set_u8(3, self.version_min);
-        b.0[8..14].copy_from_slice(&self.isid);
+        b.set_isid(self.isid);
         b.set_u16(14, self.tsih);
         b.set_itt(self.itt);
         b.set_u16(20, self.cid);
-        b.set_u32(24, self.cmdsn.0);
-        b.set_u32(28, self.exp_statsn.0);
+        b.set_cmdsn(self.cmdsn);
+        b.set_exp_statsn(self.exp_statsn);
         RawPdu::new(b, Bytes::new(), self.data.clone())
     }
 }
@@ -97,8 +95,6 @@ impl PduCodec for LoginResponse {
     fn parse(raw: &RawPdu) -> Result<Self, PduError> {
         let b = &raw.bhs;
         let f = b.flags();
-        let mut isid = [0u8; 6];
-        isid.copy_from_slice(&b.0[8..14]);
         Ok(Self {
             transit: f & 0x80 != 0,
             cont: f & 0x40 != 0,
@@ -106,12 +102,12 @@ impl PduCodec for LoginResponse {
             nsg: f & 3,
             version_max: b.u8_at(2),
             version_active: b.u8_at(3),
-            isid,
+            isid: b.isid(),
             tsih: b.u16_at(14),
             itt: b.itt(),
-            statsn: StatSn(b.u32_at(24)),
-            exp_cmdsn: CmdSn(b.u32_at(28)),
-            max_cmdsn: CmdSn(b.u32_at(32)),
+            statsn: b.statsn(),
+            exp_cmdsn: b.exp_cmdsn(),
+            max_cmdsn: b.max_cmdsn(),
             status_class: b.u8_at(36),
             status_detail: b.u8_at(37),
             data: raw.data.clone(),
@@ -123,12 +119,12 @@ impl PduCodec for LoginResponse {
         b.set_flags(stage_flags(self.transit, self.cont, self.csg, self.nsg));
         b.set_u8(2, self.version_max);
         b.set_u8(3, self.version_active);
-        b.0[8..14].copy_from_slice(&self.isid);
+        b.set_isid(self.isid);
         b.set_u16(14, self.tsih);
         b.set_itt(self.itt);
-        b.set_u32(24, self.statsn.0);
-        b.set_u32(28, self.exp_cmdsn.0);
-        b.set_u32(32, self.max_cmdsn.0);
+        b.set_statsn(self.statsn);
+        b.set_exp_cmdsn(self.exp_cmdsn);
+        b.set_max_cmdsn(self.max_cmdsn);
         b.set_u8(36, self.status_class);
         b.set_u8(37, self.status_detail);
         RawPdu::new(b, Bytes::new(), self.data.clone())

@@ -34,8 +34,8 @@ impl PduCodec for LogoutRequest {
             reason: b.flags() & 0x7f,
             itt: b.itt(),
             cid: b.u16_at(20),
-            cmdsn: CmdSn(b.u32_at(24)),
-            exp_statsn: StatSn(b.u32_at(28)),
+            cmdsn: b.cmdsn(),
+            exp_statsn: b.exp_statsn(),
         })
     }
 
@@ -44,8 +44,8 @@ impl PduCodec for LogoutRequest {
         b.set_flags(0x80 | (self.reason & 0x7f));
         b.set_itt(self.itt);
         b.set_u16(20, self.cid);
-        b.set_u32(24, self.cmdsn.0);
-        b.set_u32(28, self.exp_statsn.0);
+        b.set_cmdsn(self.cmdsn);
+        b.set_exp_statsn(self.exp_statsn);
         RawPdu::new(b, Bytes::new(), Bytes::new())
     }
 }
@@ -69,9 +69,9 @@ impl PduCodec for LogoutResponse {
         Ok(Self {
             response: b.u8_at(2),
             itt: b.itt(),
-            statsn: StatSn(b.u32_at(24)),
-            exp_cmdsn: CmdSn(b.u32_at(28)),
-            max_cmdsn: CmdSn(b.u32_at(32)),
+            statsn: b.statsn(),
+            exp_cmdsn: b.exp_cmdsn(),
+            max_cmdsn: b.max_cmdsn(),
             time2wait: b.u16_at(40),
             time2retain: b.u16_at(42),
         })
@@ -82,9 +82,9 @@ impl PduCodec for LogoutResponse {
         b.set_flags(0x80);
         b.set_u8(2, self.response);
         b.set_itt(self.itt);
-        b.set_u32(24, self.statsn.0);
-        b.set_u32(28, self.exp_cmdsn.0);
-        b.set_u32(32, self.max_cmdsn.0);
+        b.set_statsn(self.statsn);
+        b.set_exp_cmdsn(self.exp_cmdsn);
+        b.set_max_cmdsn(self.max_cmdsn);
         b.set_u16(40, self.time2wait);
         b.set_u16(42, self.time2retain);
         RawPdu::new(b, Bytes::new(), Bytes::new())

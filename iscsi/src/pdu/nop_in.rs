@@ -24,10 +24,10 @@ impl PduCodec for NopIn {
         Ok(Self {
             lun: b.lun(),
             itt: b.itt(),
-            ttt: Ttt(b.u32_at(20)),
-            statsn: StatSn(b.u32_at(24)),
-            exp_cmdsn: CmdSn(b.u32_at(28)),
-            max_cmdsn: CmdSn(b.u32_at(32)),
+            ttt: b.ttt(),
+            statsn: b.statsn(),
+            exp_cmdsn: b.exp_cmdsn(),
+            max_cmdsn: b.max_cmdsn(),
             data: raw.data.clone(),
         })
     }
@@ -37,10 +37,10 @@ impl PduCodec for NopIn {
         b.set_flags(0x80);
         b.set_lun(self.lun);
         b.set_itt(self.itt);
-        b.set_u32(20, self.ttt.0);
-        b.set_u32(24, self.statsn.0);
-        b.set_u32(28, self.exp_cmdsn.0);
-        b.set_u32(32, self.max_cmdsn.0);
+        b.set_ttt(self.ttt);
+        b.set_statsn(self.statsn);
+        b.set_exp_cmdsn(self.exp_cmdsn);
+        b.set_max_cmdsn(self.max_cmdsn);
         RawPdu::new(b, Bytes::new(), self.data.clone())
     }
 }

@@ -25,9 +25,9 @@ impl PduCodec for NopOut {
             immediate: b.immediate(),
             lun: b.lun(),
             itt: b.itt(),
-            ttt: Ttt(b.u32_at(20)),
-            cmdsn: CmdSn(b.u32_at(24)),
-            exp_statsn: StatSn(b.u32_at(28)),
+            ttt: b.ttt(),
+            cmdsn: b.cmdsn(),
+            exp_statsn: b.exp_statsn(),
             data: raw.data.clone(),
         })
     }
@@ -37,9 +37,9 @@ impl PduCodec for NopOut {
         b.set_flags(0x80);
         b.set_lun(self.lun);
         b.set_itt(self.itt);
-        b.set_u32(20, self.ttt.0);
-        b.set_u32(24, self.cmdsn.0);
-        b.set_u32(28, self.exp_statsn.0);
+        b.set_ttt(self.ttt);
+        b.set_cmdsn(self.cmdsn);
+        b.set_exp_statsn(self.exp_statsn);
         RawPdu::new(b, Bytes::new(), self.data.clone())
     }
 }

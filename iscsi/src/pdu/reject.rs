@@ -88,9 +88,9 @@ impl PduCodec for Reject {
         let b = &raw.bhs;
         Ok(Self {
             reason: b.u8_at(2),
-            statsn: StatSn(b.u32_at(24)),
-            exp_cmdsn: CmdSn(b.u32_at(28)),
-            max_cmdsn: CmdSn(b.u32_at(32)),
+            statsn: b.statsn(),
+            exp_cmdsn: b.exp_cmdsn(),
+            max_cmdsn: b.max_cmdsn(),
             datasn: DataSn(b.u32_at(36)),
             data: raw.data.clone(),
         })
@@ -101,9 +101,9 @@ impl PduCodec for Reject {
         b.set_flags(0x80);
         b.set_u8(2, self.reason);
         b.set_itt(Itt::RESERVED);
-        b.set_u32(24, self.statsn.0);
-        b.set_u32(28, self.exp_cmdsn.0);
-        b.set_u32(32, self.max_cmdsn.0);
+        b.set_statsn(self.statsn);
+        b.set_exp_cmdsn(self.exp_cmdsn);
+        b.set_max_cmdsn(self.max_cmdsn);
         b.set_u32(36, self.datasn.0);
         RawPdu::new(b, Bytes::new(), self.data.clone())
     }

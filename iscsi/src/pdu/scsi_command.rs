@@ -93,8 +93,8 @@ impl PduCodec for ScsiCommand {
             lun: b.lun(),
             itt: b.itt(),
             edtl: b.u32_at(20),
-            cmdsn: CmdSn(b.u32_at(24)),
-            exp_statsn: StatSn(b.u32_at(28)),
+            cmdsn: b.cmdsn(),
+            exp_statsn: b.exp_statsn(),
             cdb: cdb.freeze(),
             bidi_read_length,
             data: raw.data.clone(),
@@ -117,8 +117,8 @@ impl PduCodec for ScsiCommand {
         b.set_lun(self.lun);
         b.set_itt(self.itt);
         b.set_u32(20, self.edtl);
-        b.set_u32(24, self.cmdsn.0);
-        b.set_u32(28, self.exp_statsn.0);
+        b.set_cmdsn(self.cmdsn);
+        b.set_exp_statsn(self.exp_statsn);
         let head = self.cdb.get(..16).unwrap_or(&self.cdb);
         b.0[32..32 + head.len()].copy_from_slice(head);
         let mut ahs = BytesMut::new();

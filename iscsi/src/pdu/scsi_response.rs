@@ -59,9 +59,9 @@ impl PduCodec for ScsiResponse {
             status: b.u8_at(3),
             itt: b.itt(),
             snack_tag: b.u32_at(20),
-            statsn: StatSn(b.u32_at(24)),
-            exp_cmdsn: CmdSn(b.u32_at(28)),
-            max_cmdsn: CmdSn(b.u32_at(32)),
+            statsn: b.statsn(),
+            exp_cmdsn: b.exp_cmdsn(),
+            max_cmdsn: b.max_cmdsn(),
             exp_datasn: DataSn(b.u32_at(36)),
             bidi_residual: b.u32_at(40),
             residual: b.u32_at(44),
@@ -87,9 +87,9 @@ impl PduCodec for ScsiResponse {
         b.set_u8(3, self.status);
         b.set_itt(self.itt);
         b.set_u32(20, self.snack_tag);
-        b.set_u32(24, self.statsn.0);
-        b.set_u32(28, self.exp_cmdsn.0);
-        b.set_u32(32, self.max_cmdsn.0);
+        b.set_statsn(self.statsn);
+        b.set_exp_cmdsn(self.exp_cmdsn);
+        b.set_max_cmdsn(self.max_cmdsn);
         b.set_u32(36, self.exp_datasn.0);
         b.set_u32(40, self.bidi_residual);
         b.set_u32(44, self.residual);

@@ -25,8 +25,8 @@ impl PduCodec for SnackRequest {
             snack_type: b.flags() & 0x0f,
             lun: b.lun(),
             itt: b.itt(),
-            ttt: Ttt(b.u32_at(20)),
-            exp_statsn: StatSn(b.u32_at(28)),
+            ttt: b.ttt(),
+            exp_statsn: b.exp_statsn(),
             beg_run: b.u32_at(40),
             run_length: b.u32_at(44),
         })
@@ -37,8 +37,8 @@ impl PduCodec for SnackRequest {
         b.set_flags(0x80 | (self.snack_type & 0x0f));
         b.set_lun(self.lun);
         b.set_itt(self.itt);
-        b.set_u32(20, self.ttt.0);
-        b.set_u32(28, self.exp_statsn.0);
+        b.set_ttt(self.ttt);
+        b.set_exp_statsn(self.exp_statsn);
         b.set_u32(40, self.beg_run);
         b.set_u32(44, self.run_length);
         RawPdu::new(b, Bytes::new(), Bytes::new())

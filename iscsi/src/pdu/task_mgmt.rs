@@ -52,8 +52,8 @@ impl PduCodec for TaskMgmtRequest {
             lun: b.lun(),
             itt: b.itt(),
             ref_itt: Itt(b.u32_at(20)),
-            cmdsn: CmdSn(b.u32_at(24)),
-            exp_statsn: StatSn(b.u32_at(28)),
+            cmdsn: b.cmdsn(),
+            exp_statsn: b.exp_statsn(),
             ref_cmdsn: CmdSn(b.u32_at(32)),
             exp_datasn: DataSn(b.u32_at(36)),
         })
@@ -65,8 +65,8 @@ impl PduCodec for TaskMgmtRequest {
         b.set_lun(self.lun);
         b.set_itt(self.itt);
         b.set_u32(20, self.ref_itt.0);
-        b.set_u32(24, self.cmdsn.0);
-        b.set_u32(28, self.exp_statsn.0);
+        b.set_cmdsn(self.cmdsn);
+        b.set_exp_statsn(self.exp_statsn);
         b.set_u32(32, self.ref_cmdsn.0);
         b.set_u32(36, self.exp_datasn.0);
         RawPdu::new(b, Bytes::new(), Bytes::new())
@@ -90,9 +90,9 @@ impl PduCodec for TaskMgmtResponse {
         Ok(Self {
             response: b.u8_at(2),
             itt: b.itt(),
-            statsn: StatSn(b.u32_at(24)),
-            exp_cmdsn: CmdSn(b.u32_at(28)),
-            max_cmdsn: CmdSn(b.u32_at(32)),
+            statsn: b.statsn(),
+            exp_cmdsn: b.exp_cmdsn(),
+            max_cmdsn: b.max_cmdsn(),
         })
     }
 
@@ -101,9 +101,9 @@ impl PduCodec for TaskMgmtResponse {
         b.set_flags(0x80);
         b.set_u8(2, self.response);
         b.set_itt(self.itt);
-        b.set_u32(24, self.statsn.0);
-        b.set_u32(28, self.exp_cmdsn.0);
-        b.set_u32(32, self.max_cmdsn.0);
+        b.set_statsn(self.statsn);
+        b.set_exp_cmdsn(self.exp_cmdsn);
+        b.set_max_cmdsn(self.max_cmdsn);
         RawPdu::new(b, Bytes::new(), Bytes::new())
     }
 }

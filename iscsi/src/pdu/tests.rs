@@ -280,6 +280,29 @@ fn data_in_with_status_header_bytes() {
     assert_eq!(&e[85..88], &[0, 0, 0]);
 }
 
+/// Pins the shared BHS offsets (TTT 20, StatSN 24, ExpCmdSN 28, MaxCmdSN 32,
+/// ISID 8..14): a round trip alone would not notice both directions moving.
+#[test]
+fn target_pdu_sequence_and_isid_header_bytes() {
+    let TargetPdu::NopIn(n) = &target_samples()[0] else {
+        unreachable!()
+    };
+    let e = n.to_raw().encode();
+    assert_eq!(
+        &e[16..36],
+        &[
+            0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, // ITT, TTT
+            0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 66, // StatSN, ExpCmdSN, MaxCmdSN
+        ]
+    );
+    let TargetPdu::Login(l) = &target_samples()[3] else {
+        unreachable!()
+    };
+    let e = l.to_raw().encode();
+    assert_eq!(&e[8..16], &[0x80, 1, 2, 3, 4, 5, 0, 9]); // ISID, TSIH
+    assert_eq!(&e[24..36], &[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 64]);
+}
+
 #[test]
 fn bad_ahs_is_invalid_field() {
     let mut raw = initiator_samples()[1].clone().to_raw();

@@ -33,9 +33,9 @@ impl PduCodec for TextRequest {
             cont: b.flags() & 0x40 != 0,
             lun: b.lun(),
             itt: b.itt(),
-            ttt: Ttt(b.u32_at(20)),
-            cmdsn: CmdSn(b.u32_at(24)),
-            exp_statsn: StatSn(b.u32_at(28)),
+            ttt: b.ttt(),
+            cmdsn: b.cmdsn(),
+            exp_statsn: b.exp_statsn(),
             data: raw.data.clone(),
         })
     }
@@ -45,9 +45,9 @@ impl PduCodec for TextRequest {
         b.set_flags(fc(self.final_bit, self.cont));
         b.set_lun(self.lun);
         b.set_itt(self.itt);
-        b.set_u32(20, self.ttt.0);
-        b.set_u32(24, self.cmdsn.0);
-        b.set_u32(28, self.exp_statsn.0);
+        b.set_ttt(self.ttt);
+        b.set_cmdsn(self.cmdsn);
+        b.set_exp_statsn(self.exp_statsn);
         RawPdu::new(b, Bytes::new(), self.data.clone())
     }
 }
@@ -76,10 +76,10 @@ impl PduCodec for TextResponse {
             cont: b.flags() & 0x40 != 0,
             lun: b.lun(),
             itt: b.itt(),
-            ttt: Ttt(b.u32_at(20)),
-            statsn: StatSn(b.u32_at(24)),
-            exp_cmdsn: CmdSn(b.u32_at(28)),
-            max_cmdsn: CmdSn(b.u32_at(32)),
+            ttt: b.ttt(),
+            statsn: b.statsn(),
+            exp_cmdsn: b.exp_cmdsn(),
+            max_cmdsn: b.max_cmdsn(),
             data: raw.data.clone(),
         })
     }
@@ -89,10 +89,10 @@ impl PduCodec for TextResponse {
         b.set_flags(fc(self.final_bit, self.cont));
         b.set_lun(self.lun);
         b.set_itt(self.itt);
-        b.set_u32(20, self.ttt.0);
-        b.set_u32(24, self.statsn.0);
-        b.set_u32(28, self.exp_cmdsn.0);
-        b.set_u32(32, self.max_cmdsn.0);
+        b.set_ttt(self.ttt);
+        b.set_statsn(self.statsn);
+        b.set_exp_cmdsn(self.exp_cmdsn);
+        b.set_max_cmdsn(self.max_cmdsn);
         RawPdu::new(b, Bytes::new(), self.data.clone())
     }
 }
