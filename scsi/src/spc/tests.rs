@@ -63,6 +63,25 @@ async fn vpd_supported_pages() {
     );
 }
 
+/// The Supported VPD Pages list and the page dispatcher are two tables:
+/// every page listed is served, and every page served is listed.
+#[tokio::test]
+async fn vpd_supported_pages_list_matches_what_is_served() {
+    let (s, p) = server();
+    let n = nexus(&s, &p).await;
+    let listed = vpd(0, 0x00).await[4..].to_vec();
+    for page in 0..=255u8 {
+        let r = exec(&s, &n, 0, &[0x12, 1, page, 1, 0, 0], &[]).await;
+        let served = r.status == Status::Good;
+        assert_eq!(served, listed.contains(&page), "page {page:#04x}");
+        if served {
+            assert_eq!(r.data_in[1], page);
+        } else {
+            assert_eq!(sense_of(&r), Some((0x5, 0x24, 0)), "page {page:#04x}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn vpd_unit_serial_number() {
     assert_eq!(vpd(0, 0x80).await, concat(&[&[0, 0x80, 0, 7], b"SER0001"]));
