@@ -47,7 +47,8 @@ usage: $0 [options]
                     \`perf record --call-graph dwarf\`, into DIR/<workload>.data
   --quick           1 repetition, 1024 requests, 3 s fio (a smoke run)
 Environment: XTGT_CACHE (fio cache, default ~/.cache/xtgt), TGT_PORT (13262),
-XTGT_PORT (13263), XTGT_METRICS_PORT (13264).
+XTGT_PORT (13263), XTGT_METRICS_PORT (13264), XTGT_REV (revision printed for
+xtgt; default the tree's HEAD, which is wrong for a prebuilt --xtgt binary).
 EOF
 }
 
@@ -636,9 +637,12 @@ else
     ((B_AS_TGT)) || TGT_SEGMENTS+=" (xtgt offers 256 KiB)"
 fi
 FSTYPE=$(findmnt -n -o FSTYPE -T "$WORK" || stat -f -c %T "$WORK")
-XTGT_REV=$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-# the tree others work in may hold uncommitted changes that the binary contains
-(cd "$REPO_DIR" && git diff --quiet HEAD -- . ':!conformance' 2>/dev/null) || XTGT_REV+="+uncommitted"
+# XTGT_REV names the revision of a prebuilt --xtgt binary; otherwise the tree's HEAD
+if [[ -z "${XTGT_REV:-}" ]]; then
+    XTGT_REV=$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    # the tree others work in may hold uncommitted changes that the binary contains
+    (cd "$REPO_DIR" && git diff --quiet HEAD -- . ':!conformance' 2>/dev/null) || XTGT_REV+="+uncommitted"
+fi
 if ((B_AS_TGT)); then
     B_WHAT="tgt#2 is a second tgt with the same settings: this table is the noise floor of the ratios"
 else
