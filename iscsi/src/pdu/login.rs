@@ -14,6 +14,11 @@ fn stage_flags(transit: bool, cont: bool, csg: u8, nsg: u8) -> u8 {
     f
 }
 
+/// The inverse of [`stage_flags`]: (T, C, CSG, NSG) from byte 1.
+fn parse_stage_flags(f: u8) -> (bool, bool, u8, u8) {
+    (f & 0x80 != 0, f & 0x40 != 0, (f >> 2) & 3, f & 3)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LoginRequest {
     pub transit: bool,
@@ -36,12 +41,12 @@ impl PduCodec for LoginRequest {
 
     fn parse(raw: &RawPdu) -> Result<Self, PduError> {
         let b = &raw.bhs;
-        let f = b.flags();
+        let (transit, cont, csg, nsg) = parse_stage_flags(b.flags());
         Ok(Self {
-            transit: f & 0x80 != 0,
-            cont: f & 0x40 != 0,
-            csg: (f >> 2) & 3,
-            nsg: f & 3,
+            transit,
+            cont,
+            csg,
+            nsg,
             version_max: b.u8_at(2),
             version_min: b.u8_at(3),
             isid: b.isid(),
@@ -94,12 +99,12 @@ impl PduCodec for LoginResponse {
 
     fn parse(raw: &RawPdu) -> Result<Self, PduError> {
         let b = &raw.bhs;
-        let f = b.flags();
+        let (transit, cont, csg, nsg) = parse_stage_flags(b.flags());
         Ok(Self {
-            transit: f & 0x80 != 0,
-            cont: f & 0x40 != 0,
-            csg: (f >> 2) & 3,
-            nsg: f & 3,
+            transit,
+            cont,
+            csg,
+            nsg,
             version_max: b.u8_at(2),
             version_active: b.u8_at(3),
             isid: b.isid(),
