@@ -89,7 +89,7 @@ pub enum ScsiError {
     SavingParametersNotSupported,
     #[error("medium removal prevented")]
     MediumRemovalPrevented,
-    #[error("invalid message error / misc")]
+    #[error("invalid release of persistent reservation")]
     InvalidReleaseOfReservation,
     // third-party copy (SPC-5 6.4, 6.6)
     #[error("too many target descriptors")]
