@@ -1,8 +1,8 @@
 #![no_main]
 //! Feed arbitrary sequences of Login Requests into a LoginMachine (and, once
-//! logged in, the rest into text_request): nothing may panic, every
+//! logged in, the rest into text_exchange): nothing may panic, every
 //! response is well formed, and the machine ends after Complete or Fail.
-use iscsi::login::{text_request, LoginContext, LoginEvent, LoginInput, LoginMachine};
+use iscsi::login::{text_exchange, LoginContext, LoginEvent, LoginInput, LoginMachine};
 use iscsi::{ChapSecret, TargetConfig};
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;
@@ -68,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
                 return;
             }
             LoginEvent::Complete(result) => {
-                let _ = text_request(&ctx, &result, rest);
+                let _ = text_exchange(&ctx, &result, rest, None);
                 return;
             }
         }

@@ -18,14 +18,6 @@ pub struct TextReply {
     pub max_send_data_segment: Option<u32>,
 }
 
-/// Answer a Text Request's data (all C-bit PDUs joined). On malformed text
-/// this returns an empty data segment; use [`text_exchange`] to tell.
-pub fn text_request(ctx: &LoginContext, session: &LoginResult, data: &[u8]) -> Vec<u8> {
-    text_exchange(ctx, session, data, None)
-        .map(|r| r.data)
-        .unwrap_or_default()
-}
-
 /// Answer a Text Request. `local` is the connection's local address: it
 /// replaces an unspecified portal address (0.0.0.0, [::]) in SendTargets.
 /// A parse error should be answered with a Reject PDU (RFC 7143 11.17.1).

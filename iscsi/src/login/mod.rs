@@ -16,7 +16,7 @@
 //!   (`LoginMachine::with_policy`); `LoginMachine::new` uses the default.
 //! - Discovery sessions need no authentication (no secret exists for them);
 //!   a normal session's target with `chap` set requires CHAP.
-//! - Full feature phase Text Requests: [`text_request`] / [`text_exchange`].
+//! - Full feature phase Text Requests: [`text_exchange`].
 
 mod discovery;
 pub mod keys;
@@ -27,7 +27,7 @@ pub mod status;
 #[cfg(test)]
 mod tests;
 
-pub use discovery::{text_exchange, text_request, TextReply};
+pub use discovery::{text_exchange, TextReply};
 pub use machine::{
     fail_output, LoginMachine, STAGE_FULL_FEATURE, STAGE_OPERATIONAL, STAGE_SECURITY,
 };

@@ -587,6 +587,14 @@ DataSequenceInOrder=Irrelevant|FirstBurstLength=Irrelevant|MaxRecvDataSegmentLen
     r
 }
 
+/// The reply data of a Text Request; malformed text fails the test rather
+/// than reading as an empty reply.
+fn text_request(c: &LoginContext, s: &LoginResult, data: &[u8]) -> Vec<u8> {
+    text_exchange(c, s, data, None)
+        .unwrap_or_else(|e| panic!("text request refused: {e}"))
+        .data
+}
+
 #[test]
 fn discovery_send_targets_all_filtered_by_acl() {
     let c = ctx();
