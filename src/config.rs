@@ -405,12 +405,17 @@ fn validate_server(c: &Checker<'_>, rs: raw::RawServer) -> Result<ServerSettings
             format!("{queue_depth} is out of range; expected 1..=4096 commands per session"),
         ));
     }
-    // RFC 7143 13.12: MaxRecvDataSegmentLength is 512..=2^24-1.
+    // RFC 7143 13.12: MaxRecvDataSegmentLength is 512..=2^24-1, the range
+    // the login negotiation enforces.
     let mrdsl = rs.max_recv_data_segment_length.unwrap_or(262_144);
-    if !(512..=16_777_215).contains(&mrdsl) {
+    let (lo, hi) = (
+        iscsi::login::keys::MIN_LENGTH_KEY,
+        iscsi::login::keys::MAX_LENGTH_KEY,
+    );
+    if !(lo..=hi).contains(&mrdsl) {
         return Err(c.err(
             "server.max_recv_data_segment_length",
-            format!("{mrdsl} is out of range; expected 512..=16777215 bytes (RFC 7143 13.12)"),
+            format!("{mrdsl} is out of range; expected {lo}..={hi} bytes (RFC 7143 13.12)"),
         ));
     }
     let portal_group_tag = rs.portal_group_tag.unwrap_or(1);

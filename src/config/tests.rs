@@ -436,6 +436,7 @@ fn server_ranges() {
         ("nop_interval_secs", "0"),
         ("nop_timeout_secs", "100000"),
         ("max_recv_data_segment_length", "100"),
+        ("max_recv_data_segment_length", "16777216"),
         ("portal_group_tag", "0"),
     ] {
         let toml = format!("[server]\n{k} = {v}\n{}", one_lun(""));

@@ -109,6 +109,8 @@ const fn def(key: Key, name: &'static str, rule: Rule, usage: Usage, irr: bool) 
 
 /// 2^24 - 1: upper bound of the length keys (RFC 7143 13.12-13.14).
 pub const MAX_LENGTH_KEY: u32 = 16_777_215;
+/// Lower bound of the length keys (RFC 7143 13.12-13.14).
+pub const MIN_LENGTH_KEY: u32 = 512;
 
 use Rule::*;
 use Usage::*;
@@ -191,7 +193,7 @@ pub static KEYS: &[KeyDef] = &[
         Key::MaxRecvDataSegmentLength,
         "MaxRecvDataSegmentLength",
         DeclaredNumber {
-            lo: 512,
+            lo: MIN_LENGTH_KEY,
             hi: MAX_LENGTH_KEY,
         },
         All,
@@ -201,7 +203,7 @@ pub static KEYS: &[KeyDef] = &[
         Key::MaxBurstLength,
         "MaxBurstLength",
         Min {
-            lo: 512,
+            lo: MIN_LENGTH_KEY,
             hi: MAX_LENGTH_KEY,
         },
         LeadingOnly,
@@ -211,7 +213,7 @@ pub static KEYS: &[KeyDef] = &[
         Key::FirstBurstLength,
         "FirstBurstLength",
         Min {
-            lo: 512,
+            lo: MIN_LENGTH_KEY,
             hi: MAX_LENGTH_KEY,
         },
         LeadingOnly,

@@ -234,7 +234,7 @@ impl LoginMachine {
             let ours = self
                 .ctx
                 .max_recv_data_segment
-                .clamp(512, super::keys::MAX_LENGTH_KEY);
+                .clamp(super::keys::MIN_LENGTH_KEY, super::keys::MAX_LENGTH_KEY);
             w.push("MaxRecvDataSegmentLength", &ours.to_string());
             self.negotiator.params.max_recv_data_segment = ours;
             self.declared_mrdsl = true;
