@@ -10,8 +10,8 @@ use bytes::Bytes;
 use common::{keys, start, start_with, Initiator, IQN};
 use iscsi::framing::encode_frame;
 use iscsi::pdu::{
-    CmdSn, DataOut, DataSn, InitiatorPdu, Itt, LogoutRequest, Lun, NopOut, RawPdu, TargetPdu,
-    TaskMgmtRequest, TextRequest, Ttt,
+    CmdSn, DataOut, DataSn, InitiatorPdu, Itt, Lun, NopOut, RawPdu, TargetPdu, TaskMgmtRequest,
+    TextRequest, Ttt,
 };
 use std::time::Duration;
 
@@ -101,21 +101,7 @@ async fn login_inquiry_write_read_tmf_logout() {
     let (status, _) = i.read(&[0x00, 0, 0, 0, 0, 0], 0).await; // TEST UNIT READY
     assert_eq!(status, 0);
 
-    let itt = i.next_itt();
-    let lo = LogoutRequest {
-        immediate: true,
-        reason: 0,
-        itt,
-        cid: 0,
-        cmdsn: i.cmdsn,
-        exp_statsn: i.exp_statsn,
-    };
-    i.send(InitiatorPdu::Logout(lo)).await;
-    match i.recv().await {
-        Some(TargetPdu::Logout(r)) => assert_eq!((r.itt, r.response), (itt, 0)),
-        p => panic!("{p:?}"),
-    }
-    assert!(i.recv().await.is_none(), "connection closed after logout");
+    i.logout().await;
 
     token.cancel();
     server.await.unwrap().unwrap();
@@ -386,21 +372,7 @@ async fn shutdown_asks_for_logout_and_returns() {
         Some(TargetPdu::Async(a)) => assert_eq!(a.event, 1),
         p => panic!("{p:?}"),
     }
-    let itt = i.next_itt();
-    let lo = LogoutRequest {
-        immediate: true,
-        reason: 0,
-        itt,
-        cid: 0,
-        cmdsn: i.cmdsn,
-        exp_statsn: i.exp_statsn,
-    };
-    i.send(InitiatorPdu::Logout(lo)).await;
-    match i.recv().await {
-        Some(TargetPdu::Logout(r)) => assert_eq!((r.itt, r.response), (itt, 0)),
-        p => panic!("{p:?}"),
-    }
-    assert!(i.recv().await.is_none());
+    i.logout().await;
     server.await.unwrap().unwrap();
     assert!(started.elapsed() < Duration::from_secs(1));
 }

@@ -5,7 +5,8 @@
 use bytes::{Bytes, BytesMut};
 use iscsi::framing::{decode_frame, encode_frame, Frame, FrameConfig};
 use iscsi::pdu::{
-    CmdSn, DataOut, DataSn, InitiatorPdu, Itt, LoginRequest, Lun, ScsiCommand, StatSn, TargetPdu,
+    CmdSn, DataOut, DataSn, InitiatorPdu, Itt, LoginRequest, LogoutRequest, Lun, ScsiCommand,
+    StatSn, TargetPdu,
 };
 use iscsi::{Server, ServerConfig, TargetConfig};
 use scsi::backend::MemoryBackend;
@@ -307,6 +308,30 @@ impl Initiator {
             }
         }
         panic!("unit never ready");
+    }
+
+    /// Logout (close the session, RFC 7143 11.14): the response answers
+    /// our ITT with "closed successfully", then the target closes the
+    /// connection.
+    pub async fn logout(&mut self) {
+        let itt = self.next_itt();
+        let lo = LogoutRequest {
+            immediate: true,
+            reason: 0,
+            itt,
+            cid: 0,
+            cmdsn: self.cmdsn,
+            exp_statsn: self.exp_statsn,
+        };
+        self.send(InitiatorPdu::Logout(lo)).await;
+        match self.recv().await {
+            Some(TargetPdu::Logout(r)) => assert_eq!((r.itt, r.response), (itt, 0)),
+            p => panic!("{p:?}"),
+        }
+        assert!(
+            self.recv().await.is_none(),
+            "connection closed after logout"
+        );
     }
 
     /// Run a write command through R2T; returns (status, R2Ts seen).
