@@ -124,6 +124,22 @@ fn parse_record(record: &[u8]) -> Result<KeyValue, TextError> {
     })
 }
 
+/// Parse a numerical value (RFC 7143 5.1): a decimal constant, or a
+/// hex-constant `0x`/`0X` followed by hex digits; 64 bits at most. Nothing
+/// else (no sign, no spaces): `str::parse` and `from_str_radix` would take
+/// a leading `+`.
+pub fn parse_number(s: &str) -> Option<u64> {
+    let (digits, radix, max_len) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) if h.bytes().all(|b| b.is_ascii_hexdigit()) => (h, 16, 16),
+        None if s.bytes().all(|b| b.is_ascii_digit()) => (s, 10, 20),
+        _ => return None,
+    };
+    if digits.is_empty() || digits.len() > max_len {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
 /// Builder of a text data segment: `key=value\0` records in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TextWriter {
@@ -183,6 +199,31 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_decimal_or_hex_constants_only() {
+        assert_eq!(parse_number("8192"), Some(8192));
+        assert_eq!(parse_number("0x2000"), Some(8192));
+        assert_eq!(parse_number("0XfF"), Some(255));
+        assert_eq!(parse_number("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_number("0xffffffffffffffff"), Some(u64::MAX));
+        for bad in [
+            "",
+            "0x",
+            "+5",
+            "0x+5",
+            "-1",
+            " 1",
+            "1 ",
+            "0x 1",
+            "1e3",
+            "0b1",
+            "18446744073709551616",
+            "0x10000000000000000",
+        ] {
+            assert_eq!(parse_number(bad), None, "{bad:?}");
+        }
+    }
 
     fn kv(k: &str, v: &str) -> KeyValue {
         KeyValue {

@@ -3,6 +3,7 @@
 //! Response = MD5(CHAP_I || secret || CHAP_C). Binary values travel as
 //! hex (`0x...`) or base64 (`0b...`) constants (RFC 7143 5.1); we send hex.
 
+use crate::text::parse_number;
 use md5::{Digest, Md5};
 use rand::RngExt;
 use subtle::ConstantTimeEq;
@@ -36,21 +37,6 @@ pub fn select_algorithm(list: &str) -> Option<u8> {
         .filter_map(|a| parse_number(a.trim()))
         .find(|&a| a == u64::from(CHAP_MD5))
         .map(|_| CHAP_MD5)
-}
-
-/// Parse a numerical value: decimal, or hex with 0x (RFC 7143 5.1).
-pub fn parse_number(s: &str) -> Option<u64> {
-    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        if h.is_empty() || h.len() > 16 {
-            return None;
-        }
-        u64::from_str_radix(h, 16).ok()
-    } else {
-        if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        s.parse().ok()
-    }
 }
 
 /// Parse CHAP_I: a number 0..=255.

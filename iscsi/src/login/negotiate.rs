@@ -4,9 +4,8 @@
 
 use super::keys::{lookup, Key, KeyDef, Rule, Usage};
 use super::status::LoginStatus;
-use crate::auth::chap::parse_number;
 use crate::params::SessionParams;
-use crate::text::MAX_KEYS;
+use crate::text::{parse_number, MAX_KEYS};
 
 /// The values the target brings to negotiation ("ours"). The result of a
 /// key is computed from the initiator's offer and this (RFC 7143 6.2.2).
