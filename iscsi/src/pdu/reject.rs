@@ -20,23 +20,6 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    pub fn from_u8(v: u8) -> Option<Self> {
-        use RejectReason::*;
-        Some(match v {
-            0x02 => DataDigestError,
-            0x03 => SnackReject,
-            0x04 => ProtocolError,
-            0x05 => CommandNotSupported,
-            0x06 => ImmediateCommandReject,
-            0x07 => TaskInProgress,
-            0x08 => InvalidDataAck,
-            0x09 => InvalidPduField,
-            0x0a => LongOperationReject,
-            0x0c => WaitingForLogout,
-            _ => return None,
-        })
-    }
-
     /// Label for the `xtgt_pdu_rejects_total` metric.
     pub fn name(self) -> &'static str {
         use RejectReason::*;
