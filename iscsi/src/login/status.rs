@@ -56,26 +56,27 @@ impl LoginStatus {
         self.class == 0
     }
 
-    /// A label for metrics (`xtgt_logins_total{result}`) and logs.
+    /// A label for metrics (`xtgt_logins_total{result}`) and logs: the
+    /// constant's name in lower case.
     pub const fn name(self) -> &'static str {
-        match self.code() {
-            0x0000 => "success",
-            0x0101 => "target_moved_temporarily",
-            0x0200 => "initiator_error",
-            0x0201 => "authentication_failure",
-            0x0202 => "authorization_failure",
-            0x0203 => "not_found",
-            0x0204 => "target_removed",
-            0x0205 => "unsupported_version",
-            0x0206 => "too_many_connections",
-            0x0207 => "missing_parameter",
-            0x0208 => "cant_include_in_session",
-            0x0209 => "session_type_not_supported",
-            0x020a => "session_does_not_exist",
-            0x020b => "invalid_during_login",
-            0x0300 => "target_error",
-            0x0301 => "service_unavailable",
-            0x0302 => "out_of_resources",
+        match self {
+            Self::SUCCESS => "success",
+            Self::TARGET_MOVED_TEMPORARILY => "target_moved_temporarily",
+            Self::INITIATOR_ERROR => "initiator_error",
+            Self::AUTHENTICATION_FAILURE => "authentication_failure",
+            Self::AUTHORIZATION_FAILURE => "authorization_failure",
+            Self::NOT_FOUND => "not_found",
+            Self::TARGET_REMOVED => "target_removed",
+            Self::UNSUPPORTED_VERSION => "unsupported_version",
+            Self::TOO_MANY_CONNECTIONS => "too_many_connections",
+            Self::MISSING_PARAMETER => "missing_parameter",
+            Self::CANT_INCLUDE_IN_SESSION => "cant_include_in_session",
+            Self::SESSION_TYPE_NOT_SUPPORTED => "session_type_not_supported",
+            Self::SESSION_DOES_NOT_EXIST => "session_does_not_exist",
+            Self::INVALID_DURING_LOGIN => "invalid_during_login",
+            Self::TARGET_ERROR => "target_error",
+            Self::SERVICE_UNAVAILABLE => "service_unavailable",
+            Self::OUT_OF_RESOURCES => "out_of_resources",
             _ => "other",
         }
     }
@@ -92,5 +93,54 @@ mod tests {
         assert_eq!(LoginStatus::TARGET_ERROR.code(), 0x0300);
         assert_eq!(LoginStatus::NOT_FOUND.name(), "not_found");
         assert!(LoginStatus::SUCCESS.is_success());
+    }
+
+    /// Every constant has its own label, and it is the constant's name.
+    #[test]
+    fn names_follow_the_constants() {
+        for (status, name) in [
+            (LoginStatus::SUCCESS, "SUCCESS"),
+            (
+                LoginStatus::TARGET_MOVED_TEMPORARILY,
+                "TARGET_MOVED_TEMPORARILY",
+            ),
+            (LoginStatus::INITIATOR_ERROR, "INITIATOR_ERROR"),
+            (
+                LoginStatus::AUTHENTICATION_FAILURE,
+                "AUTHENTICATION_FAILURE",
+            ),
+            (LoginStatus::AUTHORIZATION_FAILURE, "AUTHORIZATION_FAILURE"),
+            (LoginStatus::NOT_FOUND, "NOT_FOUND"),
+            (LoginStatus::TARGET_REMOVED, "TARGET_REMOVED"),
+            (LoginStatus::UNSUPPORTED_VERSION, "UNSUPPORTED_VERSION"),
+            (LoginStatus::TOO_MANY_CONNECTIONS, "TOO_MANY_CONNECTIONS"),
+            (LoginStatus::MISSING_PARAMETER, "MISSING_PARAMETER"),
+            (
+                LoginStatus::CANT_INCLUDE_IN_SESSION,
+                "CANT_INCLUDE_IN_SESSION",
+            ),
+            (
+                LoginStatus::SESSION_TYPE_NOT_SUPPORTED,
+                "SESSION_TYPE_NOT_SUPPORTED",
+            ),
+            (
+                LoginStatus::SESSION_DOES_NOT_EXIST,
+                "SESSION_DOES_NOT_EXIST",
+            ),
+            (LoginStatus::INVALID_DURING_LOGIN, "INVALID_DURING_LOGIN"),
+            (LoginStatus::TARGET_ERROR, "TARGET_ERROR"),
+            (LoginStatus::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+            (LoginStatus::OUT_OF_RESOURCES, "OUT_OF_RESOURCES"),
+        ] {
+            assert_eq!(status.name(), name.to_lowercase());
+        }
+        assert_eq!(
+            LoginStatus {
+                class: 2,
+                detail: 0x7f
+            }
+            .name(),
+            "other"
+        );
     }
 }
