@@ -254,8 +254,26 @@ where
     Ok(())
 }
 
-/// Byte offset of the first difference between `a` and `b` (compared over
-/// the shorter length).
+/// Byte offset of the first difference between `a` and `b`. Unequal
+/// lengths differ where the shorter one ends, so a short medium read can
+/// never pass for a match (COMPARE AND WRITE would then write).
 pub(crate) fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
-    a.iter().zip(b.iter()).position(|(x, y)| x != y)
+    a.iter()
+        .zip(b.iter())
+        .position(|(x, y)| x != y)
+        .or_else(|| (a.len() != b.len()).then(|| a.len().min(b.len())))
+}
+
+#[cfg(test)]
+mod first_difference_tests {
+    use super::first_difference;
+
+    #[test]
+    fn unequal_lengths_are_a_difference() {
+        assert_eq!(first_difference(b"abc", b"abc"), None);
+        assert_eq!(first_difference(b"abc", b"abd"), Some(2));
+        assert_eq!(first_difference(b"ab", b"abc"), Some(2));
+        assert_eq!(first_difference(b"abc", b"a"), Some(1));
+        assert_eq!(first_difference(b"", b""), None);
+    }
 }
