@@ -62,6 +62,15 @@ impl FieldPointer {
             bit: Some(bit),
         }
     }
+    /// The pointer to the most significant set bit of `bits`, the offending
+    /// bits of `byte` (a reserved or unchangeable bit that was set); just
+    /// the byte when `bits` is 0.
+    pub fn top_bit(byte: u16, bits: u8) -> Self {
+        match bits.checked_ilog2() {
+            Some(b) => Self::bit(byte, u8::try_from(b).unwrap_or(7)),
+            None => Self::byte(byte),
+        }
+    }
 }
 
 /// Every SCSI error condition xtgt reports. Closed: add a variant (and its
@@ -385,6 +394,14 @@ impl SenseData {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_bit_points_at_the_most_significant_offending_bit() {
+        assert_eq!(FieldPointer::top_bit(3, 0x80), FieldPointer::bit(3, 7));
+        assert_eq!(FieldPointer::top_bit(3, 0x19), FieldPointer::bit(3, 4));
+        assert_eq!(FieldPointer::top_bit(3, 0x01), FieldPointer::bit(3, 0));
+        assert_eq!(FieldPointer::top_bit(3, 0), FieldPointer::byte(3));
+    }
 
     #[test]
     fn invalid_field_in_cdb_has_field_pointer() {

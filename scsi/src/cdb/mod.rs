@@ -115,9 +115,10 @@ impl OpcodeEntry {
         for (i, (&b, &m)) in cdb.iter().zip(self.usage.iter()).enumerate() {
             let bad = b & !m;
             if bad != 0 {
-                let bit = 7 - bad.leading_zeros() as u8;
                 let byte = u16::try_from(i).unwrap_or(u16::MAX);
-                return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(byte, bit)));
+                return Err(ScsiError::InvalidFieldInCdb(FieldPointer::top_bit(
+                    byte, bad,
+                )));
             }
         }
         Ok(())

@@ -15,11 +15,6 @@ fn field(byte: usize, bit: Option<u8>) -> ScsiError {
     })
 }
 
-/// Highest set bit of a non-zero byte.
-fn top_bit(b: u8) -> u8 {
-    7 - b.leading_zeros() as u8
-}
-
 /// Checks a block descriptor at `off` (short or long): the block length
 /// must be the LU's; the number of blocks 0 (no change) or the capacity.
 fn check_block_descriptor(
@@ -113,7 +108,10 @@ pub fn parse_parameter_list(
         for i in 2..cur.len() {
             let diff = (given[i] ^ cur[i]) & !chg[i];
             if diff != 0 {
-                return Err(field(off + i, Some(top_bit(diff))));
+                let byte = u16::try_from(off + i).unwrap_or(u16::MAX);
+                return Err(ScsiError::InvalidFieldInParameterList(
+                    FieldPointer::top_bit(byte, diff),
+                ));
             }
         }
         if code == CACHING {
