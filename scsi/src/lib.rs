@@ -13,6 +13,7 @@ pub mod lun;
 pub mod sbc;
 pub mod sense;
 pub mod spc;
+mod wire;
 
 pub use device::{
     DeviceServer, LogicalUnit, LuConfig, Nexus, Request, Response, Status, TargetPort, TaskAttr,

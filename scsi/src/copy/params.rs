@@ -6,6 +6,7 @@
 //! count is bounded by [`CopyLimits`] before anything is allocated.
 
 use crate::sense::{FieldPointer, ScsiError};
+use crate::wire::be_uint;
 
 /// Offset of the first CSCD descriptor in a LID1 parameter list.
 pub const LID1_HEADER_LEN: usize = 16;
@@ -258,17 +259,16 @@ pub struct Lid1ParameterList {
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+    u16::try_from(be_uint(b, at, 2)?).ok()
 }
 fn be24(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at + 3)?;
-    Some(u32::from_be_bytes([0, s[0], s[1], s[2]]))
+    u32::try_from(be_uint(b, at, 3)?).ok()
 }
 fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    u32::try_from(be_uint(b, at, 4)?).ok()
 }
 fn be64(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
+    be_uint(b, at, 8)
 }
 
 /// A field pointer into the parameter list; offsets past u16 cannot occur

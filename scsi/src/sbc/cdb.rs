@@ -35,10 +35,7 @@ pub const SA_GET_LBA_STATUS: u8 = 0x12;
 
 /// Big-endian unsigned field of `len` bytes at `start`.
 fn be(cdb: &[u8], start: usize, len: usize) -> Result<u64, ScsiError> {
-    let bytes = cdb
-        .get(start..start + len)
-        .ok_or(ScsiError::InvalidFieldInCdb(FieldPointer::byte(0)))?;
-    Ok(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+    crate::wire::be_uint(cdb, start, len).ok_or(ScsiError::InvalidFieldInCdb(FieldPointer::byte(0)))
 }
 
 fn byte(cdb: &[u8], i: usize) -> Result<u8, ScsiError> {

@@ -20,10 +20,7 @@ pub struct UnmapRange {
 }
 
 fn be(p: &[u8], at: usize, len: usize) -> Result<u64, ScsiError> {
-    let b = p
-        .get(at..at + len)
-        .ok_or(ScsiError::ParameterListLengthError)?;
-    Ok(b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+    crate::wire::be_uint(p, at, len).ok_or(ScsiError::ParameterListLengthError)
 }
 
 /// Parse and validate an UNMAP parameter list (already truncated to the
