@@ -453,10 +453,12 @@ fn validate_chap(
             "missing; expected the CHAP name, e.g. { user = \"alice\", secret = \"12-to-16-bytes\" }",
         )
     })?;
-    if user.is_empty() || user.len() > 255 || user.chars().any(char::is_control) {
+    // The name travels as the CHAP_N text value (RFC 7143 5.1: 255 bytes).
+    let max = iscsi::text::MAX_VALUE_LEN;
+    if user.is_empty() || user.len() > max || user.chars().any(char::is_control) {
         return Err(c.err(
             format!("{key}.user"),
-            "expected 1 to 255 printable characters",
+            format!("expected 1 to {max} printable characters"),
         ));
     }
     let secret = rc.secret.ok_or_else(|| {

@@ -304,6 +304,15 @@ fn chap_rules() {
     assert_eq!(e.key, "targets[0].chap.secret");
     let e = err_of(&with("chap = { secret = \"123456789012\" }"));
     assert_eq!(e.key, "targets[0].chap.user");
+    // CHAP_N is a text value: at most 255 bytes.
+    let name = |n: usize| {
+        format!(
+            "chap = {{ user = \"{}\", secret = \"123456789012\" }}",
+            "u".repeat(n)
+        )
+    };
+    assert!(load_t(&with(&name(255))).is_ok());
+    assert_eq!(err_of(&with(&name(256))).key, "targets[0].chap.user");
     let e = err_of(&with(
         "mutual_chap = { user = \"t\", secret = \"123456789012\" }",
     ));
