@@ -126,12 +126,18 @@ async fn reinstatement_closes_the_old_session() {
 #[tokio::test]
 async fn garbage_closes_only_that_connection() {
     let (addr, token, server) = start().await;
-    let mut bad = Initiator::connect(addr, 9).await;
-    bad.send_raw(&[0xff; 200]).await;
-    assert!(bad.recv().await.is_none());
+    // A session already open before the garbage arrives must keep working
+    // (a connection opened afterwards would not show "only").
     let mut good = Initiator::connect(addr, 10).await;
     assert!(good.login().await);
     good.ready().await;
+    let mut bad = Initiator::connect(addr, 9).await;
+    bad.send_raw(&[0xff; 200]).await;
+    assert!(bad.recv().await.is_none());
+    let (status, _) = good.read(&[0x12, 0, 0, 0, 36, 0], 36).await;
+    assert_eq!(status, 0);
+    let mut later = Initiator::connect(addr, 11).await;
+    assert!(later.login().await);
     token.cancel();
     server.await.unwrap().unwrap();
 }
