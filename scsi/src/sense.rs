@@ -73,6 +73,42 @@ impl FieldPointer {
     }
 }
 
+/// The end of a third-party copy whose error aborted it: the SENSE DATA
+/// SOURCE of the forwarded sense data descriptor (SPC-5 table 41).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyEnd {
+    /// The EXTENDED COPY source (a read failed): SENSE DATA SOURCE 1h.
+    Source,
+    /// The EXTENDED COPY destination (a write failed): SENSE DATA SOURCE 2h.
+    Destination,
+}
+
+impl CopyEnd {
+    /// The SENSE DATA SOURCE code (SPC-5 4.4.2.10).
+    pub fn sense_data_source(self) -> u8 {
+        match self {
+            CopyEnd::Source => 0x1,
+            CopyEnd::Destination => 0x2,
+        }
+    }
+}
+
+/// The sense of a copy source or destination carried in a forwarded sense
+/// data descriptor (SPC-5 4.4.2.10), with the status it ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardedSense {
+    pub source: CopyEnd,
+    /// FORWARDED STATUS (SAM-5 status code; 02h CHECK CONDITION).
+    pub status: u8,
+    pub sense: SenseData,
+}
+
+/// SAM-5 CHECK CONDITION status code.
+const CHECK_CONDITION: u8 = 0x02;
+
+/// The largest sense data SPC-5 allows (4.4.1): 252 bytes.
+pub const MAX_SENSE_LENGTH: usize = 252;
+
 /// Every SCSI error condition xtgt reports. Closed: add a variant (and its
 /// row in [`ScsiError::code`]) rather than building sense elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -184,17 +220,18 @@ pub enum ScsiError {
     #[error("aborted command")]
     Aborted,
     // ---- COPY ABORTED ----
-    /// A third-party copy failed part way (SPC-5 6.4.3.?): `asc/ascq` say why,
+    /// A third-party copy failed part way (SPC-5 6.6.4.3): `asc/ascq` say why,
     /// `segment` is the failing segment (COMMAND-SPECIFIC INFORMATION),
-    /// `cause` is the underlying error (forwarded sense), `segment_pointer`
-    /// the byte offset of the failing segment descriptor in the parameter
-    /// list (segment pointer SENSE KEY SPECIFIC data, SD=0; SPC-5 4.4.2.2.6).
+    /// `cause` is the underlying error and which end of the copy reported it
+    /// (forwarded sense, SPC-5 4.4.2.10), `segment_pointer` the byte offset
+    /// of the failing segment descriptor in the parameter list (segment
+    /// pointer SENSE KEY SPECIFIC data, SD=0; SPC-5 4.4.2.2.6).
     #[error("copy aborted in segment {segment}: {asc:#04x}/{ascq:#04x}")]
     CopyAborted {
         asc: u8,
         ascq: u8,
         segment: u32,
-        cause: Option<Box<ScsiError>>,
+        cause: Option<(CopyEnd, Box<ScsiError>)>,
         segment_pointer: Option<u16>,
     },
 }
@@ -286,7 +323,13 @@ impl ScsiError {
                     let [hi, lo] = p.to_be_bytes();
                     [0x80, hi, lo]
                 });
-                s.forwarded = cause.as_ref().map(|c| Box::new(c.sense()));
+                s.forwarded = cause.as_ref().map(|(end, c)| {
+                    Box::new(ForwardedSense {
+                        source: *end,
+                        status: CHECK_CONDITION,
+                        sense: c.sense(),
+                    })
+                });
             }
             _ => {}
         }
@@ -324,7 +367,7 @@ pub struct SenseData {
     /// forwarded sense data descriptor, 4.4.2.10); fixed format has no field
     /// for it, so [`SenseData::encode_fixed`] leaves it out and the copy's
     /// own sense (COPY ABORTED, segment, segment pointer) stands alone.
-    pub forwarded: Option<Box<SenseData>>,
+    pub forwarded: Option<Box<ForwardedSense>>,
 }
 
 impl SenseData {
@@ -361,12 +404,24 @@ impl SenseData {
         b.freeze()
     }
 
+    /// Fixed (0x70) or descriptor (0x72) format: `descriptor` is the
+    /// logical unit's D_SENSE (SPC-5 7.5.8) or REQUEST SENSE's DESC.
+    pub fn encode(&self, descriptor: bool) -> Bytes {
+        if descriptor {
+            self.encode_descriptor()
+        } else {
+            self.encode_fixed()
+        }
+    }
+
     /// Descriptor format sense data, response code 0x72 (SPC-5 4.4.2), with
     /// an information descriptor (type 00h), a command-specific information
-    /// descriptor (01h) and a sense key specific descriptor (02h) when those
-    /// fields are present.
+    /// descriptor (01h), a sense key specific descriptor (02h) and a
+    /// forwarded sense data descriptor (0Ch, 4.4.2.10) when those fields are
+    /// present. The forwarded sense is the copy target's sense in fixed
+    /// format, cut (FSDT=1) if the whole would pass 252 bytes.
     pub fn encode_descriptor(&self) -> Bytes {
-        let mut b = BytesMut::with_capacity(8 + 12 + 12 + 8);
+        let mut b = BytesMut::with_capacity(8 + 12 + 12 + 8 + 22);
         b.put_u8(0x72);
         b.put_u8(self.key as u8);
         b.put_u8(self.asc);
@@ -384,6 +439,18 @@ impl SenseData {
             b.put_slice(&[0x02, 0x06, 0x00, 0x00]);
             b.put_slice(&sks);
             b.put_u8(0);
+        }
+        if let Some(f) = &self.forwarded {
+            let inner = f.sense.encode_fixed();
+            // Room left for the forwarded sense after its 4-byte header.
+            let room = MAX_SENSE_LENGTH.saturating_sub(b.len() + 4);
+            let len = inner.len().min(room);
+            let fsdt = if len < inner.len() { 0x80 } else { 0 };
+            b.put_u8(0x0C);
+            b.put_u8(u8::try_from(len + 2).unwrap_or(u8::MAX));
+            b.put_u8(fsdt | f.source.sense_data_source());
+            b.put_u8(f.status);
+            b.put_slice(inner.get(..len).unwrap_or_default());
         }
         let add_len = u8::try_from(b.len() - 8).unwrap_or(u8::MAX);
         b[7] = add_len;
@@ -430,24 +497,22 @@ mod tests {
     /// COPY ABORTED: segment number in COMMAND-SPECIFIC INFORMATION, segment
     /// pointer in SENSE KEY SPECIFIC; the forwarded cause stays out of fixed
     /// format (SPC-5 has no field for it there), so the sense is 18 bytes
-    /// with ADDITIONAL SENSE LENGTH 10.
+    /// with ADDITIONAL SENSE LENGTH 10. Descriptor format carries it in a
+    /// forwarded sense data descriptor (0Ch): SENSE DATA SOURCE 1h (copy
+    /// source), FORWARDED STATUS CHECK CONDITION, the source's fixed sense.
     #[test]
-    fn copy_aborted_fixed_format_is_18_bytes_without_forwarded_sense() {
+    fn copy_aborted_fixed_is_18_bytes_descriptor_forwards_the_cause() {
         let e = ScsiError::CopyAborted {
             asc: 0x0D,
             ascq: 0x01,
             segment: 3,
-            cause: Some(Box::new(ScsiError::UnrecoveredReadError { lba: Some(64) })),
+            cause: Some((
+                CopyEnd::Source,
+                Box::new(ScsiError::UnrecoveredReadError { lba: Some(64) }),
+            )),
             segment_pointer: Some(108),
         };
         let sense = e.sense();
-        assert_eq!(
-            sense
-                .forwarded
-                .as_deref()
-                .map(|f| (f.key, f.asc, f.information)),
-            Some((SenseKey::MediumError, 0x11, Some(64)))
-        );
         assert_eq!(
             &sense.encode_fixed()[..],
             &[0x70, 0, 0x0A, 0, 0, 0, 0, 10, 0, 0, 0, 3, 0x0D, 0x01, 0, 0x80, 0, 108]
@@ -455,10 +520,35 @@ mod tests {
         assert_eq!(
             &sense.encode_descriptor()[..],
             &[
-                0x72, 0x0A, 0x0D, 0x01, 0, 0, 0, 20, //
+                0x72, 0x0A, 0x0D, 0x01, 0, 0, 0, 42, //
                 0x01, 0x0A, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, //
-                0x02, 0x06, 0, 0, 0x80, 0, 108, 0,
+                0x02, 0x06, 0, 0, 0x80, 0, 108, 0, //
+                0x0C, 20, 0x01, 0x02, //
+                0xF0, 0, 0x03, 0, 0, 0, 64, 10, 0, 0, 0, 0, 0x11, 0, 0, 0, 0, 0,
             ]
+        );
+        assert_eq!(sense.encode(false), sense.encode_fixed());
+        assert_eq!(sense.encode(true), sense.encode_descriptor());
+    }
+
+    /// A destination's error is forwarded with SENSE DATA SOURCE 2h.
+    #[test]
+    fn forwarded_destination_sense_has_source_2() {
+        let e = ScsiError::CopyAborted {
+            asc: 0x0D,
+            ascq: 0x01,
+            segment: 0,
+            cause: Some((
+                CopyEnd::Destination,
+                Box::new(ScsiError::WriteError { lba: None }),
+            )),
+            segment_pointer: None,
+        };
+        let d = e.sense().encode_descriptor();
+        assert_eq!(&d[20..24], &[0x0C, 20, 0x02, 0x02]);
+        assert_eq!(
+            &d[24..],
+            &ScsiError::WriteError { lba: None }.sense().encode_fixed()[..]
         );
     }
 

@@ -16,7 +16,7 @@ use super::params::CopyLimits;
 use super::plan::{CopyPlan, PlannedSegment};
 use crate::device::LogicalUnit;
 use crate::sbc;
-use crate::sense::ScsiError;
+use crate::sense::{CopyEnd, ScsiError};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -115,7 +115,11 @@ async fn run_segment(
             if done > 0 && sbc::force_unit_access(&seg.destination, false) {
                 if let Err(e) = seg.destination.backend.flush().await {
                     let lba = seg.destination_offset / u64::from(seg.destination_block_size.max(1));
-                    return Err(abort(at(seg), sbc::write_error(&seg.destination, lba, &e)));
+                    return Err(abort(
+                        at(seg),
+                        CopyEnd::Destination,
+                        sbc::write_error(&seg.destination, lba, &e),
+                    ));
                 }
             }
         }
@@ -149,16 +153,30 @@ async fn move_chunk(
         Ok(d) if d.len() == n => d,
         Ok(_) => {
             let e = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
-            return Err(abort(at, sbc::read_error(&src, src_lba, &e)));
+            return Err(abort(
+                at,
+                CopyEnd::Source,
+                sbc::read_error(&src, src_lba, &e),
+            ));
         }
-        Err(e) => return Err(abort(at, sbc::read_error(&src, src_lba, &e))),
+        Err(e) => {
+            return Err(abort(
+                at,
+                CopyEnd::Source,
+                sbc::read_error(&src, src_lba, &e),
+            ))
+        }
     };
     let fua = sbc::force_unit_access(&dst, false);
     // Shared like every write command's: COMPARE AND WRITE stays atomic.
     let _shared = dst.sbc.write_lock.read().await;
     if let Err(e) = dst.backend.write(dst_off, data, fua).await {
         let dst_lba = dst_off / u64::from(sbc::block_size(&dst));
-        return Err(abort(at, sbc::write_error(&dst, dst_lba, &e)));
+        return Err(abort(
+            at,
+            CopyEnd::Destination,
+            sbc::write_error(&dst, dst_lba, &e),
+        ));
     }
     Ok(len)
 }
@@ -170,12 +188,14 @@ fn at(seg: &PlannedSegment) -> SegmentAt {
     (seg.number, seg.descriptor_offset)
 }
 
-fn abort((segment, offset): SegmentAt, cause: ScsiError) -> ScsiError {
+/// COPY ABORTED, THIRD-PARTY DEVICE FAILURE for segment `at`, forwarding
+/// `cause`, the error of the copy `end` whose read or write failed.
+fn abort((segment, offset): SegmentAt, end: CopyEnd, cause: ScsiError) -> ScsiError {
     ScsiError::CopyAborted {
         asc: THIRD_PARTY_DEVICE_FAILURE.0,
         ascq: THIRD_PARTY_DEVICE_FAILURE.1,
         segment,
-        cause: Some(Box::new(cause)),
+        cause: Some((end, Box::new(cause))),
         segment_pointer: Some(offset),
     }
 }
@@ -226,7 +246,17 @@ async fn emulate(
             }
             Err(_) => {
                 set.abort_all();
-                return Err(abort(at(seg), ScsiError::InternalTargetFailure));
+                // A copy task panicked: the copy manager's own failure,
+                // not sense from the source or destination, so nothing is
+                // forwarded.
+                let (segment, offset) = at(seg);
+                return Err(ScsiError::CopyAborted {
+                    asc: THIRD_PARTY_DEVICE_FAILURE.0,
+                    ascq: THIRD_PARTY_DEVICE_FAILURE.1,
+                    segment,
+                    cause: None,
+                    segment_pointer: Some(offset),
+                });
             }
         }
     }
@@ -424,7 +454,8 @@ mod tests {
             } => {
                 assert_eq!(*segment_pointer, Some(16 + 64 + 28));
                 assert_eq!((*asc, *ascq, *segment), (0x0D, 0x01, 1));
-                let cause = cause.as_deref().unwrap();
+                let (end, cause) = cause.as_ref().unwrap();
+                assert_eq!(*end, CopyEnd::Source);
                 assert_eq!(
                     cause.code(),
                     (crate::sense::SenseKey::MediumError, 0x11, 0x00)
@@ -438,8 +469,8 @@ mod tests {
         assert_eq!(s[15..18], [0x80, 0, 108]);
         let fwd = e.sense().forwarded.unwrap();
         assert_eq!(
-            (fwd.key, fwd.asc),
-            (crate::sense::SenseKey::MediumError, 0x11)
+            (fwd.source, fwd.sense.key, fwd.sense.asc),
+            (CopyEnd::Source, crate::sense::SenseKey::MediumError, 0x11)
         );
         assert_eq!(progress.segments_processed(), 1);
         assert!(progress.bytes_transferred() >= 16 * 512);
@@ -471,8 +502,13 @@ mod tests {
         assert_eq!((s[2], s[12], s[13]), (0x0A, 0x0D, 0x01));
         let fwd = e.sense().forwarded.unwrap();
         assert_eq!(
-            (fwd.key, fwd.asc, fwd.ascq),
-            (crate::sense::SenseKey::MediumError, 0x0C, 0x00)
+            (fwd.source, fwd.sense.key, fwd.sense.asc, fwd.sense.ascq),
+            (
+                CopyEnd::Destination,
+                crate::sense::SenseKey::MediumError,
+                0x0C,
+                0x00
+            )
         );
     }
 

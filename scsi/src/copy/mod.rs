@@ -414,7 +414,8 @@ mod tests {
         assert_eq!(st.data[4], 2);
         let fd = run(&e, &rcr_cdb(4, 3, 1024), vec![]).await.unwrap();
         assert_eq!(fd.data[56], 0x02);
-        assert_eq!(&fd.data[60 + 12..60 + 14], &[0x08, 0x04]);
+        // Descriptor format: response code, key, ASC, ASCQ.
+        assert_eq!(&fd.data[60..64], &[0x72, 0x0A, 0x08, 0x04]);
         // Parameter data cut short by the transport: PARAMETER LIST LENGTH ERROR.
         let p = list(
             4,

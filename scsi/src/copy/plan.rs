@@ -11,7 +11,7 @@ use super::params::{
 use super::resolve::{CscdResolver, Requester, Resolution, ResolvedLu};
 use crate::device::LogicalUnit;
 use crate::sbc;
-use crate::sense::{FieldPointer, ScsiError};
+use crate::sense::{CopyEnd, FieldPointer, ScsiError};
 use std::sync::Arc;
 
 /// COPY ABORTED with UNREACHABLE COPY TARGET (0x08/0x04): a segment names a
@@ -109,14 +109,14 @@ pub fn build_plan(list: &Lid1ParameterList, cx: &PlanContext<'_>) -> Result<Copy
         // A removable medium that is ejected cannot be read or written
         // (SBC-4 5.25): the copy target is unreachable, and the LU's own
         // NOT READY, MEDIUM NOT PRESENT is forwarded.
-        for (lu, field) in [(&src, 4), (&dst, 6)] {
+        for (lu, field, end) in [(&src, 4, CopyEnd::Source), (&dst, 6, CopyEnd::Destination)] {
             if lu.lu.medium_absent() {
                 let (segment, pointer) = at(field);
                 return Err(ScsiError::CopyAborted {
                     asc: UNREACHABLE_COPY_TARGET.0,
                     ascq: UNREACHABLE_COPY_TARGET.1,
                     segment,
-                    cause: Some(Box::new(ScsiError::MediumNotPresent)),
+                    cause: Some((end, Box::new(ScsiError::MediumNotPresent))),
                     segment_pointer: Some(pointer),
                 });
             }
@@ -245,17 +245,17 @@ fn plan_segment(
         return Err(ScsiError::InvalidFieldInParameterList(fp(length_field)));
     }
     // Segment pointer at the LOGICAL BLOCK ADDRESS field that is out of range.
-    let out_of_range = |field: u16, cause: ScsiError| ScsiError::CopyAborted {
+    let out_of_range = |field: u16, end: CopyEnd, cause: ScsiError| ScsiError::CopyAborted {
         asc: RANGE_ABORT.0,
         ascq: RANGE_ABORT.1,
         segment: number,
-        cause: Some(Box::new(cause)),
+        cause: Some((end, Box::new(cause))),
         segment_pointer: Some(seg.offset.saturating_add(field)),
     };
     let source_offset = byte_range(&src.lu, seg.source_lba, sbs, src_byte, length)
-        .map_err(|e| out_of_range(12, e))?;
+        .map_err(|e| out_of_range(12, CopyEnd::Source, e))?;
     let destination_offset = byte_range(&dst.lu, seg.destination_lba, dbs, dst_byte, length)
-        .map_err(|e| out_of_range(20, e))?;
+        .map_err(|e| out_of_range(20, CopyEnd::Destination, e))?;
     Ok(PlannedSegment {
         number,
         descriptor_offset: seg.offset,
@@ -452,8 +452,13 @@ mod tests {
         assert_eq!(s[15..18], [0x80, 0, 96]);
         let fwd = e.sense().forwarded.unwrap();
         assert_eq!(
-            (fwd.key, fwd.asc, fwd.ascq),
-            (crate::sense::SenseKey::IllegalRequest, 0x21, 0x00)
+            (fwd.source, fwd.sense.key, fwd.sense.asc, fwd.sense.ascq),
+            (
+                CopyEnd::Destination,
+                crate::sense::SenseKey::IllegalRequest,
+                0x21,
+                0x00
+            )
         );
         // LBA overflow never panics.
         let p = list(1, 0, &cs, &[seg_b2b(false, 0, 0, 8, u64::MAX, 0)]);

@@ -29,7 +29,8 @@ const STATUS_COMPLETED_ERROR: u8 = 0x02;
 pub enum CopyState {
     Running,
     Completed,
-    /// Ended with CHECK CONDITION: fixed-format sense as sent.
+    /// Ended with CHECK CONDITION: the copy's sense in descriptor format,
+    /// what RECEIVE COPY FAILURE DETAILS returns.
     Failed {
         sense: Bytes,
     },
@@ -146,8 +147,14 @@ impl CopyResults {
         }
         r.state = match outcome {
             Ok(()) => CopyState::Completed,
+            // FAILURE DETAILS' SENSE DATA is the full record of the failure
+            // (SPC-5 6.19.2 allows either format): descriptor format is the
+            // only one with a place for the copy source's or destination's
+            // own sense (forwarded sense data descriptor, 4.4.2.10), so the
+            // medium error behind a COPY ABORTED stays readable even when
+            // the LU's D_SENSE made the CHECK CONDITION fixed format.
             Err(e) => CopyState::Failed {
-                sense: e.sense().encode_fixed(),
+                sense: e.sense().encode_descriptor(),
             },
         };
         r.finished = Some(Instant::now());
@@ -367,7 +374,8 @@ mod tests {
         r.finish(t, &Err(err.clone()));
         assert_eq!(&r.copy_status(7, 1).unwrap()[4..5], &[2]);
         let fd = r.failure_details(7, 1).unwrap();
-        let sense = err.sense().encode_fixed();
+        let sense = err.sense().encode_descriptor();
+        assert_eq!(sense[0], 0x72);
         assert_eq!(fd.len(), 60 + sense.len());
         assert_eq!(&fd[..4], &((56 + sense.len()) as u32).to_be_bytes());
         assert_eq!((fd[56], fd[59] as usize), (0x02, sense.len()));

@@ -445,23 +445,65 @@ async fn vpd83_lu_designators_usable_in_cscd() {
         .any(|d| d.designator_type == 1 && d.value == b"XTGT    456789ABCDEF"));
 }
 
-/// A source read failure mid-copy: COPY ABORTED, the failing segment in
-/// COMMAND-SPECIFIC INFORMATION, the segment pointer in SENSE KEY SPECIFIC,
-/// the backend's MEDIUM ERROR forwarded; COPY STATUS and FAILURE DETAILS
-/// say how far the copy got.
-#[tokio::test]
-async fn source_read_error_aborts_with_segment_and_forwarded_sense() {
-    let fault = Arc::new(FaultBackend::new(Arc::new(MemoryBackend::new(512 * 256))));
-    let src = lu(1, 512, fault.clone());
-    let dst = lu(2, 512, Arc::new(MemoryBackend::new(512 * 256)));
+/// The descriptor-format sense of COPY ABORTED, THIRD-PARTY DEVICE FAILURE
+/// in `segment`, segment pointer `pointer`, forwarding `fwd` (fixed format)
+/// from SENSE DATA SOURCE `sds` with FORWARDED STATUS CHECK CONDITION
+/// (SPC-5 4.4.2.10).
+fn copy_aborted_descriptor(segment: u8, pointer: u8, sds: u8, fwd: &[u8; 18]) -> Vec<u8> {
+    let mut v = vec![
+        0x72, 0x0A, 0x0D, 0x01, 0, 0, 0, 42, // header
+        0x01, 0x0A, 0, 0, 0, 0, 0, 0, 0, 0, 0, segment, // CSI
+        0x02, 0x06, 0, 0, 0x80, 0, pointer, 0, // SKS: segment pointer
+        0x0C, 20, sds, 0x02, // forwarded sense data
+    ];
+    v.extend_from_slice(fwd);
+    v
+}
+
+/// Fixed-format MEDIUM ERROR `asc`/00h at `lba` (VALID, INFORMATION).
+fn medium_error_fixed(asc: u8, lba: u8) -> [u8; 18] {
+    [
+        0xF0, 0, 0x03, 0, 0, 0, lba, 10, 0, 0, 0, 0, asc, 0, 0, 0, 0, 0,
+    ]
+}
+
+/// MODE SELECT(6) of the Control page with D_SENSE = `on` to `lun`.
+async fn set_d_sense(s: &DeviceServer, n: &Nexus, lun: u64, on: bool) {
+    let d = if on { 0x04 } else { 0 };
+    let list = [
+        0, 0, 0, 0, 0x0A, 0x0A, d, 0x10, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0,
+    ];
+    let r = exec(s, n, lun, &[0x15, 0x10, 0, 0, 16, 0], &list).await;
+    assert_eq!(r.status, Status::Good, "{:?}", r.sense);
+}
+
+/// Two segments (16 blocks, then 64 blocks from LBA 64 to LBA 64) from LUN
+/// 0 to LUN 1, sent to LUN 1 with LIST ID 7 held (00b), with the source
+/// read of LBA 100 or every destination write failing. Returns the
+/// EXTENDED COPY response and the destination LU.
+async fn failing_copy(
+    fail_source: bool,
+    d_sense: bool,
+) -> (DeviceServer, Arc<Nexus>, Response, Arc<LogicalUnit>) {
+    let src_fault = Arc::new(FaultBackend::new(Arc::new(MemoryBackend::new(512 * 256))));
+    let dst_fault = Arc::new(FaultBackend::new(Arc::new(MemoryBackend::new(512 * 256))));
+    let src = lu(1, 512, src_fault.clone());
+    let dst = lu(2, 512, dst_fault.clone());
     let t = port("iqn.t:a", 1, &[&src, &dst]);
     let s = server(vec![open(&t)]);
     let n = nexus(&s, &t).await;
+    if d_sense {
+        set_d_sense(&s, &n, 1, true).await;
+    }
     src.backend
         .write(0, Bytes::from(vec![0xAB; 16 * 512]), false)
         .await
         .unwrap();
-    fault.fail_reads(100 * 512..101 * 512);
+    if fail_source {
+        src_fault.fail_reads(100 * 512..101 * 512);
+    } else {
+        dst_fault.fail_writes(64 * 512..128 * 512);
+    }
     let l = list(
         7,
         0b00,
@@ -473,16 +515,27 @@ async fn source_read_error_aborts_with_segment_and_forwarded_sense() {
     );
     let r = xcopy(&s, &n, 1, &l).await;
     assert_eq!(r.status, Status::CheckCondition);
-    let sense = r.sense.clone().unwrap();
-    assert_eq!(sense_of(&r), Some((0x0A, 0x0D, 0x01)));
-    // COMMAND-SPECIFIC INFORMATION: segment 1 failed.
-    assert_eq!(be32(&sense, 8), 1);
-    // SENSE KEY SPECIFIC: segment pointer (SKSV=1, SD=0) to the second
-    // segment descriptor: header 16 + two 32-byte CSCDs + one 28-byte segment.
-    assert_eq!(&sense[15..18], &[0x80, 0, 16 + 64 + 28]);
-    // Fixed format has no field for the forwarded MEDIUM ERROR (SPC-5
-    // 4.4.2.10 defines it as a descriptor only): 18 bytes, nothing appended.
-    assert_eq!((sense.len(), sense[7]), (18, 10), "{sense:02x?}");
+    (s, n, r, dst)
+}
+
+/// The segment pointer of segment 1: header 16 + two 32-byte CSCDs + one
+/// 28-byte segment descriptor.
+const SEGMENT_1: u8 = 16 + 64 + 28;
+
+/// A source read failure mid-copy with D_SENSE=0: fixed-format COPY
+/// ABORTED, THIRD-PARTY DEVICE FAILURE, the failing segment in
+/// COMMAND-SPECIFIC INFORMATION, the segment pointer in SENSE KEY SPECIFIC
+/// (fixed format has no field for the forwarded MEDIUM ERROR, SPC-5
+/// 4.4.2.10); COPY STATUS says one segment was done and FAILURE DETAILS
+/// carries descriptor-format sense with the MEDIUM ERROR forwarded from the
+/// copy source.
+#[tokio::test]
+async fn source_read_error_aborts_with_segment_and_forwarded_sense() {
+    let (s, n, r, dst) = failing_copy(true, false).await;
+    assert_eq!(
+        r.sense.as_deref(),
+        Some(&[0x70, 0, 0x0A, 0, 0, 0, 0, 10, 0, 0, 0, 1, 0x0D, 0x01, 0, 0x80, 0, SEGMENT_1][..])
+    );
     // The first segment was copied before the second one failed.
     assert_eq!(
         dst.backend.read(0, 16 * 512).await.unwrap(),
@@ -493,12 +546,59 @@ async fn source_read_error_aborts_with_segment_and_forwarded_sense() {
     let r = exec(&s, &n, 1, &rcr_cdb(0x00, 7), &[]).await;
     assert_eq!(r.status, Status::Good);
     assert_eq!(&r.data_in[..7], &[0, 0, 0, 8, 0x02, 0, 1]);
-    // FAILURE DETAILS: CHECK CONDITION and the same sense.
+    // FAILURE DETAILS: CHECK CONDITION and descriptor sense forwarding
+    // UNRECOVERED READ ERROR at the failing read's LBA from the source.
     let r = exec(&s, &n, 1, &rcr_cdb(0x04, 7), &[]).await;
     assert_eq!(r.status, Status::Good);
-    assert_eq!(r.data_in[56], 0x02);
-    assert_eq!(usize::from(be16(&r.data_in, 58)), sense.len());
+    let sense = copy_aborted_descriptor(
+        SEGMENT_1_NUMBER,
+        SEGMENT_1,
+        0x01,
+        &medium_error_fixed(0x11, 64),
+    );
+    let mut want = vec![0u8; 60];
+    want[3] = 56 + sense.len() as u8;
+    want[56] = 0x02;
+    want[59] = sense.len() as u8;
+    want.extend_from_slice(&sense);
+    assert_eq!(&r.data_in[..], &want[..], "{:02x?}", &r.data_in[..]);
+}
+
+const SEGMENT_1_NUMBER: u8 = 1;
+
+/// With D_SENSE=1 on the LU the EXTENDED COPY went to (set by MODE SELECT),
+/// the CHECK CONDITION itself carries descriptor sense with the forwarded
+/// MEDIUM ERROR; FAILURE DETAILS holds the same bytes.
+#[tokio::test]
+async fn source_read_error_with_d_sense_forwards_in_the_check_condition() {
+    let (s, n, r, _) = failing_copy(true, true).await;
+    let sense = copy_aborted_descriptor(
+        SEGMENT_1_NUMBER,
+        SEGMENT_1,
+        0x01,
+        &medium_error_fixed(0x11, 64),
+    );
+    assert_eq!(r.sense.as_deref(), Some(&sense[..]));
+    let r = exec(&s, &n, 1, &rcr_cdb(0x04, 7), &[]).await;
     assert_eq!(&r.data_in[60..], &sense[..]);
+}
+
+/// A destination write failure forwards MEDIUM ERROR, WRITE ERROR from
+/// SENSE DATA SOURCE 2h (the EXTENDED COPY destination).
+#[tokio::test]
+async fn destination_write_error_is_forwarded_from_the_destination() {
+    let (s, n, r, _) = failing_copy(false, false).await;
+    assert_eq!(sense_of(&r), Some((0x0A, 0x0D, 0x01)));
+    let r = exec(&s, &n, 1, &rcr_cdb(0x04, 7), &[]).await;
+    assert_eq!(
+        &r.data_in[60..],
+        &copy_aborted_descriptor(
+            SEGMENT_1_NUMBER,
+            SEGMENT_1,
+            0x02,
+            &medium_error_fixed(0x0C, 64)
+        )[..]
+    );
 }
 
 /// A CSCD naming a LU whose removable medium is ejected: COPY ABORTED,

@@ -46,7 +46,10 @@ pub(super) async fn execute(server: &DeviceServer, nexus: &Nexus, req: Request<'
                 error = %err,
                 "CHECK CONDITION"
             );
-            Response::check_condition(&err, data_out_wanted)
+            // SPC-5 7.5.8: the LU's D_SENSE picks the sense format; a LUN
+            // without a logical unit has no Control page: fixed format.
+            let descriptor = lu.is_some_and(|lu| lu.spc.descriptor_sense());
+            Response::check_condition_in(&err, data_out_wanted, descriptor)
         }
     };
     metrics::counter!("xtgt_commands_total", "opcode" => name).increment(1);

@@ -232,9 +232,15 @@ impl Response {
     /// The completion of a command that failed with `err`: CHECK CONDITION
     /// with fixed-format sense.
     pub fn check_condition(err: &ScsiError, data_out_wanted: u32) -> Self {
+        Self::check_condition_in(err, data_out_wanted, false)
+    }
+
+    /// CHECK CONDITION with sense in descriptor format when `descriptor`
+    /// (the logical unit's D_SENSE, SPC-5 7.5.8), fixed format otherwise.
+    pub fn check_condition_in(err: &ScsiError, data_out_wanted: u32, descriptor: bool) -> Self {
         Self {
             status: Status::CheckCondition,
-            sense: Some(err.sense().encode_fixed()),
+            sense: Some(err.sense().encode(descriptor)),
             data_in: Bytes::new(),
             data_out_wanted,
         }

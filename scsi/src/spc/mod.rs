@@ -39,6 +39,12 @@ impl SpcState {
         lock(&self.mode).wce
     }
 
+    /// D_SENSE of the Control mode page (SPC-5 7.5.8): sense data of
+    /// CHECK CONDITION is returned in descriptor format.
+    pub fn descriptor_sense(&self) -> bool {
+        lock(&self.mode).d_sense
+    }
+
     pub(crate) fn mode(&self) -> mode::ModeState {
         *lock(&self.mode)
     }

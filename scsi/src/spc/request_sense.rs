@@ -1,5 +1,7 @@
 //! REQUEST SENSE (SPC-5 6.39): reports (and clears) a pending unit
-//! attention, otherwise NO SENSE. DESC selects descriptor format sense.
+//! attention, otherwise NO SENSE. DESC selects descriptor format sense;
+//! the Control page's D_SENSE does not apply here (it governs the sense of
+//! CHECK CONDITION; SPC-5 6.39.1 lets the CDB choose the format).
 
 use super::truncate;
 use crate::command::{CommandCtx, CommandResult, Completion};
@@ -10,13 +12,8 @@ pub const OPCODE: u8 = 0x03;
 fn encode(sense: &SenseData, cdb: &[u8]) -> CommandResult {
     let desc = cdb.get(1).copied().unwrap_or(0) & 0x01 != 0;
     let allocation_length = usize::from(cdb.get(4).copied().unwrap_or(0));
-    let bytes = if desc {
-        sense.encode_descriptor()
-    } else {
-        sense.encode_fixed()
-    };
     Ok(Completion::data(truncate(
-        bytes.to_vec(),
+        sense.encode(desc).to_vec(),
         allocation_length,
     )))
 }

@@ -235,8 +235,12 @@ async fn mode_sense10_long_lba_and_page_controls() {
         &r.data_in[..],
         &concat(&[&[0, 26, 0, 0x10, 0, 0, 0, 0], &caching(true)])[..]
     );
+    // Control page: only D_SENSE (byte 2 bit 2) is changeable.
     let r = exec(&s, &n, 0, &[0x5A, 0x08, 0x4A, 0, 0, 0, 0, 0, 255, 0], &[]).await;
-    assert_eq!(&r.data_in[8..], &concat(&[&[0x0A, 0x0A], &[0; 10]])[..]);
+    assert_eq!(
+        &r.data_in[8..],
+        &[0x0A, 0x0A, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    );
     // Saved values: SAVING PARAMETERS NOT SUPPORTED.
     let r = exec(&s, &n, 0, &[0x5A, 0, 0xC8, 0, 0, 0, 0, 0, 255, 0], &[]).await;
     assert_eq!(sense_of(&r), Some((0x5, 0x39, 0)));
@@ -245,6 +249,59 @@ async fn mode_sense10_long_lba_and_page_controls() {
     assert_eq!(sks_of(&r), Some([0xCD, 0, 2]));
     let r = exec(&s, &n, 0, &[0x1A, 0, 0x08, 1, 255, 0], &[]).await;
     assert_eq!(sks_of(&r), Some([0xC0, 0, 3]));
+}
+
+/// D_SENSE (SPC-5 7.5.8) set by MODE SELECT on one LU: its current and
+/// default values are honest, the other nexus gets MODE PARAMETERS CHANGED
+/// (in descriptor format, the LU's format now), CHECK CONDITION sense on
+/// that LU is descriptor format while the other LU and an unmapped LUN stay
+/// fixed, and REQUEST SENSE still follows its DESC bit.
+#[tokio::test]
+async fn d_sense_selects_descriptor_format_per_lu() {
+    let (s, p) = server();
+    let n = nexus(&s, &p).await;
+    let other = s.register_nexus("iqn.2026-01.test:j", "iqn.2026-01.test:j,i,0x2", p.clone());
+    exec(&s, &other, 0, &[0x03, 0, 0, 0, 252, 0], &[]).await;
+    let mut control = CONTROL;
+    control[2] = 0x04;
+    let list = concat(&[&[0, 0, 0, 0], &control]);
+    let r = exec(&s, &n, 0, &[0x15, 0x10, 0, 0, 16, 0], &list).await;
+    assert_eq!(r.status, Status::Good, "{:?}", r.sense);
+    assert!(p.luns[&0].spc.descriptor_sense());
+    // Current: D_SENSE=1; default: 0.
+    let r = exec(&s, &n, 0, &[0x1A, 0x08, 0x0A, 0, 255, 0], &[]).await;
+    assert_eq!(&r.data_in[4..], &control[..]);
+    let r = exec(&s, &n, 0, &[0x1A, 0x08, 0x8A, 0, 255, 0], &[]).await;
+    assert_eq!(&r.data_in[4..], &CONTROL[..]);
+    // The other nexus: unit attention, descriptor format.
+    let r = exec(&s, &other, 0, &[0x00, 0, 0, 0, 0, 0], &[]).await;
+    assert_eq!(r.status, Status::CheckCondition);
+    assert_eq!(
+        r.sense.as_deref(),
+        Some(&[0x72, 0x06, 0x2A, 0x01, 0, 0, 0, 0][..])
+    );
+    // Invalid opcode: descriptor format on LU 0 ...
+    let r = exec(&s, &n, 0, &[0xFF, 0, 0, 0, 0, 0], &[]).await;
+    assert_eq!(
+        r.sense.as_deref(),
+        Some(&[0x72, 0x05, 0x20, 0x00, 0, 0, 0, 0][..])
+    );
+    // ... fixed on LU 1 and on a LUN without a logical unit.
+    for lun in [1, 9] {
+        let r = exec(&s, &n, lun, &[0xFF, 0, 0, 0, 0, 0], &[]).await;
+        assert_eq!(r.sense.as_ref().map(|s| (s[0], s.len())), Some((0x70, 18)));
+    }
+    // REQUEST SENSE follows DESC, not D_SENSE.
+    let r = exec(&s, &n, 0, &[0x03, 0, 0, 0, 252, 0], &[]).await;
+    assert_eq!(r.data_in[0], 0x70);
+    let r = exec(&s, &n, 0, &[0x03, 1, 0, 0, 252, 0], &[]).await;
+    assert_eq!(&r.data_in[..], &[0x72, 0, 0, 0, 0, 0, 0, 0]);
+    // Back to D_SENSE=0: fixed again.
+    let list = concat(&[&[0, 0, 0, 0], &CONTROL]);
+    let r = exec(&s, &n, 0, &[0x15, 0x10, 0, 0, 16, 0], &list).await;
+    assert_eq!(r.status, Status::Good);
+    let r = exec(&s, &n, 0, &[0xFF, 0, 0, 0, 0, 0], &[]).await;
+    assert_eq!(sense_of(&r), Some((0x05, 0x20, 0x00)));
 }
 
 #[tokio::test]

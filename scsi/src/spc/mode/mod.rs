@@ -18,11 +18,17 @@ use crate::sense::{FieldPointer, ScsiError};
 pub struct ModeState {
     /// WCE of the Caching page (SBC-4 6.5.5).
     pub wce: bool,
+    /// D_SENSE of the Control page (SPC-5 7.5.8): CHECK CONDITION sense
+    /// in descriptor format (0x72) instead of fixed (0x70).
+    pub d_sense: bool,
 }
 
 impl Default for ModeState {
     fn default() -> Self {
-        Self { wce: true }
+        Self {
+            wce: true,
+            d_sense: false,
+        }
     }
 }
 

@@ -27,6 +27,9 @@ pub const PAGE_CODES: [u8; 4] = [
 /// WCE bit of byte 2 of the Caching page.
 pub const WCE: u8 = 0x04;
 
+/// D_SENSE bit of byte 2 of the Control page (SPC-5 7.5.8).
+pub const D_SENSE: u8 = 0x04;
+
 /// The page `code` as MODE SENSE returns it (PS=0: nothing is saveable),
 /// or None for a page we do not implement.
 pub fn page(code: u8, pc: PageControl, state: ModeState) -> Option<Vec<u8>> {
@@ -47,11 +50,14 @@ pub fn page(code: u8, pc: PageControl, state: ModeState) -> Option<Vec<u8>> {
             }
             p
         }
-        // SPC-5 7.5.8: TST=000b, D_SENSE=0, QUEUE ALGORITHM MODIFIER=1
-        // (unrestricted reordering), QERR=00b, TAS=0, BUSY TIMEOUT PERIOD
-        // FFFFh (unlimited).
+        // SPC-5 7.5.8: TST=000b, D_SENSE (changeable, default 0), QUEUE
+        // ALGORITHM MODIFIER=1 (unrestricted reordering), QERR=00b, TAS=0,
+        // BUSY TIMEOUT PERIOD FFFFh (unlimited).
         CONTROL => {
             let mut p = vec![0u8; 12];
+            if changeable || state.d_sense {
+                p[2] = D_SENSE;
+            }
             if !changeable {
                 p[3] = 0x10;
                 p[8] = 0xFF;

@@ -1,7 +1,7 @@
 //! MODE SELECT(6)/(10) (SPC-5 6.11, 6.12): validates the whole parameter
 //! list against the current and changeable values before changing anything.
 
-use super::pages::{page, PageControl, CACHING, WCE};
+use super::pages::{page, PageControl, CACHING, CONTROL, D_SENSE, WCE};
 use super::ModeState;
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::device::LogicalUnit;
@@ -114,8 +114,10 @@ pub fn parse_parameter_list(
                 ));
             }
         }
-        if code == CACHING {
-            new.wce = given[2] & WCE != 0;
+        match code {
+            CACHING => new.wce = given[2] & WCE != 0,
+            CONTROL => new.d_sense = given[2] & D_SENSE != 0,
+            _ => {}
         }
         off += cur.len();
     }
