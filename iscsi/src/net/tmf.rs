@@ -46,6 +46,7 @@ impl Session {
                 abort_task_response(
                     found,
                     t.ref_cmdsn,
+                    t.cmdsn,
                     self.exp_cmdsn(),
                     self.window.max_cmdsn(),
                 )

@@ -35,17 +35,27 @@ pub fn tmf_action(function: u8) -> TmfAction {
     }
 }
 
-/// The response to ABORT TASK (RFC 7143 11.5.1): FUNCTION COMPLETE when the
-/// task was found (and aborted), or when it was not found but its RefCmdSN
-/// lies in the command window (it has not arrived and now never runs);
-/// otherwise TASK DOES NOT EXIST.
+/// The response to ABORT TASK (RFC 7143 11.5.1, ABORT TASK items a-c):
+/// - a) the Referenced Task Tag names a task, which was aborted: "Function
+///   complete";
+/// - b) no such task, but RefCmdSN is within the valid CmdSN window
+///   `[ExpCmdSN, MaxCmdSN]` *and* less than the CmdSN of the TMF request
+///   itself (`tmf_cmdsn`): the command has not arrived; the target considers
+///   that CmdSN received and answers "Function complete";
+/// - c) otherwise (RefCmdSN outside the window: the command completed, or
+///   was never sent; or not before the TMF request): "Task does not exist".
+///
+/// All comparisons use serial number arithmetic (RFC 1982, RFC 7143 4.2.2.1);
+/// a RefCmdSN at distance 2^31 from `tmf_cmdsn` is not "less than" it.
 pub fn abort_task_response(
     found: bool,
     ref_cmdsn: CmdSn,
+    tmf_cmdsn: CmdSn,
     exp_cmdsn: CmdSn,
     max_cmdsn: CmdSn,
 ) -> u8 {
-    if found || ref_cmdsn.in_window(exp_cmdsn, max_cmdsn) {
+    let before_tmf = ref_cmdsn < tmf_cmdsn;
+    if found || (ref_cmdsn.in_window(exp_cmdsn, max_cmdsn) && before_tmf) {
         r::FUNCTION_COMPLETE
     } else {
         r::TASK_DOES_NOT_EXIST
@@ -73,12 +83,50 @@ mod tests {
     #[test]
     fn abort_task_answers() {
         let (exp, max) = (CmdSn(10), CmdSn(73));
-        assert_eq!(abort_task_response(true, CmdSn(3), exp, max), 0);
-        // Already completed (before ExpCmdSN) and not found.
-        assert_eq!(abort_task_response(false, CmdSn(9), exp, max), 1);
-        // Not yet arrived.
-        assert_eq!(abort_task_response(false, CmdSn(12), exp, max), 0);
-        // Beyond the window.
-        assert_eq!(abort_task_response(false, CmdSn(74), exp, max), 1);
+        let tmf = CmdSn(20);
+        // a) Found: complete whatever the numbers say.
+        assert_eq!(abort_task_response(true, CmdSn(3), tmf, exp, max), 0);
+        assert_eq!(abort_task_response(true, CmdSn(99), tmf, exp, max), 0);
+        // c) Not found, before ExpCmdSN (completed): does not exist.
+        assert_eq!(abort_task_response(false, CmdSn(9), tmf, exp, max), 1);
+        // b) Not found, in the window and before the TMF: complete.
+        assert_eq!(abort_task_response(false, CmdSn(10), tmf, exp, max), 0);
+        assert_eq!(abort_task_response(false, CmdSn(19), tmf, exp, max), 0);
+        // In the window but not less than the TMF's CmdSN: does not exist.
+        assert_eq!(abort_task_response(false, CmdSn(20), tmf, exp, max), 1);
+        assert_eq!(abort_task_response(false, CmdSn(21), tmf, exp, max), 1);
+        assert_eq!(abort_task_response(false, CmdSn(73), tmf, exp, max), 1);
+        // c) Beyond MaxCmdSN: does not exist.
+        assert_eq!(abort_task_response(false, CmdSn(74), tmf, exp, max), 1);
+    }
+
+    #[test]
+    fn abort_task_answers_across_wrap() {
+        // Window [2^32-5, 58] wraps through zero; the TMF has CmdSN 3.
+        let (exp, max, tmf) = (CmdSn(u32::MAX - 4), CmdSn(58), CmdSn(3));
+        // Before the wrap, in the window, serially before the TMF.
+        assert_eq!(
+            abort_task_response(false, CmdSn(u32::MAX - 4), tmf, exp, max),
+            0
+        );
+        assert_eq!(
+            abort_task_response(false, CmdSn(u32::MAX), tmf, exp, max),
+            0
+        );
+        assert_eq!(abort_task_response(false, CmdSn(0), tmf, exp, max), 0);
+        assert_eq!(abort_task_response(false, CmdSn(2), tmf, exp, max), 0);
+        // Numerically larger than the TMF but serially after ExpCmdSN - 1:
+        // completed, outside the window.
+        assert_eq!(
+            abort_task_response(false, CmdSn(u32::MAX - 5), tmf, exp, max),
+            1
+        );
+        // Not before the TMF.
+        assert_eq!(abort_task_response(false, CmdSn(3), tmf, exp, max), 1);
+        assert_eq!(abort_task_response(false, CmdSn(58), tmf, exp, max), 1);
+        assert_eq!(abort_task_response(false, CmdSn(59), tmf, exp, max), 1);
+        // Distance 2^31 from the TMF's CmdSN: undefined order, not "less".
+        let far = CmdSn(3u32.wrapping_add(0x8000_0000));
+        assert_eq!(abort_task_response(false, far, tmf, far, far.plus(10)), 1);
     }
 }
