@@ -93,6 +93,29 @@ impl<T> CmdWindow<T> {
         n
     }
 
+    /// Consider `cmdsn` received although no command carried it (RFC 7143
+    /// 11.6.1, ABORT TASK b: a task aborted before it arrived). Its slot
+    /// advances ExpCmdSN when reached, and a command arriving later with
+    /// that CmdSN is dropped as a duplicate. Returns the queued commands this
+    /// unblocks, in CmdSN order (empty unless `cmdsn` was ExpCmdSN). Outside
+    /// the window, or already queued: nothing changes.
+    pub fn consume(&mut self, cmdsn: CmdSn) -> Vec<T> {
+        if !cmdsn.in_window(self.exp_cmdsn, self.max_cmdsn()) {
+            return Vec::new();
+        }
+        if cmdsn != self.exp_cmdsn {
+            self.pending.entry(cmdsn.0).or_insert(None);
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        self.exp_cmdsn = self.exp_cmdsn.next();
+        while let Some(next) = self.pending.remove(&self.exp_cmdsn.0) {
+            out.extend(next);
+            self.exp_cmdsn = self.exp_cmdsn.next();
+        }
+        out
+    }
+
     /// Admit a non-immediate command with `cmdsn`.
     pub fn admit(&mut self, cmdsn: CmdSn, item: T) -> Admit<T> {
         if !cmdsn.in_window(self.exp_cmdsn, self.max_cmdsn()) {
@@ -264,6 +287,39 @@ impl SessionRegistry {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consumed_cmdsn_advances_and_drops_the_late_command() {
+        // ExpCmdSN 2^32-1, so the window wraps through zero.
+        let start = CmdSn(u32::MAX);
+        let mut w: CmdWindow<u32> = CmdWindow::new(start, 8);
+        // 0 and 1 arrive ahead of the hole at 2^32-1.
+        assert_eq!(w.admit(CmdSn(0), 100), Admit::Queued);
+        assert_eq!(w.admit(CmdSn(1), 101), Admit::Queued);
+        // A later hole (CmdSN 3) consumed: reserved, nothing delivered.
+        assert_eq!(w.consume(CmdSn(3)), Vec::<u32>::new());
+        assert_eq!(w.exp_cmdsn(), start);
+        assert_eq!(w.max_cmdsn(), start.plus(8 - 3).minus(1));
+        // Consuming ExpCmdSN unblocks 0 and 1 and stops at the hole at 2.
+        assert_eq!(w.consume(start), vec![100, 101]);
+        assert_eq!(w.exp_cmdsn(), CmdSn(2));
+        // The command for a consumed CmdSN arrives late: dropped.
+        assert_eq!(w.admit(start, 99), Admit::Dropped);
+        // 2 fills the hole and runs; 3 (consumed) is skipped over.
+        assert_eq!(w.admit(CmdSn(2), 102), Admit::Deliver(vec![102]));
+        assert_eq!(w.exp_cmdsn(), CmdSn(4));
+        assert_eq!(w.admit(CmdSn(3), 103), Admit::Dropped);
+        // Outside the window (before ExpCmdSN, beyond MaxCmdSN) or already
+        // queued: no change.
+        assert_eq!(w.admit(CmdSn(6), 106), Admit::Queued);
+        let (exp, max) = (w.exp_cmdsn(), w.max_cmdsn());
+        assert_eq!(w.consume(CmdSn(3)), Vec::<u32>::new());
+        assert_eq!(w.consume(max.next()), Vec::<u32>::new());
+        assert_eq!(w.consume(CmdSn(6)), Vec::<u32>::new());
+        assert_eq!((w.exp_cmdsn(), w.max_cmdsn()), (exp, max));
+        assert_eq!(w.admit(CmdSn(4), 104), Admit::Deliver(vec![104]));
+        assert_eq!(w.admit(CmdSn(5), 105), Admit::Deliver(vec![105, 106]));
+    }
 
     #[test]
     fn in_order_delivery_and_window_closing() {

@@ -382,3 +382,70 @@ async fn shutdown_asks_for_logout_and_returns() {
     server.await.unwrap().unwrap();
     assert!(started.elapsed() < Duration::from_secs(1));
 }
+
+#[tokio::test]
+async fn abort_task_of_a_command_not_yet_arrived_consumes_its_cmdsn() {
+    let (addr, token, server) = start().await;
+    let mut i = Initiator::connect(addr, 16).await;
+    assert!(i.login().await);
+    i.ready().await;
+    // CmdSN n is skipped (never sent): TEST UNIT READY with n+1 is queued
+    // behind the hole.
+    let hole = i.cmdsn;
+    i.cmdsn = i.cmdsn.next();
+    let tur = i.command(&[0x00, 0, 0, 0, 0, 0], false, false, 0);
+    let tur_itt = tur.itt;
+    i.send(InitiatorPdu::ScsiCommand(tur)).await;
+    // Immediate ABORT TASK (CmdSN n+2) for the task with RefCmdSN n: not
+    // found, in the window, before the TMF: Function complete (RFC 7143
+    // 11.6.1 b), and n counts as received, so the queued command runs.
+    let itt = i.next_itt();
+    let abort = TaskMgmtRequest {
+        immediate: true,
+        function: 1,
+        lun: Lun::default(),
+        itt,
+        ref_itt: Itt(4242),
+        cmdsn: i.cmdsn,
+        exp_statsn: i.exp_statsn,
+        ref_cmdsn: hole,
+        exp_datasn: DataSn(0),
+    };
+    i.send(InitiatorPdu::TaskMgmt(abort.clone())).await;
+    match i.recv().await {
+        Some(TargetPdu::TaskMgmt(r)) => assert_eq!((r.itt, r.response), (itt, 0)),
+        p => panic!("{p:?}"),
+    }
+    match i.recv().await {
+        Some(TargetPdu::ScsiResponse(r)) => {
+            assert_eq!((r.itt, r.status), (tur_itt, 0));
+            assert_eq!(r.exp_cmdsn, i.cmdsn);
+        }
+        p => panic!("{p:?}"),
+    }
+    // The aborted command arrives late: dropped as a duplicate; the next
+    // in-window command is the next answer.
+    let saved = i.cmdsn;
+    i.cmdsn = hole;
+    let late = i.command(&[0x12, 0, 0, 0, 36, 0], true, false, 36);
+    i.send(InitiatorPdu::ScsiCommand(late)).await;
+    i.cmdsn = saved;
+    let (status, _) = i.read(&[0x00, 0, 0, 0, 0, 0], 0).await;
+    assert_eq!(status, 0);
+    // The same ABORT TASK again: RefCmdSN is now below ExpCmdSN (outside
+    // the window): Task does not exist (11.6.1 c).
+    let itt = i.next_itt();
+    let again = TaskMgmtRequest {
+        itt,
+        cmdsn: i.cmdsn,
+        exp_statsn: i.exp_statsn,
+        ..abort
+    };
+    i.send(InitiatorPdu::TaskMgmt(again)).await;
+    match i.recv().await {
+        Some(TargetPdu::TaskMgmt(r)) => assert_eq!((r.itt, r.response), (itt, 1)),
+        p => panic!("{p:?}"),
+    }
+    token.cancel();
+    server.await.unwrap().unwrap();
+}

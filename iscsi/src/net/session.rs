@@ -96,6 +96,9 @@ pub struct Session {
     pub local: Option<SocketAddr>,
     ping: Option<(Ttt, Instant)>,
     last_rx: Instant,
+    /// Queued commands an ABORT TASK unblocked by consuming their
+    /// predecessor's CmdSN (RFC 7143 11.6.1), run after the TMF response.
+    pub unblocked: Vec<InitiatorPdu>,
 }
 
 enum Event {
@@ -146,6 +149,7 @@ impl Session {
             local,
             ping: None,
             last_rx: Instant::now(),
+            unblocked: Vec::new(),
         }
     }
 
@@ -349,17 +353,14 @@ impl Session {
                     .await?;
                 return Ok(Flow::Continue);
             }
-            return self.process(pdu, bhs).await;
+            if self.process(pdu, bhs).await? == Flow::Close {
+                return Ok(Flow::Close);
+            }
+            let list = std::mem::take(&mut self.unblocked);
+            return self.deliver(list).await;
         }
         match self.window.admit(cmdsn, pdu) {
-            Admit::Deliver(list) => {
-                for p in list {
-                    let b = p.to_raw().bhs;
-                    if self.process(p, b).await? == Flow::Close {
-                        return Ok(Flow::Close);
-                    }
-                }
-            }
+            Admit::Deliver(list) => return self.deliver(list).await,
             Admit::Queued => {}
             Admit::Dropped => {
                 tracing::debug!(
@@ -368,6 +369,20 @@ impl Session {
                     "CmdSN outside window: dropped"
                 );
             }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Process commands the CmdSN window released, in order, and any that
+    /// processing them releases in turn (an ABORT TASK consuming a CmdSN).
+    async fn deliver(&mut self, list: Vec<InitiatorPdu>) -> Result<Flow, ConnError> {
+        let mut queue = std::collections::VecDeque::from(list);
+        while let Some(p) = queue.pop_front() {
+            let b = p.to_raw().bhs;
+            if self.process(p, b).await? == Flow::Close {
+                return Ok(Flow::Close);
+            }
+            queue.extend(self.unblocked.drain(..));
         }
         Ok(Flow::Continue)
     }

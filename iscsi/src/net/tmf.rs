@@ -43,13 +43,21 @@ impl Session {
                     |p| matches!(p, InitiatorPdu::ScsiCommand(c) if c.itt == ref_itt),
                 );
                 let found = self.abort_task(ref_itt) || queued > 0;
-                abort_task_response(
+                let response = abort_task_response(
                     found,
                     t.ref_cmdsn,
                     t.cmdsn,
                     self.exp_cmdsn(),
                     self.window.max_cmdsn(),
-                )
+                );
+                if !found && response == r::FUNCTION_COMPLETE {
+                    // RFC 7143 11.6.1 b: the command has not arrived; its
+                    // CmdSN counts as received, so it never runs. Commands
+                    // queued behind it run after this response.
+                    let released = self.window.consume(t.ref_cmdsn);
+                    self.unblocked.extend(released);
+                }
+                response
             }
             action @ (TmfAction::AbortTaskSet | TmfAction::ClearTaskSet | TmfAction::LunReset) => {
                 let func = match action {

@@ -35,13 +35,15 @@ pub fn tmf_action(function: u8) -> TmfAction {
     }
 }
 
-/// The response to ABORT TASK (RFC 7143 11.5.1, ABORT TASK items a-c):
+/// The response to ABORT TASK (RFC 7143 11.6.1, ABORT TASK items a-c; the
+/// RefCmdSN field, 11.5.5):
 /// - a) the Referenced Task Tag names a task, which was aborted: "Function
 ///   complete";
 /// - b) no such task, but RefCmdSN is within the valid CmdSN window
 ///   `[ExpCmdSN, MaxCmdSN]` *and* less than the CmdSN of the TMF request
 ///   itself (`tmf_cmdsn`): the command has not arrived; the target considers
-///   that CmdSN received and answers "Function complete";
+///   that CmdSN received (the caller consumes it in the CmdSN window) and
+///   answers "Function complete";
 /// - c) otherwise (RefCmdSN outside the window: the command completed, or
 ///   was never sent; or not before the TMF request): "Task does not exist".
 ///
