@@ -45,13 +45,25 @@ READER=$!
 timeout 300 qemu-img bench -f raw -w -c 10000000 -d 16 -s 1M --pattern=120 "$URL0" >"$WORK/writer.log" 2>&1 &
 WRITER=$!
 sleep 2
-if kill -0 $WRITER 2>/dev/null; then
+# bytes xtgt has written to LUN 0 so far (proves the writer is mid-transfer)
+lun0_written() {
+    python3 - "$METRICS" <<'PY'
+import sys, urllib.request
+total = 0.0
+for line in urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=5).read().decode().splitlines():
+    if line.startswith("xtgt_write_bytes_total{") and 'lun="0"' in line:
+        total += float(line.rsplit(" ", 1)[1])
+print(int(total))
+PY
+}
+WRITTEN=$(lun0_written 2>/dev/null || echo 0)
+if kill -0 $WRITER 2>/dev/null && [ "${WRITTEN:-0}" -gt 0 ]; then
     kill -9 $WRITER
     wait $WRITER 2>/dev/null
     pass "robustness: writer killed with SIGKILL mid-write"
 else
-    wait $WRITER
-    fail "robustness: writer killed with SIGKILL mid-write" "the writer ended before the kill (status $?)" "$(tail -3 "$WORK/writer.log")"
+    kill -9 $WRITER 2>/dev/null; wait $WRITER 2>/dev/null
+    fail "robustness: writer killed with SIGKILL mid-write" "the writer was not mid-transfer at the kill (LUN 0 bytes written: ${WRITTEN:-0})" "$(tail -3 "$WORK/writer.log")"
 fi
 if wait $READER; then
     pass "robustness: the other client kept being served"
