@@ -42,7 +42,9 @@ served() { timeout 30 iscsi-inq "$URL1" 2>&1 | grep -q "DIRECT_ACCESS"; }
 # machine, which would test nothing).
 timeout 300 qemu-img bench -f raw -c 40000 -d 8 -s 64K "$URL1" >"$WORK/reader.log" 2>&1 &
 READER=$!
-timeout 300 qemu-img bench -f raw -w -c 10000000 -d 16 -s 1M --pattern=120 "$URL0" >"$WORK/writer.log" 2>&1 &
+# No `timeout` wrapper: $! must be qemu-img itself, or the SIGKILL below
+# would kill only the wrapper and leave the client writing.
+qemu-img bench -f raw -w -c 10000000 -d 16 -s 1M --pattern=120 "$URL0" >"$WORK/writer.log" 2>&1 &
 WRITER=$!
 sleep 2
 # bytes xtgt has written to LUN 0 so far (proves the writer is mid-transfer)
