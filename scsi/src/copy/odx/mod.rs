@@ -1,0 +1,13 @@
+//! ODX token commands on the wire: POPULATE TOKEN, WRITE USING TOKEN,
+//! COPY OPERATION ABORT, RECEIVE ROD TOKEN INFORMATION, RECEIVE COPY STATUS
+//! (LID4) and REPORT ALL ROD TOKENS (SBC-4 5.12, 5.59; SPC-5 6.3, 6.24,
+//! 6.26, 6.31), and their VPD 0x8F descriptors.
+//!
+//! I/O free and pure. One [`OdxLimits`] and one list of [`RodTypeSupport`]
+//! per LU feed both VPD 0x8F and the checks, so what is advertised is what
+//! is enforced.
+
+pub mod limits;
+pub mod vpd;
+
+pub use limits::{rod_type, OdxLimits, RodTypeSupport};
