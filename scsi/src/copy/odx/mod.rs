@@ -7,7 +7,11 @@
 //! per LU feed both VPD 0x8F and the checks, so what is advertised is what
 //! is enforced.
 
+pub mod cdb;
 pub mod limits;
 pub mod vpd;
 
+pub use cdb::{
+    CopyOperationAbortCdb, ReceiveCopyStatusCdb, ReportAllRodTokensCdb, TokenCopyOutCdb,
+};
 pub use limits::{rod_type, OdxLimits, RodTypeSupport};
