@@ -9,9 +9,16 @@
 
 pub mod cdb;
 pub mod limits;
+pub mod params;
+pub mod ranges;
 pub mod vpd;
 
 pub use cdb::{
     CopyOperationAbortCdb, ReceiveCopyStatusCdb, ReportAllRodTokensCdb, TokenCopyOutCdb,
 };
 pub use limits::{rod_type, OdxLimits, RodTypeSupport};
+pub use params::{
+    offset_into_rod, parse_populate_token, parse_write_using_token, PopulateToken, WriteUsingToken,
+    ROD_TOKEN_LEN,
+};
+pub use ranges::{BlockRange, LuExtent};
