@@ -11,6 +11,7 @@ pub mod cdb;
 pub mod limits;
 pub mod params;
 pub mod ranges;
+pub mod responses;
 pub mod vpd;
 
 pub use cdb::{
@@ -22,3 +23,7 @@ pub use params::{
     ROD_TOKEN_LEN,
 };
 pub use ranges::{BlockRange, LuExtent};
+pub use responses::{
+    management_token, receive_copy_status_lid4, receive_rod_token_information,
+    report_all_rod_tokens, CopyOperationStatus, CopyStatusReport, TransferCountUnits,
+};
