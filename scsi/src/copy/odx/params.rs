@@ -430,6 +430,60 @@ mod tests {
         );
     }
 
+    /// What VPD 0x8F says is what the parsers enforce: the limits decoded
+    /// from the Block Device ROD Token Limits descriptor are accepted
+    /// exactly and refused one past, for both block sizes; the ROD types
+    /// decoded from Supported ROD Types with TOKEN_OUT are the ones RTV
+    /// may ask for.
+    #[test]
+    fn advertised_is_enforced() {
+        let limits = OdxLimits {
+            max_range_descriptors: 70,
+            max_token_transfer_bytes: 3 << 20,
+            ..OdxLimits::default()
+        };
+        for block_size in [512u32, 4096] {
+            let lu = LuExtent {
+                capacity_blocks: 1 << 30,
+                block_size,
+            };
+            let v = super::super::vpd::block_device_rod_token_limits(&limits, block_size);
+            let max_ranges = u64::from(u16::from_be_bytes([v[10], v[11]]));
+            let max_blocks = u64::from_be_bytes(v[20..28].try_into().unwrap());
+            let spread = |n: u64, total: u64| -> Vec<(u64, u32)> {
+                (0..n)
+                    .map(|i| (i * total, (total / n + u64::from(i < total % n)) as u32))
+                    .collect()
+            };
+            let at = pt(0, 0, 0, &spread(max_ranges, max_blocks));
+            let p = parse_populate_token(&at, &limits, &types(), &lu).unwrap();
+            assert_eq!(
+                (p.ranges.len() as u64, p.total_blocks),
+                (max_ranges, max_blocks)
+            );
+            let t = token(rod_type::POINT_IN_TIME_CHANGE_VULNERABLE);
+            let w = wut(0, 0, &t, &spread(max_ranges, max_blocks));
+            assert!(parse_write_using_token(&w, &limits, &lu).is_ok());
+            let too_many = pt(0, 0, 0, &spread(max_ranges + 1, max_ranges + 1));
+            assert_eq!(
+                parse_populate_token(&too_many, &limits, &types(), &lu),
+                Err(ScsiError::TooManySegmentDescriptors)
+            );
+            let too_big = pt(0, 0, 0, &spread(1, max_blocks + 1));
+            assert_eq!(
+                parse_populate_token(&too_big, &limits, &types(), &lu),
+                field(24)
+            );
+        }
+        let srt = super::super::vpd::supported_rod_types(&types());
+        for e in srt[8..].chunks(64) {
+            let t = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+            let token_out = e[4] & 0x01 != 0;
+            let r = pt_parse(&pt(0x02, 0, t, &[(0, 1)]));
+            assert_eq!(r.is_ok(), token_out, "{t:#x}");
+        }
+    }
+
     fn wut_parse(d: &[u8]) -> Result<WriteUsingToken<'_>, ScsiError> {
         parse_write_using_token(d, &OdxLimits::default(), &LU)
     }
