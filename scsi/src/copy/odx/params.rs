@@ -565,6 +565,14 @@ mod tests {
             wut_parse(&wut(0, 0, &t, &[(0, 2), (1, 2)])).map(|_| ()),
             wfield(552)
         );
+        let small = OdxLimits {
+            max_token_transfer_bytes: 4 * 512,
+            ..OdxLimits::default()
+        };
+        assert_eq!(
+            parse_write_using_token(&wut(0, 0, &t, &[(0, 3), (9, 2)]), &small, &LU).map(|_| ()),
+            wfield(536 + 16 + 8)
+        );
     }
 
     #[test]
