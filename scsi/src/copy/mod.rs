@@ -13,6 +13,7 @@
 
 pub mod engine;
 pub mod native;
+pub mod odx;
 pub mod params;
 pub mod plan;
 pub mod resolve;
