@@ -246,8 +246,7 @@ impl LoginMachine {
             cont: false,
             csg: input.csg,
             nsg: if transit { input.nsg } else { 0 },
-            status_class: 0,
-            status_detail: 0,
+            status: LoginStatus::SUCCESS,
             data: w.into_bytes(),
         };
         if !transit {
@@ -418,8 +417,7 @@ pub fn fail_output(csg: u8, status: LoginStatus) -> LoginOutput {
         cont: false,
         csg: csg & 0x03,
         nsg: 0,
-        status_class: status.class,
-        status_detail: status.detail,
+        status,
         data: Vec::new(),
     }
 }

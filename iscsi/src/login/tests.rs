@@ -77,7 +77,7 @@ fn text(s: &str) -> Vec<u8> {
 }
 
 fn status(o: &LoginOutput) -> u16 {
-    (u16::from(o.status_class) << 8) | u16::from(o.status_detail)
+    o.status.code()
 }
 
 fn show(o: &LoginOutput) -> String {
