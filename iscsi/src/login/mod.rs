@@ -35,7 +35,7 @@ pub use negotiate::NegotiationPolicy;
 pub use status::LoginStatus;
 
 use crate::params::SessionParams;
-use crate::server::TargetConfig;
+use crate::target::TargetConfig;
 use std::sync::Arc;
 
 /// Fields of a Login Request PDU (RFC 7143 11.12).

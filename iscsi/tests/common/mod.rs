@@ -77,9 +77,7 @@ pub async fn start_targets(
                 .map(|port| TargetConfig {
                     iqn: port.name.clone(),
                     alias: None,
-                    allowed_initiators: vec![],
-                    chap: None,
-                    mutual_chap: None,
+                    access: Default::default(),
                     port,
                 })
                 .collect(),
