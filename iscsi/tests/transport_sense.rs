@@ -4,8 +4,9 @@
 
 mod common;
 
+use bytes::Bytes;
 use common::{start, Initiator};
-use iscsi::pdu::{InitiatorPdu, TargetPdu};
+use iscsi::pdu::{DataOut, DataSn, InitiatorPdu, Lun, PduCodec, TargetPdu};
 
 /// A WRITE(10) whose Expected Data Transfer Length (33 MiB) is beyond what
 /// the transport buffers: refused at once; returns (status, data segment).
@@ -53,6 +54,58 @@ async fn transfer_too_large_sense_follows_d_sense() {
     assert_eq!(status, 0x02);
     assert_eq!(data, vec![0, 8, 0x72, 0x05, 0x24, 0, 0, 0, 0, 0]);
 
+    i.logout().await;
+    token.cancel();
+    server.await.unwrap().unwrap();
+}
+
+/// A Data-Out outside its R2T's range cannot be recovered at ERL 0: the
+/// PDU gets Reject (protocol error) and the command ends with CHECK
+/// CONDITION, ABORTED COMMAND, DATA PHASE ERROR (4Bh/00h) from the table.
+#[tokio::test]
+async fn bad_data_out_ends_the_command_with_data_phase_error() {
+    let (addr, token, server) = start().await;
+    let mut i = Initiator::connect(addr, 1).await;
+    assert!(i.login().await);
+    i.ready().await;
+
+    let c = i.command(&[0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0], false, true, 512);
+    let itt = c.itt;
+    i.send(InitiatorPdu::ScsiCommand(c)).await;
+    let r2t = match i.recv().await {
+        Some(TargetPdu::R2t(r)) => r,
+        p => panic!("{p:?}"),
+    };
+    let d = DataOut {
+        final_bit: true,
+        lun: Lun::from_index(0),
+        itt,
+        ttt: r2t.ttt,
+        exp_statsn: i.exp_statsn,
+        datasn: DataSn(0),
+        buffer_offset: 4096,
+        data: Bytes::from(vec![0u8; 512]),
+    };
+    let header = d.to_raw().encode()[..48].to_vec();
+    i.send(InitiatorPdu::DataOut(d)).await;
+    match i.recv().await {
+        Some(TargetPdu::Reject(r)) => {
+            assert_eq!(r.reason, 0x04);
+            assert_eq!(&r.data[..], &header[..]);
+        }
+        p => panic!("{p:?}"),
+    }
+    match i.recv().await {
+        Some(TargetPdu::ScsiResponse(r)) => {
+            assert_eq!((r.itt, r.status), (itt, 0x02));
+            let mut sense = vec![0, 18, 0x70, 0, 0x0b, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x4b, 0];
+            sense.extend_from_slice(&[0, 0, 0, 0]);
+            assert_eq!(&r.data[..], &sense[..]);
+        }
+        p => panic!("{p:?}"),
+    }
+    // The session goes on.
+    assert_eq!(i.read(&[0x00, 0, 0, 0, 0, 0], 0).await.0, 0);
     i.logout().await;
     token.cancel();
     server.await.unwrap().unwrap();
