@@ -4,7 +4,10 @@
 
 use super::io::{ConnError, PduReader, PduWriter};
 use crate::framing::Frame;
-use crate::login::{LoginEvent, LoginInput, LoginMachine, LoginResult, LoginStatus, SessionKind};
+use crate::login::{
+    fail_output, LoginEvent, LoginInput, LoginMachine, LoginOutput, LoginResult, LoginStatus,
+    SessionKind,
+};
 use crate::pdu::{CmdSn, InitiatorPdu, LoginRequest, LoginResponse, TargetPdu};
 use crate::server::Server;
 use crate::session::{Registered, SessionHandle, SessionKey, TaskAbort};
@@ -73,21 +76,8 @@ pub async fn login_phase(
             data: &req.data,
         };
         let (out, event) = machine.step(&input);
-        let mut resp = LoginResponse {
-            transit: out.transit,
-            cont: out.cont,
-            csg: out.csg,
-            nsg: out.nsg,
-            version_max: 0,
-            version_active: 0,
-            isid: req.isid,
-            tsih: 0,
-            itt: req.itt,
-            status_class: out.status.class,
-            status_detail: out.status.detail,
-            data: Bytes::from(out.data),
-            ..Default::default()
-        };
+        let status = out.status;
+        let mut resp = login_response(&req, out);
         let exp = req.cmdsn;
         let max = exp.plus(depth - 1);
         match event {
@@ -100,8 +90,8 @@ pub async fn login_phase(
                     %peer,
                     initiator = machine.initiator_name().unwrap_or("?"),
                     isid = %hex::encode(req.isid),
-                    status = out.status.name(),
-                    code = format_args!("{:#06x}", out.status.code()),
+                    status = status.name(),
+                    code = format_args!("{:#06x}", status.code()),
                     "login failed"
                 );
                 writer.send(TargetPdu::Login(resp), exp, max).await?;
@@ -112,11 +102,7 @@ pub async fn login_phase(
                     Ok(r) => r,
                     Err(status) => {
                         metrics::counter!("xtgt_logins_total", "result" => "failure").increment(1);
-                        resp.transit = false;
-                        resp.nsg = 0;
-                        resp.status_class = status.class;
-                        resp.status_detail = status.detail;
-                        resp.data = Bytes::new();
+                        let resp = login_response(&req, fail_output(req.csg, status));
                         writer.send(TargetPdu::Login(resp), exp, max).await?;
                         return Ok(None);
                     }
@@ -134,6 +120,26 @@ pub async fn login_phase(
                 }));
             }
         }
+    }
+}
+
+/// The Login Response for `req` from the machine's output; StatSN,
+/// ExpCmdSN and MaxCmdSN are filled when sent, TSIH once established.
+fn login_response(req: &LoginRequest, out: LoginOutput) -> LoginResponse {
+    LoginResponse {
+        transit: out.transit,
+        cont: out.cont,
+        csg: out.csg,
+        nsg: out.nsg,
+        version_max: 0,
+        version_active: 0,
+        isid: req.isid,
+        tsih: 0,
+        itt: req.itt,
+        status_class: out.status.class,
+        status_detail: out.status.detail,
+        data: Bytes::from(out.data),
+        ..Default::default()
     }
 }
 

@@ -109,6 +109,9 @@ pub struct Initiator {
     pub digests: bool,
     /// TargetName of a normal session login.
     pub target: String,
+    /// Status-Class and Status-Detail of the last Login Response, with
+    /// its T bit and NSG.
+    pub login_status: (u8, u8, bool, u8),
 }
 
 pub fn keys(kv: &[(&str, &str)]) -> Bytes {
@@ -133,6 +136,7 @@ impl Initiator {
             want_digests: false,
             digests: false,
             target: IQN.into(),
+            login_status: (0, 0, false, 0),
         }
     }
 
@@ -255,6 +259,7 @@ impl Initiator {
                 let Some(TargetPdu::Login(r)) = self.recv().await else {
                     return false;
                 };
+                self.login_status = (r.status_class, r.status_detail, r.transit, r.nsg);
                 if r.status_class != 0 {
                     return false;
                 }
