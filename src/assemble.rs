@@ -3,7 +3,8 @@
 //! server configuration.
 
 use crate::config::{format_size, BackendKind, Config, Lun, Target};
-use iscsi::{ChapSecret, ServerConfig, TargetConfig};
+use iscsi::{ServerConfig, TargetConfig};
+use scsi::access::AccessPolicy;
 use scsi::backend::file::FileBackend;
 use scsi::backend::memory::MemoryBackend;
 use scsi::backend::Backend;
@@ -171,22 +172,20 @@ fn target_port(ti: usize, t: &Target) -> Result<(Arc<TargetPort>, Vec<String>), 
     ))
 }
 
-fn chap(c: &Option<crate::config::ChapCredentials>) -> Option<ChapSecret> {
-    c.as_ref().map(|c| ChapSecret {
-        user: c.user.clone(),
-        secret: c.secret.clone(),
-    })
+/// Who may use a target: the one policy login, discovery and the copy
+/// manager's CSCD authorization all apply.
+fn access_policy(t: &Target) -> AccessPolicy {
+    AccessPolicy {
+        allowed_initiators: t.allowed_initiators.clone(),
+        chap: t.chap.clone(),
+        mutual_chap: t.mutual_chap.clone(),
+    }
 }
 
-/// Who may use a target, for the copy manager's CSCD authorization.
 fn port_access(t: &TargetConfig) -> scsi::copy::PortAccess {
     scsi::copy::PortAccess {
         target: t.port.clone(),
-        allowed_initiators: t.allowed_initiators.clone(),
-        chap: t.chap.as_ref().map(|c| scsi::copy::ChapIdentity {
-            user: c.user.clone(),
-            secret: c.secret.clone().into(),
-        }),
+        policy: t.access.clone(),
     }
 }
 
@@ -202,9 +201,7 @@ pub fn build(cfg: &Config) -> Result<Assembly, AssembleError> {
         targets.push(TargetConfig {
             iqn: t.iqn.clone(),
             alias: t.alias.clone(),
-            allowed_initiators: t.allowed_initiators.clone(),
-            chap: chap(&t.chap),
-            mutual_chap: chap(&t.mutual_chap),
+            access: access_policy(t),
             port,
         });
     }

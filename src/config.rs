@@ -95,19 +95,17 @@ pub struct ServerSettings {
     pub max_recv_data_segment_length: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChapCredentials {
-    pub user: String,
-    pub secret: String,
-}
+/// CHAP credentials of a target: the one credential type the fabric and
+/// the copy manager use too.
+pub use scsi::access::ChapCredential;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub iqn: String,
     pub alias: Option<String>,
     pub allowed_initiators: Vec<String>,
-    pub chap: Option<ChapCredentials>,
-    pub mutual_chap: Option<ChapCredentials>,
+    pub chap: Option<ChapCredential>,
+    pub mutual_chap: Option<ChapCredential>,
     pub luns: Vec<Lun>,
 }
 
@@ -446,7 +444,7 @@ fn validate_chap(
     key: &str,
     rc: raw::RawChap,
     warnings: &mut Vec<String>,
-) -> Result<ChapCredentials, ConfigError> {
+) -> Result<ChapCredential, ConfigError> {
     let user = rc.user.ok_or_else(|| {
         c.err(
             format!("{key}.user"),
@@ -488,7 +486,7 @@ fn validate_chap(
             secret.len()
         ));
     }
-    Ok(ChapCredentials { user, secret })
+    Ok(ChapCredential { user, secret })
 }
 
 fn validate_target(

@@ -3,7 +3,8 @@
 //! logged in, the rest into text_exchange): nothing may panic, every
 //! response is well formed, and the machine ends after Complete or Fail.
 use iscsi::login::{text_exchange, LoginContext, LoginEvent, LoginInput, LoginMachine};
-use iscsi::{ChapSecret, TargetConfig};
+use iscsi::TargetConfig;
+use scsi::access::{AccessPolicy, ChapCredential};
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,15 +13,17 @@ fn target(iqn: &str, chap: bool) -> TargetConfig {
     TargetConfig {
         iqn: iqn.into(),
         alias: Some("alias".into()),
-        allowed_initiators: if chap { vec!["iqn.i:a".into()] } else { vec![] },
-        chap: chap.then(|| ChapSecret {
-            user: "u".into(),
-            secret: "secretsecret".into(),
-        }),
-        mutual_chap: chap.then(|| ChapSecret {
-            user: "t".into(),
-            secret: "mutualsecret".into(),
-        }),
+        access: AccessPolicy {
+            allowed_initiators: if chap { vec!["iqn.i:a".into()] } else { vec![] },
+            chap: chap.then(|| ChapCredential {
+                user: "u".into(),
+                secret: "secretsecret".into(),
+            }),
+            mutual_chap: chap.then(|| ChapCredential {
+                user: "t".into(),
+                secret: "mutualsecret".into(),
+            }),
+        },
         port: Arc::new(scsi::TargetPort {
             name: iqn.into(),
             relative_port_id: 1,
@@ -62,9 +65,9 @@ fuzz_target!(|data: &[u8]| {
         let (out, event) = m.step(&input);
         assert!(out.csg <= 3 && out.nsg <= 3);
         match event {
-            LoginEvent::Continue => assert_eq!(out.status_class, 0),
+            LoginEvent::Continue => assert!(out.status.is_success()),
             LoginEvent::Fail => {
-                assert_ne!(out.status_class, 0);
+                assert!(!out.status.is_success());
                 return;
             }
             LoginEvent::Complete(result) => {

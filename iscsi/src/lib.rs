@@ -9,8 +9,10 @@ pub mod params;
 pub mod pdu;
 pub mod server;
 pub mod session;
+pub mod target;
 pub mod task;
 pub mod text;
 
 pub use params::SessionParams;
-pub use server::{ChapSecret, Server, ServerConfig, TargetConfig};
+pub use server::{Server, ServerConfig};
+pub use target::TargetConfig;

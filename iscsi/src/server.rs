@@ -9,29 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::login::LoginContext;
 use crate::session::{SessionRegistry, MIN_QUEUE_DEPTH};
-
-/// A CHAP user name and secret (RFC 7143 12.1.3).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChapSecret {
-    pub user: String,
-    pub secret: String,
-}
-
-/// One iSCSI target as the fabric sees it.
-#[derive(Clone)]
-pub struct TargetConfig {
-    pub iqn: String,
-    pub alias: Option<String>,
-    /// Initiator names allowed to log in and to see the target in
-    /// SendTargets; empty means any initiator.
-    pub allowed_initiators: Vec<String>,
-    /// One-way CHAP: the initiator must authenticate with this.
-    pub chap: Option<ChapSecret>,
-    /// Mutual CHAP: the target authenticates to the initiator with this.
-    pub mutual_chap: Option<ChapSecret>,
-    /// The SCSI side of this target (LUN map, port ids).
-    pub port: Arc<scsi::TargetPort>,
-}
+use crate::target::TargetConfig;
 
 #[derive(Clone)]
 pub struct ServerConfig {

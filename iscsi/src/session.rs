@@ -269,9 +269,15 @@ impl SessionRegistry {
         }
     }
 
-    /// Every live session (target cold reset, shutdown).
-    pub fn all(&self) -> Vec<SessionHandle> {
-        self.lock().by_tsih.values().cloned().collect()
+    /// Every live session of `target` (TARGET COLD RESET: SAM-5 7.9 resets
+    /// one target, RFC 7143 11.5.1 drops that target's connections).
+    pub fn of_target(&self, target: &str) -> Vec<SessionHandle> {
+        self.lock()
+            .by_tsih
+            .values()
+            .filter(|h| h.key.target == target)
+            .cloned()
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -410,5 +416,26 @@ mod tests {
         r.unregister(c.tsih);
         r.unregister(b.tsih);
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn of_target_lists_only_that_targets_sessions() {
+        let r = SessionRegistry::new();
+        let a = r.register(key(1)).unwrap().handle;
+        let other = SessionKey {
+            target: "iqn.u".into(),
+            ..key(1)
+        };
+        let b = r.register(other).unwrap().handle;
+        let discovery = SessionKey {
+            target: String::new(),
+            ..key(2)
+        };
+        let d = r.register(discovery).unwrap().handle;
+        let tsihs = |t: &str| -> Vec<u16> { r.of_target(t).iter().map(|h| h.tsih).collect() };
+        assert_eq!(tsihs("iqn.t"), vec![a.tsih]);
+        assert_eq!(tsihs("iqn.u"), vec![b.tsih]);
+        assert_eq!(tsihs(""), vec![d.tsih]);
+        assert!(tsihs("iqn.none").is_empty());
     }
 }

@@ -4,6 +4,7 @@
 //! The transport (the `iscsi` crate) talks to this crate only through
 //! [`DeviceServer`], [`TargetPort`], [`Nexus`], [`Request`] and [`Response`].
 
+pub mod access;
 pub mod backend;
 pub mod cdb;
 pub mod command;

@@ -126,6 +126,11 @@ pub enum ScsiError {
     InvalidFieldInCommandIu,
     #[error("parameter list length error")]
     ParameterListLengthError,
+    /// The expected data transfer length is larger than the transport
+    /// buffers for one command. INVALID FIELD IN CDB without a field
+    /// pointer: the transport does not know where the CDB keeps its length.
+    #[error("transfer length larger than the transport accepts")]
+    TransferTooLarge,
     #[error("logical block address out of range")]
     LbaOutOfRange,
     #[error("logical unit not supported")]
@@ -219,6 +224,10 @@ pub enum ScsiError {
     // ---- ABORTED COMMAND ----
     #[error("aborted command")]
     Aborted,
+    /// The transport could not complete the data transfer of a command
+    /// (an unrecoverable Data-Out sequence error).
+    #[error("data phase error")]
+    DataPhaseError,
     // ---- COPY ABORTED ----
     /// A third-party copy failed part way (SPC-5 6.6.4.3): `asc/ascq` say why,
     /// `segment` is the failing segment (COMMAND-SPECIFIC INFORMATION),
@@ -247,6 +256,7 @@ impl ScsiError {
             InvalidFieldInParameterList(_) => (K::IllegalRequest, 0x26, 0x00),
             InvalidFieldInCommandIu => (K::IllegalRequest, 0x0E, 0x03),
             ParameterListLengthError => (K::IllegalRequest, 0x1A, 0x00),
+            TransferTooLarge => (K::IllegalRequest, 0x24, 0x00),
             LbaOutOfRange => (K::IllegalRequest, 0x21, 0x00),
             LunNotSupported => (K::IllegalRequest, 0x25, 0x00),
             SavingParametersNotSupported => (K::IllegalRequest, 0x39, 0x00),
@@ -288,6 +298,7 @@ impl ScsiError {
             ModeParametersChanged => (K::UnitAttention, 0x2A, 0x01),
             CommandsClearedByAnotherInitiator => (K::UnitAttention, 0x2F, 0x00),
             Aborted => (K::AbortedCommand, 0x00, 0x00),
+            DataPhaseError => (K::AbortedCommand, 0x4B, 0x00),
             CopyAborted { asc, ascq, .. } => (K::CopyAborted, *asc, *ascq),
         }
     }

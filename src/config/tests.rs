@@ -67,7 +67,7 @@ fn spec_schema_is_accepted() {
     assert!(t.allowed_initiators.is_empty());
     assert_eq!(
         t.chap,
-        Some(ChapCredentials {
+        Some(ChapCredential {
             user: "alice".into(),
             secret: "secret-of-12-or-more".into()
         })

@@ -4,6 +4,8 @@
 //! hex (`0x...`) or base64 (`0b...`) constants (RFC 7143 5.1); we send hex.
 
 use crate::text::parse_number;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::{alphabet, Engine};
 use md5::{Digest, Md5};
 use rand::RngExt;
 use subtle::ConstantTimeEq;
@@ -56,7 +58,7 @@ pub fn decode_binary(s: &str) -> Result<Vec<u8>, ChapError> {
             hex::decode(h).map_err(|_| ChapError::BadEncoding)?
         }
     } else if let Some(b) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
-        decode_base64(b).ok_or(ChapError::BadEncoding)?
+        BASE64.decode(b).map_err(|_| ChapError::BadEncoding)?
     } else {
         return Err(ChapError::BadEncoding);
     };
@@ -71,41 +73,12 @@ pub fn encode_hex(bytes: &[u8]) -> String {
     format!("0x{}", hex::encode(bytes))
 }
 
-fn base64_digit(c: u8) -> Option<u32> {
-    match c {
-        b'A'..=b'Z' => Some(u32::from(c - b'A')),
-        b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-        b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
-}
-
-/// RFC 4648 base64 with optional '=' padding.
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    let trimmed = s.trim_end_matches('=');
-    if s.len() - trimmed.len() > 2 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for &c in trimmed.as_bytes() {
-        acc = (acc << 6) | base64_digit(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((acc >> bits) & 0xff) as u8);
-        }
-        acc &= (1 << bits) - 1;
-    }
-    // Leftover bits must be the zero padding of the last quantum.
-    if bits >= 6 || acc != 0 {
-        return None;
-    }
-    Some(out)
-}
+/// RFC 4648 base64 (standard alphabet) with or without '=' padding; the
+/// unused bits of the last quantum must be zero.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// CHAP response (RFC 1994 4.1): MD5 over identifier, secret, challenge.
 pub fn response(identifier: u8, secret: &[u8], challenge: &[u8]) -> [u8; RESPONSE_LEN] {
@@ -178,7 +151,11 @@ mod tests {
         assert_eq!(decode_binary("0bAQL/"), Ok(vec![1, 2, 0xff]));
         assert_eq!(decode_binary("0bAQI="), Ok(vec![1, 2]));
         assert_eq!(decode_binary("0bAQ=="), Ok(vec![1]));
+        assert_eq!(decode_binary("0bAQ"), Ok(vec![1]));
         assert_eq!(decode_binary("0bAR=="), Err(ChapError::BadEncoding));
+        assert_eq!(decode_binary("0bAQ==="), Err(ChapError::BadEncoding));
+        assert_eq!(decode_binary("0bAQ-_"), Err(ChapError::BadEncoding));
+        assert_eq!(decode_binary("0b"), Err(ChapError::BadLength));
         assert_eq!(decode_binary("0x"), Err(ChapError::BadLength));
         assert_eq!(decode_binary("0xzz"), Err(ChapError::BadEncoding));
         assert_eq!(decode_binary("1234"), Err(ChapError::BadEncoding));

@@ -17,7 +17,9 @@ use super::negotiate::{NegotiationPolicy, Negotiator, Outcome};
 use super::security::{Security, SecurityOutcome};
 use super::status::LoginStatus;
 use super::{LoginContext, LoginEvent, LoginInput, LoginOutput, LoginResult, SessionKind};
+use crate::target::TargetConfig;
 use crate::text::{self, KeyValue, TextWriter, MAX_TEXT_BYTES};
+use scsi::access::AccessPolicy;
 
 /// CSG/NSG values (RFC 7143 11.12.3).
 pub const STAGE_SECURITY: u8 = 0;
@@ -168,11 +170,13 @@ impl LoginMachine {
         }
         let mut auth_done = self.security.is_done();
         if input.csg == STAGE_SECURITY {
-            let target = match self.leading.as_ref().map(|l| &l.kind) {
-                Some(SessionKind::Normal { target }) => self.ctx.targets.get(*target),
+            let access = match self.leading.as_ref().map(|l| &l.kind) {
+                Some(SessionKind::Normal { target }) => {
+                    self.ctx.targets.get(*target).map(|t| &t.access)
+                }
                 _ => None,
             };
-            match self.security.exchange(&sec_keys, target, &mut w) {
+            match self.security.exchange(&sec_keys, access, &mut w) {
                 SecurityOutcome::Fail(s) => return Err(s),
                 SecurityOutcome::Pending => auth_done = false,
                 SecurityOutcome::Done => auth_done = true,
@@ -225,7 +229,7 @@ impl LoginMachine {
                 "TargetPortalGroupTag",
                 &self.ctx.portal_group_tag.to_string(),
             );
-            if let Some(alias) = self.target_config().and_then(|t| t.alias.clone()) {
+            if let Some(alias) = self.target().and_then(|t| t.alias.clone()) {
                 w.push("TargetAlias", &alias);
             }
             self.sent_tpgt = true;
@@ -246,8 +250,7 @@ impl LoginMachine {
             cont: false,
             csg: input.csg,
             nsg: if transit { input.nsg } else { 0 },
-            status_class: 0,
-            status_detail: 0,
+            status: LoginStatus::SUCCESS,
             data: w.into_bytes(),
         };
         if !transit {
@@ -257,6 +260,13 @@ impl LoginMachine {
         self.expected_csg = Some(input.nsg);
         if input.nsg != STAGE_FULL_FEATURE {
             return Ok((out, LoginEvent::Continue));
+        }
+        // The whole access rule once more before full feature phase: the
+        // ACL, and the CHAP credential proved if the target requires one.
+        if let (Some(access), Some(l)) = (self.access(), self.leading.as_ref()) {
+            if !access.permits(&l.initiator_name, self.security.proved()) {
+                return Err(LoginStatus::AUTHORIZATION_FAILURE);
+            }
         }
         self.phase = Phase::Done;
         let result = self.result()?;
@@ -373,16 +383,22 @@ impl LoginMachine {
         matches!(self.session_kind(), Some(SessionKind::Discovery))
     }
 
-    fn target_config(&self) -> Option<&crate::server::TargetConfig> {
+    /// The target of a normal session.
+    fn target(&self) -> Option<&TargetConfig> {
         match self.session_kind() {
             Some(SessionKind::Normal { target }) => self.ctx.targets.get(*target),
             _ => None,
         }
     }
 
+    /// The access policy of a normal session's target.
+    fn access(&self) -> Option<&AccessPolicy> {
+        self.target().map(|t| &t.access)
+    }
+
     /// CHAP is required when the target of a normal session has a secret.
     fn chap_required(&self) -> bool {
-        self.target_config().is_some_and(|t| t.chap.is_some())
+        self.access().is_some_and(AccessPolicy::requires_chap)
     }
 
     fn result(&self) -> Result<LoginResult, LoginStatus> {
@@ -403,12 +419,12 @@ impl LoginMachine {
     }
 }
 
-/// Whether `initiator` may log in to / discover target `index`
-/// (`allowed_initiators` empty = everyone).
+/// Whether the ACL of target `index` admits `initiator` (login before
+/// authentication, SendTargets visibility).
 pub(crate) fn initiator_allowed(ctx: &LoginContext, index: usize, initiator: &str) -> bool {
-    ctx.targets.get(index).is_some_and(|t| {
-        t.allowed_initiators.is_empty() || t.allowed_initiators.iter().any(|a| a == initiator)
-    })
+    ctx.targets
+        .get(index)
+        .is_some_and(|t| t.access.admits(initiator))
 }
 
 /// A failing Login Response: status only, no data (RFC 7143 11.13.5).
@@ -418,8 +434,7 @@ pub fn fail_output(csg: u8, status: LoginStatus) -> LoginOutput {
         cont: false,
         csg: csg & 0x03,
         nsg: 0,
-        status_class: status.class,
-        status_detail: status.detail,
+        status,
         data: Vec::new(),
     }
 }

@@ -35,7 +35,7 @@ pub use negotiate::NegotiationPolicy;
 pub use status::LoginStatus;
 
 use crate::params::SessionParams;
-use crate::server::TargetConfig;
+use crate::target::TargetConfig;
 use std::sync::Arc;
 
 /// Fields of a Login Request PDU (RFC 7143 11.12).
@@ -65,8 +65,8 @@ pub struct LoginOutput {
     pub cont: bool,
     pub csg: u8,
     pub nsg: u8,
-    pub status_class: u8,
-    pub status_detail: u8,
+    /// Status-Class and Status-Detail (RFC 7143 11.13.5).
+    pub status: LoginStatus,
     pub data: Vec<u8>,
 }
 

@@ -7,8 +7,8 @@
 
 use super::status::LoginStatus;
 use crate::auth::chap::{self, Challenge};
-use crate::server::TargetConfig;
 use crate::text::{KeyValue, TextWriter};
+use scsi::access::{AccessPolicy, ChapCredential};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
@@ -37,6 +37,8 @@ pub enum SecurityOutcome {
 #[derive(Debug, Clone)]
 pub struct Security {
     state: State,
+    /// The CHAP credential the initiator proved, once it has.
+    proved: Option<ChapCredential>,
 }
 
 impl Default for Security {
@@ -55,11 +57,18 @@ impl Security {
     pub fn new() -> Self {
         Self {
             state: State::Start,
+            proved: None,
         }
     }
 
     pub fn is_done(&self) -> bool {
         self.state == State::Done
+    }
+
+    /// The CHAP credential the initiator authenticated with (`None` after
+    /// AuthMethod=None), for [`AccessPolicy::permits`].
+    pub fn proved(&self) -> Option<&ChapCredential> {
+        self.proved.as_ref()
     }
 
     /// AuthMethod=None implied (the initiator skipped or left the stage).
@@ -68,14 +77,15 @@ impl Security {
     }
 
     /// Process the security keys of one request of the security stage.
-    /// `target` is `None` for discovery sessions (no authentication).
+    /// `access` (the target's policy) is `None` for discovery sessions (no
+    /// authentication).
     pub fn exchange(
         &mut self,
         keys: &[&KeyValue],
-        target: Option<&TargetConfig>,
+        access: Option<&AccessPolicy>,
         w: &mut TextWriter,
     ) -> SecurityOutcome {
-        match self.exchange_inner(keys, target, w) {
+        match self.exchange_inner(keys, access, w) {
             Ok(o) => o,
             Err(s) => SecurityOutcome::Fail(s),
         }
@@ -84,10 +94,10 @@ impl Security {
     fn exchange_inner(
         &mut self,
         keys: &[&KeyValue],
-        target: Option<&TargetConfig>,
+        access: Option<&AccessPolicy>,
         w: &mut TextWriter,
     ) -> Result<SecurityOutcome, LoginStatus> {
-        let chap_secret = target.and_then(|t| t.chap.as_ref());
+        let chap_secret = access.and_then(|a| a.chap.as_ref());
         let has_chap_keys = keys.iter().any(|kv| kv.key.starts_with("CHAP_"));
         if self.state == State::Start {
             let Some(methods) = find(keys, "AuthMethod") else {
@@ -178,8 +188,8 @@ impl Security {
                     (None, None) => {}
                     (Some(i), Some(c)) => {
                         // Mutual CHAP: the target proves itself.
-                        let mutual = target
-                            .and_then(|t| t.mutual_chap.as_ref())
+                        let mutual = access
+                            .and_then(|a| a.mutual_chap.as_ref())
                             .ok_or(LoginStatus::AUTHENTICATION_FAILURE)?;
                         let id = chap::parse_identifier(i)
                             .map_err(|_| LoginStatus::AUTHENTICATION_FAILURE)?;
@@ -196,6 +206,7 @@ impl Security {
                     }
                     _ => return Err(LoginStatus::AUTHENTICATION_FAILURE),
                 }
+                self.proved = Some(secret.clone());
                 self.state = State::Done;
                 Ok(SecurityOutcome::Done)
             }

@@ -1,7 +1,8 @@
 //! Login Response status (RFC 7143 11.13.5): class and detail.
 
-/// A Login Response Status-Class/Status-Detail pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A Login Response Status-Class/Status-Detail pair. The default is
+/// [`LoginStatus::SUCCESS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct LoginStatus {
     pub class: u8,
     pub detail: u8,

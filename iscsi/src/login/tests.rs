@@ -1,8 +1,8 @@
 //! Full login sequences as byte-level text, as real initiators send them.
 
 use super::*;
-use crate::server::ChapSecret;
 use md5::{Digest, Md5};
+use scsi::access::{AccessPolicy, ChapCredential};
 use std::collections::BTreeMap;
 
 const OPEN: &str = "iqn.2026-01.test:open";
@@ -15,9 +15,7 @@ fn target(iqn: &str) -> TargetConfig {
     TargetConfig {
         iqn: iqn.into(),
         alias: None,
-        allowed_initiators: vec![],
-        chap: None,
-        mutual_chap: None,
+        access: AccessPolicy::default(),
         port: Arc::new(scsi::TargetPort {
             name: iqn.into(),
             relative_port_id: 1,
@@ -31,13 +29,13 @@ fn ctx() -> LoginContext {
     let mut open = target(OPEN);
     open.alias = Some("disk0".into());
     let mut acl = target(ACL);
-    acl.allowed_initiators = vec![ALLOWED.into()];
+    acl.access.allowed_initiators = vec![ALLOWED.into()];
     let mut chap = target(CHAP);
-    chap.chap = Some(ChapSecret {
+    chap.access.chap = Some(ChapCredential {
         user: "user".into(),
         secret: "secretsecret".into(),
     });
-    chap.mutual_chap = Some(ChapSecret {
+    chap.access.mutual_chap = Some(ChapCredential {
         user: "tgt".into(),
         secret: "mutualsecret".into(),
     });
@@ -77,7 +75,7 @@ fn text(s: &str) -> Vec<u8> {
 }
 
 fn status(o: &LoginOutput) -> u16 {
-    (u16::from(o.status_class) << 8) | u16::from(o.status_detail)
+    o.status.code()
 }
 
 fn show(o: &LoginOutput) -> String {

@@ -9,18 +9,11 @@ use crate::task::{
     MAX_SESSION_WRITE_BUFFER, MAX_TRANSFER_LEN,
 };
 use bytes::Bytes;
-use scsi::sense::{SenseData, SenseKey};
-use scsi::{Request, Response, ScsiError, Status, TaskAttr};
+use scsi::{LogicalUnit, Request, Response, ScsiError, Status, TaskAttr};
 use std::future::Future;
+use std::sync::Arc;
 use std::task::Poll;
 use tokio::sync::oneshot;
-
-/// ABORTED COMMAND, DATA PHASE ERROR (SPC-5 table 49: 4Bh/00h).
-const DATA_PHASE_ERROR: (SenseKey, u8, u8) = (SenseKey::AbortedCommand, 0x4b, 0x00);
-
-/// INVALID FIELD IN CDB without field pointer (SPC-5: 24h/00h): the
-/// transfer is larger than the transport buffers for one command.
-const TRANSFER_TOO_LARGE: (SenseKey, u8, u8) = (SenseKey::IllegalRequest, 0x24, 0x00);
 
 /// Task attribute from the ATTR field (RFC 7143 11.3.1, SAM-5 8.6).
 fn task_attr(attr: u8) -> TaskAttr {
@@ -76,14 +69,11 @@ impl Session {
         }
         if cmd.edtl > MAX_TRANSFER_LEN {
             // Larger than we buffer: refuse without reading the data.
-            let (key, asc, ascq) = TRANSFER_TOO_LARGE;
-            let sense = SenseData::new(key, asc, ascq).encode_fixed();
-            let resp = Response {
-                status: Status::CheckCondition,
-                sense: Some(sense),
-                data_in: Bytes::new(),
-                data_out_wanted: cmd.edtl,
-            };
+            let resp = Response::check_condition_for(
+                &ScsiError::TransferTooLarge,
+                cmd.edtl,
+                self.logical_unit(lun).as_deref(),
+            );
             return self.complete(&completion, &resp).await;
         }
         let edtl = cmd.edtl as usize;
@@ -192,7 +182,7 @@ impl Session {
                 // is dropped.
                 tracing::debug!(itt = d.itt.0, error = %e, "Data-Out rejected");
                 self.reject(RejectReason::ProtocolError, bhs).await?;
-                self.fail_task(d.itt, DATA_PHASE_ERROR).await
+                self.fail_task(d.itt, &ScsiError::DataPhaseError).await
             }
         }
     }
@@ -217,6 +207,7 @@ impl Session {
         let lun = task.lun;
         let id = task.id;
         let device = self.server.device.clone();
+        let lu = nexus.target.luns.get(&lun).cloned();
         let tx = self.done_tx.clone();
         // Hand-off order: this task enters the device server only after the
         // previously launched one has (the runtime may poll spawned tasks
@@ -229,6 +220,7 @@ impl Session {
                 tx: Some(tx),
                 id,
                 itt,
+                lu,
             };
             if let Some(p) = previous {
                 // An aborted predecessor drops its sender: proceed as well.
@@ -257,23 +249,21 @@ impl Session {
     }
 
     /// Terminate a task that is still collecting data with CHECK CONDITION.
-    async fn fail_task(
-        &mut self,
-        itt: Itt,
-        (key, asc, ascq): (SenseKey, u8, u8),
-    ) -> Result<(), ConnError> {
+    async fn fail_task(&mut self, itt: Itt, err: &ScsiError) -> Result<(), ConnError> {
         let Some(task) = self.tasks.remove(&itt) else {
             return Ok(());
         };
         self.window.task_finished();
         self.write_buffered = self.write_buffered.saturating_sub(task.buffered);
-        let resp = Response {
-            status: Status::CheckCondition,
-            sense: Some(SenseData::new(key, asc, ascq).encode_fixed()),
-            data_in: Bytes::new(),
-            data_out_wanted: task.completion.edtl,
-        };
+        let lu = self.logical_unit(task.lun);
+        let resp = Response::check_condition_for(err, task.completion.edtl, lu.as_deref());
         self.complete(&task.completion, &resp).await
+    }
+
+    /// The logical unit a command of this session addresses, if mapped:
+    /// the sense format of errors found here follows its D_SENSE.
+    fn logical_unit(&self, lun: u64) -> Option<Arc<LogicalUnit>> {
+        self.nexus.as_ref()?.target.luns.get(&lun).cloned()
     }
 
     pub(super) async fn on_done(&mut self, d: Done) -> Result<(), ConnError> {
@@ -310,6 +300,8 @@ struct DoneGuard {
     tx: Option<tokio::sync::mpsc::UnboundedSender<Done>>,
     id: u64,
     itt: Itt,
+    /// The addressed logical unit (its D_SENSE picks the sense format).
+    lu: Option<Arc<LogicalUnit>>,
 }
 
 impl DoneGuard {
@@ -326,9 +318,8 @@ impl DoneGuard {
 
 impl Drop for DoneGuard {
     fn drop(&mut self) {
-        self.finish(Response::check_condition(
-            &ScsiError::InternalTargetFailure,
-            0,
-        ));
+        let resp =
+            Response::check_condition_for(&ScsiError::InternalTargetFailure, 0, self.lu.as_deref());
+        self.finish(resp);
     }
 }

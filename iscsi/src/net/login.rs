@@ -4,7 +4,10 @@
 
 use super::io::{ConnError, PduReader, PduWriter};
 use crate::framing::Frame;
-use crate::login::{LoginEvent, LoginInput, LoginMachine, LoginResult, SessionKind};
+use crate::login::{
+    fail_output, LoginEvent, LoginInput, LoginMachine, LoginOutput, LoginResult, LoginStatus,
+    SessionKind,
+};
 use crate::pdu::{CmdSn, InitiatorPdu, LoginRequest, LoginResponse, TargetPdu};
 use crate::server::Server;
 use crate::session::{Registered, SessionHandle, SessionKey, TaskAbort};
@@ -16,13 +19,6 @@ use tokio::sync::mpsc;
 
 /// How long a reinstating login waits for the old session to end.
 const REINSTATE_WAIT: Duration = Duration::from_secs(10);
-
-/// Login status "Session does not exist" (RFC 7143 11.13.5).
-const STATUS_SESSION_DOES_NOT_EXIST: (u8, u8) = (0x02, 0x0a);
-/// Login status "Too many connections on this session".
-const STATUS_TOO_MANY_CONNECTIONS: (u8, u8) = (0x02, 0x06);
-/// Login status "Out of resources".
-const STATUS_OUT_OF_RESOURCES: (u8, u8) = (0x03, 0x02);
 
 /// A session that completed login on this connection.
 pub struct Established {
@@ -80,21 +76,8 @@ pub async fn login_phase(
             data: &req.data,
         };
         let (out, event) = machine.step(&input);
-        let mut resp = LoginResponse {
-            transit: out.transit,
-            cont: out.cont,
-            csg: out.csg,
-            nsg: out.nsg,
-            version_max: 0,
-            version_active: 0,
-            isid: req.isid,
-            tsih: 0,
-            itt: req.itt,
-            status_class: out.status_class,
-            status_detail: out.status_detail,
-            data: Bytes::from(out.data),
-            ..Default::default()
-        };
+        let status = out.status;
+        let mut resp = login_response(&req, out);
         let exp = req.cmdsn;
         let max = exp.plus(depth - 1);
         match event {
@@ -107,8 +90,8 @@ pub async fn login_phase(
                     %peer,
                     initiator = machine.initiator_name().unwrap_or("?"),
                     isid = %hex::encode(req.isid),
-                    status_class = out.status_class,
-                    status_detail = out.status_detail,
+                    status = status.name(),
+                    code = format_args!("{:#06x}", status.code()),
                     "login failed"
                 );
                 writer.send(TargetPdu::Login(resp), exp, max).await?;
@@ -117,13 +100,9 @@ pub async fn login_phase(
             LoginEvent::Complete(result) => {
                 let reg = match establish(server, &result).await {
                     Ok(r) => r,
-                    Err((class, detail)) => {
+                    Err(status) => {
                         metrics::counter!("xtgt_logins_total", "result" => "failure").increment(1);
-                        resp.transit = false;
-                        resp.nsg = 0;
-                        resp.status_class = class;
-                        resp.status_detail = detail;
-                        resp.data = Bytes::new();
+                        let resp = login_response(&req, fail_output(req.csg, status));
                         writer.send(TargetPdu::Login(resp), exp, max).await?;
                         return Ok(None);
                     }
@@ -144,9 +123,29 @@ pub async fn login_phase(
     }
 }
 
+/// The Login Response for `req` from the machine's output; StatSN,
+/// ExpCmdSN and MaxCmdSN are filled when sent, TSIH once established.
+fn login_response(req: &LoginRequest, out: LoginOutput) -> LoginResponse {
+    LoginResponse {
+        transit: out.transit,
+        cont: out.cont,
+        csg: out.csg,
+        nsg: out.nsg,
+        version_max: 0,
+        version_active: 0,
+        isid: req.isid,
+        tsih: 0,
+        itt: req.itt,
+        status_class: out.status.class,
+        status_detail: out.status.detail,
+        data: Bytes::from(out.data),
+        ..Default::default()
+    }
+}
+
 /// Register the session: new TSIH, or reinstatement of a session with the
 /// same initiator name, ISID and target (RFC 7143 6.3.5).
-async fn establish(server: &Arc<Server>, result: &LoginResult) -> Result<Registered, (u8, u8)> {
+async fn establish(server: &Arc<Server>, result: &LoginResult) -> Result<Registered, LoginStatus> {
     let target = match result.kind {
         SessionKind::Normal { target } => server
             .config
@@ -165,14 +164,14 @@ async fn establish(server: &Arc<Server>, result: &LoginResult) -> Result<Registe
         // A connection for an existing session: only one connection per
         // session is supported (MaxConnections=1).
         return Err(match server.sessions.get(result.tsih) {
-            Some(h) if h.key == key => STATUS_TOO_MANY_CONNECTIONS,
-            _ => STATUS_SESSION_DOES_NOT_EXIST,
+            Some(h) if h.key == key => LoginStatus::TOO_MANY_CONNECTIONS,
+            _ => LoginStatus::SESSION_DOES_NOT_EXIST,
         });
     }
     let reg = server
         .sessions
         .register(key)
-        .ok_or(STATUS_OUT_OF_RESOURCES)?;
+        .ok_or(LoginStatus::OUT_OF_RESOURCES)?;
     if let Some(old) = &reg.replaced {
         tracing::info!(
             initiator = %result.initiator_name,

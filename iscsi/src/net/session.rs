@@ -318,6 +318,7 @@ impl Session {
         let pdu = match InitiatorPdu::parse(&raw) {
             Ok(p) => p,
             Err(e) => {
+                tracing::debug!(opcode = raw.bhs.opcode(), error = %e, "PDU rejected");
                 self.reject(e.reject_reason(), &raw.bhs).await?;
                 return Ok(Flow::Continue);
             }

@@ -92,7 +92,8 @@ impl Session {
                     .cancel_pending(|p| matches!(p, InitiatorPdu::ScsiCommand(_)));
                 self.broadcast_abort(None);
                 // RFC 7143 11.5.1: after a cold reset's response, the target
-                // drops all of its connections.
+                // drops all of its connections: those of the target
+                // addressed, not of the other targets of this process.
                 close = cold;
                 device_response(resp)
             }
@@ -113,7 +114,8 @@ impl Session {
         }))
         .await?;
         if close {
-            for h in self.server.sessions.all() {
+            let target = &self.est.handle.key.target;
+            for h in self.server.sessions.of_target(target) {
                 if h.tsih != self.est.handle.tsih {
                     h.stop.cancel();
                 }

@@ -22,6 +22,7 @@ impl PduCodec for DataOut {
     const OPCODE: u8 = 0x05;
 
     fn parse(raw: &RawPdu) -> Result<Self, PduError> {
+        super::no_ahs(raw)?;
         let b = &raw.bhs;
         Ok(Self {
             final_bit: b.final_bit(),

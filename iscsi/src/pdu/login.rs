@@ -40,6 +40,7 @@ impl PduCodec for LoginRequest {
     const OPCODE: u8 = 0x03;
 
     fn parse(raw: &RawPdu) -> Result<Self, PduError> {
+        super::no_ahs(raw)?;
         let b = &raw.bhs;
         let (transit, cont, csg, nsg) = parse_stage_flags(b.flags());
         Ok(Self {
@@ -98,6 +99,7 @@ impl PduCodec for LoginResponse {
     const OPCODE: u8 = 0x23;
 
     fn parse(raw: &RawPdu) -> Result<Self, PduError> {
+        super::no_ahs(raw)?;
         let b = &raw.bhs;
         let (transit, cont, csg, nsg) = parse_stage_flags(b.flags());
         Ok(Self {

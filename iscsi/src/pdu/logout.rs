@@ -28,10 +28,17 @@ impl PduCodec for LogoutRequest {
     const OPCODE: u8 = 0x06;
 
     fn parse(raw: &RawPdu) -> Result<Self, PduError> {
+        super::no_ahs(raw)?;
+        super::no_data(raw)?;
         let b = &raw.bhs;
+        let reason = b.flags() & 0x7f;
+        // RFC 7143 11.14.1: reason codes 3..=127 are reserved.
+        if reason > REASON_REMOVE_FOR_RECOVERY {
+            return Err(PduError::Protocol("reserved logout reason code"));
+        }
         Ok(Self {
             immediate: b.immediate(),
-            reason: b.flags() & 0x7f,
+            reason,
             itt: b.itt(),
             cid: b.u16_at(20),
             cmdsn: b.cmdsn(),

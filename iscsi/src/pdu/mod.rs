@@ -64,6 +64,10 @@ pub enum PduError {
     UnknownOpcode(u8),
     #[error("invalid field: {0}")]
     InvalidField(&'static str),
+    /// A reserved code value in a defined field (RFC 7143 11.2: "MUST be
+    /// reported as a protocol error") or a combination the RFC forbids.
+    #[error("protocol error: {0}")]
+    Protocol(&'static str),
 }
 
 impl PduError {
@@ -72,8 +76,47 @@ impl PduError {
         match self {
             PduError::UnknownOpcode(_) => RejectReason::CommandNotSupported,
             PduError::InvalidField(_) => RejectReason::InvalidPduField,
-            PduError::Truncated | PduError::TrailingBytes => RejectReason::ProtocolError,
+            PduError::Truncated | PduError::TrailingBytes | PduError::Protocol(_) => {
+                RejectReason::ProtocolError
+            }
         }
+    }
+
+    /// The Reject PDU answering the PDU with header `bhs` (RFC 7143 11.17:
+    /// the reason and the complete header of the rejected PDU).
+    pub fn reject(&self, bhs: &Bhs) -> Reject {
+        Reject::new(self.reject_reason(), &bhs.0)
+    }
+}
+
+// What the parsers check beyond the field layout.
+//
+// RFC 7143 11.2: "Any compliant receiver MUST ignore any bit not defined
+// and all reserved fields unless specified otherwise", so reserved bits
+// and bytes are not checked. What is checked is what the RFC does specify:
+// - reserved code values in defined fields are a protocol error (11.2);
+// - TotalAHSLength: only the SCSI Command defines AHS (11.2.2); on every
+//   other initiator PDU an AHS is an invalid PDU field;
+// - DataSegmentLength "MUST be 0 for this PDU" (Task Management Function
+//   Request 11.5, Logout Request 11.14, SNACK 11.16): invalid PDU field;
+// - per-PDU rules named where they are checked (Text F with C, NOP-Out
+//   I bit).
+
+/// The PDU carries no AHS (see above).
+fn no_ahs(raw: &RawPdu) -> Result<(), PduError> {
+    if raw.ahs.is_empty() && raw.bhs.total_ahs_len() == 0 {
+        Ok(())
+    } else {
+        Err(PduError::InvalidField("TotalAHSLength"))
+    }
+}
+
+/// The PDU has no data segment (see above).
+fn no_data(raw: &RawPdu) -> Result<(), PduError> {
+    if raw.data.is_empty() && raw.bhs.data_segment_len() == 0 {
+        Ok(())
+    } else {
+        Err(PduError::InvalidField("DataSegmentLength"))
     }
 }
 

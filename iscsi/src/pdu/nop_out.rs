@@ -20,7 +20,12 @@ impl PduCodec for NopOut {
     const OPCODE: u8 = 0x00;
 
     fn parse(raw: &RawPdu) -> Result<Self, PduError> {
+        super::no_ahs(raw)?;
         let b = &raw.bhs;
+        // RFC 7143 11.18.1: with ITT 0xffffffff the I bit MUST be 1.
+        if b.itt() == Itt::RESERVED && !b.immediate() {
+            return Err(PduError::Protocol("NOP-Out with reserved ITT and I=0"));
+        }
         Ok(Self {
             immediate: b.immediate(),
             lun: b.lun(),

@@ -8,6 +8,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 pub const AHS_EXTENDED_CDB: u8 = 1;
 /// AHS type of the bidirectional expected read-data length (11.2.2.4).
 pub const AHS_BIDI_READ_LENGTH: u8 = 2;
+/// The largest defined ATTR value (4: ACA, RFC 7143 11.3.1).
+const ATTR_ACA: u8 = 4;
 /// Largest CDB we accept (SPC-5 allows up to 260 bytes).
 pub const MAX_CDB_LEN: usize = 260;
 
@@ -60,6 +62,10 @@ impl PduCodec for ScsiCommand {
     fn parse(raw: &RawPdu) -> Result<Self, PduError> {
         let b = &raw.bhs;
         let f = b.flags();
+        // RFC 7143 11.3.1: ATTR values 5-7 are reserved.
+        if f & 0x07 > ATTR_ACA {
+            return Err(PduError::Protocol("reserved task attribute"));
+        }
         let mut cdb = BytesMut::with_capacity(16);
         cdb.extend_from_slice(&b.0[32..48]);
         let mut bidi_read_length = None;

@@ -4,6 +4,9 @@
 use super::{Bhs, Itt, Lun, PduCodec, PduError, RawPdu, StatSn, Ttt};
 use bytes::Bytes;
 
+/// The largest defined SNACK type (3: R-Data SNACK).
+const MAX_SNACK_TYPE: u8 = 3;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnackRequest {
     /// Type (11.16.1): 0 Data/R2T, 1 Status, 2 DataACK, 3 R-Data.
@@ -20,9 +23,16 @@ impl PduCodec for SnackRequest {
     const OPCODE: u8 = 0x10;
 
     fn parse(raw: &RawPdu) -> Result<Self, PduError> {
+        super::no_ahs(raw)?;
+        super::no_data(raw)?;
         let b = &raw.bhs;
+        let snack_type = b.flags() & 0x0f;
+        // RFC 7143 11.16.1: types 0-3 are defined, the rest reserved.
+        if snack_type > MAX_SNACK_TYPE {
+            return Err(PduError::Protocol("reserved SNACK type"));
+        }
         Ok(Self {
-            snack_type: b.flags() & 0x0f,
+            snack_type,
             lun: b.lun(),
             itt: b.itt(),
             ttt: b.ttt(),

@@ -45,6 +45,8 @@ impl PduCodec for TaskMgmtRequest {
     const OPCODE: u8 = 0x02;
 
     fn parse(raw: &RawPdu) -> Result<Self, PduError> {
+        super::no_ahs(raw)?;
+        super::no_data(raw)?;
         let b = &raw.bhs;
         Ok(Self {
             immediate: b.immediate(),

@@ -367,3 +367,120 @@ fn mutated_samples_never_panic_and_round_trip() {
         }
     }
 }
+
+/// The sample of `opcode` from [`initiator_samples`], as a raw PDU.
+fn sample(opcode: u8) -> RawPdu {
+    initiator_samples()
+        .into_iter()
+        .map(|p| p.to_raw())
+        .find(|r| r.bhs.opcode() == opcode)
+        .unwrap()
+}
+
+/// `raw` does not parse, and the Reject answering it is byte for byte
+/// RFC 7143 11.17: opcode 0x3f, F=1, the reason in byte 2, ITT 0xffffffff,
+/// DataSegmentLength 48 and the complete rejected header as data.
+fn assert_rejected(raw: &RawPdu, reason: u8) {
+    let err = InitiatorPdu::parse(raw).unwrap_err();
+    assert_eq!(err.reject_reason() as u8, reason, "{err}");
+    let wire = err.reject(&raw.bhs).to_raw().encode();
+    let mut want = vec![0u8; 48];
+    want[0] = 0x3f;
+    want[1] = 0x80;
+    want[2] = reason;
+    want[7] = 48;
+    want[16..20].copy_from_slice(&[0xff; 4]);
+    want.extend_from_slice(&raw.bhs.0);
+    assert_eq!(wire, want);
+}
+
+/// A copy of `raw` with an AHS (an extended-CDB-shaped one: the type does
+/// not matter where no AHS is defined).
+fn with_ahs(raw: &RawPdu) -> RawPdu {
+    RawPdu::new(
+        raw.bhs,
+        Bytes::from_static(&[0, 2, 1, 0, 0xaa, 0, 0, 0]),
+        raw.data.clone(),
+    )
+}
+
+fn with_data(raw: &RawPdu) -> RawPdu {
+    RawPdu::new(raw.bhs, raw.ahs.clone(), Bytes::from_static(b"data"))
+}
+
+#[test]
+fn ahs_on_a_pdu_that_defines_none_is_an_invalid_pdu_field() {
+    for op in [0x00, 0x02, 0x03, 0x04, 0x05, 0x06, 0x10] {
+        let raw = with_ahs(&sample(op));
+        assert_eq!(raw.bhs.total_ahs_len(), 8);
+        assert_rejected(&raw, 0x09);
+    }
+    // The SCSI Command defines AHS: its samples (one with AHS) parse.
+    assert!(InitiatorPdu::parse(&initiator_samples()[2].to_raw()).is_ok());
+}
+
+#[test]
+fn data_segment_on_tmf_logout_and_snack_is_an_invalid_pdu_field() {
+    for op in [0x02, 0x06, 0x10] {
+        let raw = with_data(&sample(op));
+        assert_eq!(raw.bhs.data_segment_len(), 4);
+        assert_rejected(&raw, 0x09);
+    }
+    // The PDUs that carry data still may.
+    for op in [0x00, 0x01, 0x03, 0x04, 0x05] {
+        assert!(InitiatorPdu::parse(&with_data(&sample(op))).is_ok());
+    }
+}
+
+#[test]
+fn text_request_with_final_and_continue_is_a_protocol_error() {
+    let mut raw = sample(0x04);
+    raw.bhs.set_flags(0xc0);
+    assert_rejected(&raw, 0x04);
+    raw.bhs.set_flags(0x40); // C alone: a continued request
+    assert!(InitiatorPdu::parse(&raw).is_ok());
+}
+
+#[test]
+fn reserved_code_values_are_protocol_errors() {
+    // Logout reason codes 3..=127 (RFC 7143 11.14.1).
+    let mut raw = sample(0x06);
+    raw.bhs.set_flags(0x80 | 3);
+    assert_rejected(&raw, 0x04);
+    raw.bhs.set_flags(0x80 | 2);
+    assert!(InitiatorPdu::parse(&raw).is_ok());
+    // SNACK types 4..=15 (11.16.1).
+    let mut raw = sample(0x10);
+    raw.bhs.set_flags(0x80 | 4);
+    assert_rejected(&raw, 0x04);
+    // Task attributes 5..=7 (11.3.1).
+    let mut raw = sample(0x01);
+    raw.bhs.set_flags(0x80 | 0x40 | 5);
+    assert_rejected(&raw, 0x04);
+    raw.bhs.set_flags(0x80 | 0x40 | 4);
+    assert!(InitiatorPdu::parse(&raw).is_ok());
+}
+
+#[test]
+fn nop_out_with_reserved_itt_must_be_immediate() {
+    let mut raw = sample(0x00);
+    raw.bhs.set_itt(Itt::RESERVED);
+    raw.bhs.0[0] = 0x00; // I=0
+    assert_rejected(&raw, 0x04);
+    raw.bhs.0[0] = 0x40;
+    assert!(InitiatorPdu::parse(&raw).is_ok());
+}
+
+/// RFC 7143 11.2: a receiver MUST ignore reserved fields, so set
+/// reserved bits and bytes do not make a PDU invalid.
+#[test]
+fn reserved_fields_are_ignored() {
+    let mut raw = sample(0x02); // TMF: bytes 2-3 and 40-47 reserved
+    raw.bhs.0[2] = 0xff;
+    raw.bhs.0[44] = 0x5a;
+    let p = InitiatorPdu::parse(&raw).unwrap();
+    assert_eq!(p, initiator_samples()[3]);
+    let mut raw = sample(0x06); // Logout: bytes 22-23 reserved
+    raw.bhs.0[22] = 1;
+    assert!(InitiatorPdu::parse(&raw).is_ok());
+}

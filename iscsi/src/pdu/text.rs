@@ -26,7 +26,13 @@ impl PduCodec for TextRequest {
     const OPCODE: u8 = 0x04;
 
     fn parse(raw: &RawPdu) -> Result<Self, PduError> {
+        super::no_ahs(raw)?;
         let b = &raw.bhs;
+        // RFC 7143 11.10.2: "If the C bit is set to 1, the F bit MUST be
+        // set to 0."
+        if b.flags() & 0xc0 == 0xc0 {
+            return Err(PduError::Protocol("Text Request with F=1 and C=1"));
+        }
         Ok(Self {
             immediate: b.immediate(),
             final_bit: b.flags() & 0x80 != 0,

@@ -33,37 +33,54 @@ pub async fn start() -> Running {
 }
 
 pub async fn start_with(nop_interval: Duration, nop_timeout: Duration) -> Running {
-    let lu = Arc::new(LogicalUnit::new(
-        LuConfig {
-            block_size: 512,
-            read_only: false,
-            serial: "e2e0".into(),
-            naa_id: 0x1234,
-            vendor: "XTGT".into(),
-            product: "e2e".into(),
-            revision: "0.1".into(),
-        },
-        Arc::new(MemoryBackend::new(4 << 20)),
-    ));
-    let port = Arc::new(TargetPort {
-        name: IQN.into(),
-        relative_port_id: 1,
-        port_group: 1,
-        luns: BTreeMap::from([(0u64, lu)]),
-    });
-    let device = Arc::new(DeviceServer::new(vec![port.clone()]));
+    start_targets(&[IQN], nop_interval, nop_timeout).await
+}
+
+/// A server with one target per name in `iqns`, each with its own 4 MiB
+/// memory LUN 0.
+pub async fn start_targets(
+    iqns: &[&str],
+    nop_interval: Duration,
+    nop_timeout: Duration,
+) -> Running {
+    let ports: Vec<Arc<TargetPort>> = iqns
+        .iter()
+        .zip(1u16..)
+        .map(|(iqn, id)| {
+            let lu = Arc::new(LogicalUnit::new(
+                LuConfig {
+                    block_size: 512,
+                    read_only: false,
+                    serial: format!("e2e{id}"),
+                    naa_id: 0x1234 + u64::from(id),
+                    vendor: "XTGT".into(),
+                    product: "e2e".into(),
+                    revision: "0.1".into(),
+                },
+                Arc::new(MemoryBackend::new(4 << 20)),
+            ));
+            Arc::new(TargetPort {
+                name: (*iqn).into(),
+                relative_port_id: id,
+                port_group: 1,
+                luns: BTreeMap::from([(0u64, lu)]),
+            })
+        })
+        .collect();
+    let device = Arc::new(DeviceServer::new(ports.clone()));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = Server::new(
         ServerConfig {
-            targets: vec![TargetConfig {
-                iqn: IQN.into(),
-                alias: None,
-                allowed_initiators: vec![],
-                chap: None,
-                mutual_chap: None,
-                port,
-            }],
+            targets: ports
+                .into_iter()
+                .map(|port| TargetConfig {
+                    iqn: port.name.clone(),
+                    alias: None,
+                    access: Default::default(),
+                    port,
+                })
+                .collect(),
             portals: vec![addr],
             portal_group_tag: 1,
             nop_interval,
@@ -90,6 +107,11 @@ pub struct Initiator {
     pub want_digests: bool,
     /// Digests are in force (after the final login response).
     pub digests: bool,
+    /// TargetName of a normal session login.
+    pub target: String,
+    /// Status-Class and Status-Detail of the last Login Response, with
+    /// its T bit and NSG.
+    pub login_status: (u8, u8, bool, u8),
 }
 
 pub fn keys(kv: &[(&str, &str)]) -> Bytes {
@@ -113,6 +135,8 @@ impl Initiator {
             tsih: 0,
             want_digests: false,
             digests: false,
+            target: IQN.into(),
+            login_status: (0, 0, false, 0),
         }
     }
 
@@ -193,7 +217,7 @@ impl Initiator {
             keys(&[
                 ("InitiatorName", INITIATOR),
                 ("SessionType", "Normal"),
-                ("TargetName", IQN),
+                ("TargetName", self.target.as_str()),
                 ("AuthMethod", "None"),
             ])
         };
@@ -235,6 +259,7 @@ impl Initiator {
                 let Some(TargetPdu::Login(r)) = self.recv().await else {
                     return false;
                 };
+                self.login_status = (r.status_class, r.status_detail, r.transit, r.nsg);
                 if r.status_class != 0 {
                     return false;
                 }

@@ -3,12 +3,15 @@
 //! requesting initiator may use through some target of this process. The
 //! rule lives behind [`CscdResolver`]: [`OwnTargetResolver`] (the target
 //! the command came through) is the safe default, [`AclResolver`] adds the
-//! other targets by a per-target "may this initiator log in" predicate the
-//! iSCSI layer supplies (ACLs and CHAP).
+//! other targets by a per-target "may this initiator log in" predicate;
+//! [`AclResolver::from_port_access`] builds it from the targets'
+//! [`crate::access::AccessPolicy`], the rule the iSCSI login applies.
 
 use super::params::Designator;
+use crate::access::AccessPolicy;
 use crate::device::{LogicalUnit, TargetPort};
 use crate::sbc;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A LU a CSCD resolved to, with what the plan needs to know of it.
@@ -137,37 +140,15 @@ pub fn vpd83_designators() -> DesignatorSource {
     })
 }
 
-/// A CHAP credential a target requires (user name and secret). Two
-/// targets requiring the same credential accept the same proof.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ChapIdentity {
-    pub user: String,
-    pub secret: Vec<u8>,
-}
+/// A CHAP credential a target requires: the one credential type of
+/// [`crate::access`], under the name the copy module has exported.
+pub use crate::access::ChapCredential as ChapIdentity;
 
-impl std::fmt::Debug for ChapIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChapIdentity")
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Who may log in to one target port, as the iSCSI layer enforces it.
+/// A target port and its access policy, as the iSCSI layer enforces it.
 #[derive(Clone)]
 pub struct PortAccess {
     pub target: Arc<TargetPort>,
-    /// Initiator names allowed to log in; empty = every initiator.
-    pub allowed_initiators: Vec<String>,
-    /// The CHAP credential the target requires; `None` = no CHAP.
-    pub chap: Option<ChapIdentity>,
-}
-
-impl PortAccess {
-    fn acl_allows(&self, initiator_name: &str) -> bool {
-        self.allowed_initiators.is_empty()
-            || self.allowed_initiators.iter().any(|a| a == initiator_name)
-    }
+    pub policy: AccessPolicy,
 }
 
 /// "May this requester use this target?" (ACLs and CHAP), from the iSCSI
@@ -219,31 +200,27 @@ impl AclResolver {
     ///
     /// Matching uses the LU designators VPD 0x83 reports.
     pub fn from_port_access(ports: Vec<PortAccess>) -> Self {
-        let chap_by_target: Arc<std::collections::HashMap<String, Option<ChapIdentity>>> = Arc::new(
+        // What the requester proved by logging in to its own target: that
+        // target's CHAP credential, if it requires one.
+        let proved_by_target: Arc<HashMap<String, Option<ChapIdentity>>> = Arc::new(
             ports
                 .iter()
-                .map(|p| (p.target.name.clone(), p.chap.clone()))
+                .map(|p| (p.target.name.clone(), p.policy.chap.clone()))
                 .collect(),
         );
         let targets = ports
             .into_iter()
             .map(|p| {
                 let target = p.target.clone();
-                let chap_by_target = chap_by_target.clone();
+                let proved_by_target = proved_by_target.clone();
                 let may_use: InitiatorFilter = Arc::new(move |r: &Requester<'_>| {
                     if r.target.name == p.target.name {
                         return true;
                     }
-                    if !p.acl_allows(r.initiator_name) {
-                        return false;
-                    }
-                    match &p.chap {
-                        None => true,
-                        Some(needed) => matches!(
-                            chap_by_target.get(&r.target.name),
-                            Some(Some(proved)) if proved == needed
-                        ),
-                    }
+                    let proved = proved_by_target
+                        .get(&r.target.name)
+                        .and_then(Option::as_ref);
+                    p.policy.permits(r.initiator_name, proved)
                 });
                 TargetAccess { target, may_use }
             })

@@ -4,6 +4,7 @@
 
 use super::params::build::*;
 use super::{AclResolver, ChapIdentity, PortAccess};
+use crate::access::AccessPolicy;
 use crate::backend::{Backend, Capabilities, FaultBackend, MemoryBackend};
 use crate::device::testutil::{exec, sense_of};
 use crate::device::{DeviceServer, LogicalUnit, LuConfig, Nexus, Response, Status, TargetPort};
@@ -117,8 +118,22 @@ fn server(ports: Vec<PortAccess>) -> DeviceServer {
 fn open(target: &Arc<TargetPort>) -> PortAccess {
     PortAccess {
         target: target.clone(),
-        allowed_initiators: Vec::new(),
-        chap: None,
+        policy: AccessPolicy::default(),
+    }
+}
+
+fn guarded(
+    target: &Arc<TargetPort>,
+    allowed_initiators: Vec<String>,
+    chap: Option<ChapIdentity>,
+) -> PortAccess {
+    PortAccess {
+        target: target.clone(),
+        policy: AccessPolicy {
+            allowed_initiators,
+            chap,
+            mutual_chap: None,
+        },
     }
 }
 
@@ -313,15 +328,12 @@ async fn unauthorized_cscd_refused_before_any_io() {
     let t_open = port("iqn.t:open", 4, &[&other]);
     let s = server(vec![
         open(&t_own),
-        PortAccess {
-            allowed_initiators: vec!["iqn.2026-01.test:someone-else".into()],
-            ..open(&t_secret)
-        },
-        PortAccess {
-            allowed_initiators: vec![INITIATOR.into()],
-            chap: chap("u", "secret-of-chap"),
-            ..open(&t_chap)
-        },
+        guarded(
+            &t_secret,
+            vec!["iqn.2026-01.test:someone-else".into()],
+            None,
+        ),
+        guarded(&t_chap, vec![INITIATOR.into()], chap("u", "secret-of-chap")),
         open(&t_open),
     ]);
     let n = nexus(&s, &t_own).await;
@@ -344,15 +356,8 @@ async fn unauthorized_cscd_refused_before_any_io() {
 
     // Same CHAP credential on the requester's own target: allowed.
     let s2 = server(vec![
-        PortAccess {
-            chap: chap("u", "secret-of-chap"),
-            ..open(&t_own)
-        },
-        PortAccess {
-            allowed_initiators: vec![INITIATOR.into()],
-            chap: chap("u", "secret-of-chap"),
-            ..open(&t_chap)
-        },
+        guarded(&t_own, Vec::new(), chap("u", "secret-of-chap")),
+        guarded(&t_chap, vec![INITIATOR.into()], chap("u", "secret-of-chap")),
     ]);
     let n2 = nexus(&s2, &t_own).await;
     let l = list(
@@ -365,15 +370,8 @@ async fn unauthorized_cscd_refused_before_any_io() {
 
     // The same CHAP user with another secret proves nothing: refused.
     let s3 = server(vec![
-        PortAccess {
-            chap: chap("u", "another-secret"),
-            ..open(&t_own)
-        },
-        PortAccess {
-            allowed_initiators: vec![INITIATOR.into()],
-            chap: chap("u", "secret-of-chap"),
-            ..open(&t_chap)
-        },
+        guarded(&t_own, Vec::new(), chap("u", "another-secret")),
+        guarded(&t_chap, vec![INITIATOR.into()], chap("u", "secret-of-chap")),
     ]);
     let n3 = nexus(&s3, &t_own).await;
     let r = xcopy(&s3, &n3, 0, &l).await;

@@ -245,6 +245,18 @@ impl Response {
             data_out_wanted,
         }
     }
+
+    /// CHECK CONDITION for an error the transport detected itself, with
+    /// sense in the format `lu`'s D_SENSE selects (SPC-5 7.5.8); fixed
+    /// format when the command addresses no logical unit.
+    pub fn check_condition_for(
+        err: &ScsiError,
+        data_out_wanted: u32,
+        lu: Option<&LogicalUnit>,
+    ) -> Self {
+        let descriptor = lu.is_some_and(|lu| lu.spc.descriptor_sense());
+        Self::check_condition_in(err, data_out_wanted, descriptor)
+    }
 }
 
 impl DeviceServer {
