@@ -87,7 +87,7 @@ ensure_rust() {
     [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
     command -v cargo >/dev/null 2>&1 && return 0
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
-        sh -s -- -y --profile minimal >"$LOG_DIR/rustup.log" 2>&1 || return 1
+        sh -s -- -y --profile minimal --component rustfmt --component clippy >"$LOG_DIR/rustup.log" 2>&1 || return 1
     . "$HOME/.cargo/env"
     command -v cargo >/dev/null 2>&1
 }
@@ -109,6 +109,17 @@ if cargo test --workspace >"$LOG_DIR/cargo-test.log" 2>&1; then
 else
     record FAIL "cargo test --workspace" "see $LOG_DIR/cargo-test.log" \
         "$(grep -E '^test .* FAILED|^error|panicked' "$LOG_DIR/cargo-test.log" | head -8)"
+fi
+if cargo fmt --all -- --check >"$LOG_DIR/cargo-fmt.log" 2>&1; then
+    record PASS "cargo fmt --all -- --check"
+else
+    record FAIL "cargo fmt --all -- --check" "see $LOG_DIR/cargo-fmt.log" "$(grep -E '^Diff in|^error' "$LOG_DIR/cargo-fmt.log" | head -5)"
+fi
+if cargo clippy --workspace --all-targets -- -D warnings >"$LOG_DIR/cargo-clippy.log" 2>&1; then
+    record PASS "cargo clippy --workspace --all-targets -- -D warnings"
+else
+    record FAIL "cargo clippy --workspace --all-targets -- -D warnings" "see $LOG_DIR/cargo-clippy.log" \
+        "$(grep -E -A3 '^(error|warning)' "$LOG_DIR/cargo-clippy.log" | grep -E '^(error|warning)|-->' | head -8)"
 fi
 if cargo build --release --bin xtgt >"$LOG_DIR/cargo-build.log" 2>&1; then
     record PASS "cargo build --release"

@@ -4,6 +4,8 @@
 //! (SIGINT/SIGTERM), 1 when it cannot start (address in use, backing file
 //! error), 2 for an invalid configuration or command line.
 
+#![forbid(unsafe_code)]
+
 mod assemble;
 mod config;
 mod metrics;

@@ -1,18 +1,14 @@
-//! The Prometheus exporter: installs the global `metrics` recorder and
-//! serves its text rendering at `GET /metrics` over a minimal HTTP/1.1
-//! listener (bounded: a request head of at most 8 KiB, read within 5 s,
-//! at most 16 connections at once).
+//! The Prometheus exporter: installs the global `metrics` recorder; its
+//! text rendering is served at `GET /metrics` by [`http`].
 //!
 //! The layers record through the `metrics` facade; names are listed in
 //! [`describe`] and in the README.
 
+mod http;
+
+pub use http::serve;
+
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
 
 /// Bucket upper bounds (seconds) of `xtgt_command_duration_seconds`: from
 /// 25 µs (a cached read on loopback) to 10 s (a stalled backend).
@@ -21,23 +17,22 @@ pub const COMMAND_DURATION_BUCKETS: [f64; 16] = [
     0.25, 1.0, 2.5, 10.0,
 ];
 
-const MAX_REQUEST_HEAD: usize = 8192;
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-const MAX_CONNECTIONS: usize = 16;
-
 /// Install the Prometheus recorder as the global `metrics` recorder.
 pub fn install() -> Result<PrometheusHandle, String> {
-    let handle = PrometheusBuilder::new()
+    let handle = builder()?.install_recorder().map_err(|e| e.to_string())?;
+    describe();
+    metrics::gauge!("xtgt_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    Ok(handle)
+}
+
+/// The exporter's configuration: histogram buckets.
+fn builder() -> Result<PrometheusBuilder, String> {
+    PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Full("xtgt_command_duration_seconds".to_string()),
             &COMMAND_DURATION_BUCKETS,
         )
-        .map_err(|e| e.to_string())?
-        .install_recorder()
-        .map_err(|e| e.to_string())?;
-    describe();
-    metrics::gauge!("xtgt_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
-    Ok(handle)
+        .map_err(|e| e.to_string())
 }
 
 /// HELP texts for every metric the layers emit.
@@ -67,95 +62,72 @@ fn describe() {
         Unit::Seconds,
         "SCSI command execution time, by opcode"
     );
+    describe_counter!(
+        "xtgt_copy_bytes_total",
+        Unit::Bytes,
+        "Bytes moved by the copy manager, by method (native, emulated)"
+    );
+    describe_counter!(
+        "xtgt_copy_commands_total",
+        "Copy commands received, by type"
+    );
+    describe_gauge!(
+        "xtgt_copies_in_flight",
+        "EXTENDED COPY commands running now"
+    );
 }
 
-/// Serve `GET /metrics` on `listener` until `shutdown`; also runs the
-/// recorder's upkeep (histogram maintenance) every 5 s.
-pub async fn serve(listener: TcpListener, handle: PrometheusHandle, shutdown: CancellationToken) {
-    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let mut upkeep = tokio::time::interval(Duration::from_secs(5));
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = upkeep.tick() => handle.run_upkeep(),
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                // Over the limit: drop the connection rather than queue it.
-                let Ok(permit) = limit.clone().try_acquire_owned() else { continue };
-                let handle = handle.clone();
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, &handle)).await;
-                });
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Every metric of the README's table, with its type column.
+    fn documented() -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for row in include_str!("../README.md").lines() {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let (Some(names), Some(kind)) = (cells.get(1), cells.get(2)) else {
+                continue;
+            };
+            if !names.starts_with("`xtgt_") {
+                continue;
+            }
+            for name in names.split(',') {
+                out.push((name.trim().trim_matches('`').to_string(), kind.to_string()));
             }
         }
+        out
     }
-}
 
-/// Read one request head and answer it; the connection is then closed.
-async fn answer(mut stream: TcpStream, handle: &PrometheusHandle) -> std::io::Result<()> {
-    let mut head = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && !head.windows(2).any(|w| w == b"\n\n") {
-        if head.len() >= MAX_REQUEST_HEAD {
-            return respond(
-                &mut stream,
-                "431 Request Header Fields Too Large",
-                "",
-                false,
-            )
-            .await;
+    #[test]
+    fn every_documented_metric_has_a_help_text() {
+        let metrics = documented();
+        assert!(metrics.len() >= 12, "README table not found: {metrics:?}");
+        let recorder = builder().unwrap().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            describe();
+            for (name, kind) in &metrics {
+                match kind.as_str() {
+                    "counter" => metrics::counter!(name.clone()).increment(1),
+                    "gauge" => metrics::gauge!(name.clone()).set(1.0),
+                    "histogram" => metrics::histogram!(name.clone()).record(1.0),
+                    other => panic!("{name}: unknown type {other}"),
+                }
+            }
+        });
+        let text = handle.render();
+        for (name, kind) in &metrics {
+            assert!(
+                text.contains(&format!("\n# HELP {name} "))
+                    || text.starts_with(&format!("# HELP {name} ")),
+                "{name} has no HELP line:\n{text}"
+            );
+            assert!(
+                text.contains(&format!("# TYPE {name} {kind}\n")),
+                "{name} is not a {kind}:\n{text}"
+            );
         }
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(buf.get(..n).unwrap_or_default());
     }
-    let text = String::from_utf8_lossy(&head);
-    let mut parts = text.lines().next().unwrap_or("").split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
-    match (method, path) {
-        ("GET" | "HEAD", "/metrics") => {
-            let body = handle.render();
-            respond(&mut stream, "200 OK", &body, method == "HEAD").await
-        }
-        ("GET" | "HEAD", "/") => {
-            respond(
-                &mut stream,
-                "200 OK",
-                "xtgt: metrics at /metrics\n",
-                method == "HEAD",
-            )
-            .await
-        }
-        ("GET" | "HEAD", _) => {
-            respond(
-                &mut stream,
-                "404 Not Found",
-                "not found; try /metrics\n",
-                false,
-            )
-            .await
-        }
-        _ => respond(&mut stream, "405 Method Not Allowed", "", false).await,
-    }
-}
-
-async fn respond(
-    stream: &mut TcpStream,
-    status: &str,
-    body: &str,
-    head_only: bool,
-) -> std::io::Result<()> {
-    let header = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(header.as_bytes()).await?;
-    if !head_only {
-        stream.write_all(body.as_bytes()).await?;
-    }
-    stream.shutdown().await
 }

@@ -1,6 +1,8 @@
 //! iSCSI target fabric (RFC 7143): PDU codec, login and negotiation, sessions,
 //! tasks, and the tokio network layer (only `net/` touches sockets).
 
+#![forbid(unsafe_code)]
+
 pub mod auth;
 pub mod framing;
 pub mod login;

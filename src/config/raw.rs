@@ -1,9 +1,7 @@
 //! The configuration as serde reads it: every key optional, so that a
 //! missing key is reported by validation with its key path.
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
-use std::fmt;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,33 +24,14 @@ pub(super) struct RawServer {
 }
 
 /// `listen = "a:p"` or `listen = ["a:p", ...]`.
-#[derive(Debug)]
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected an address such as \"127.0.0.1:3260\" or a list of them"
+)]
 pub(super) enum OneOrMany {
     One(String),
     Many(Vec<String>),
-}
-
-impl<'de> Deserialize<'de> for OneOrMany {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = OneOrMany;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an address such as \"127.0.0.1:3260\" or a list of them")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<OneOrMany, E> {
-                Ok(OneOrMany::One(v.to_string()))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
-                let mut v = Vec::new();
-                while let Some(s) = seq.next_element::<String>()? {
-                    v.push(s);
-                }
-                Ok(OneOrMany::Many(v))
-            }
-        }
-        d.deserialize_any(V)
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,35 +66,12 @@ pub(super) struct RawLun {
 }
 
 /// `size = 1048576` or `size = "1GiB"`.
-#[derive(Debug)]
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected a size in bytes (not negative) or a string such as \"1GiB\""
+)]
 pub(super) enum SizeValue {
     Bytes(u64),
     Text(String),
-}
-
-impl<'de> Deserialize<'de> for SizeValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = SizeValue;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a size in bytes or a string such as \"1GiB\"")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<SizeValue, E> {
-                Ok(SizeValue::Bytes(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SizeValue, E> {
-                u64::try_from(v).map(SizeValue::Bytes).map_err(|_| {
-                    E::custom(format!("{v} is negative; expected a size such as \"1GiB\""))
-                })
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<SizeValue, E> {
-                Ok(SizeValue::Text(v.to_string()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<SizeValue, E> {
-                Ok(SizeValue::Text(v))
-            }
-        }
-        d.deserialize_any(V)
-    }
 }

@@ -174,7 +174,10 @@ fn bad_listen() {
     let toml = format!("[server]\nlisten = 3260\n{}", one_lun(""));
     let e = err_of(&toml);
     assert_eq!(e.key, "server.listen");
-    assert!(e.message.contains("127.0.0.1:3260"), "{e}");
+    assert_eq!(
+        e.message,
+        "expected an address such as \"127.0.0.1:3260\" or a list of them"
+    );
 }
 
 #[test]
@@ -252,6 +255,10 @@ fn size_must_be_block_multiple() {
     assert_eq!(e.key, "targets[0].luns[0].size");
     let e = err_of(&one_lun("").replace("\"1MiB\"", "-512"));
     assert_eq!(e.key, "targets[0].luns[0].size");
+    assert_eq!(
+        e.message,
+        "expected a size in bytes (not negative) or a string such as \"1GiB\""
+    );
 }
 
 #[test]
