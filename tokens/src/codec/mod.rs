@@ -321,4 +321,4 @@ pub fn decode(bytes: &[u8], key: &MacKey) -> Result<Decoded, TokenError> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests;
+pub(crate) mod tests;
