@@ -468,3 +468,36 @@ fn many_threads_create_use_and_revoke() {
         "one queue entry per live token"
     );
 }
+
+#[test]
+fn only_change_vulnerable_tokens_are_indexed() {
+    let (s, _) = store();
+    let hook = s.write_hook(1);
+    assert!(hook.on_write(0, u64::MAX).is_empty(), "LU without tokens");
+    s.create(req(1, RodType::PointInTime, &[(0, 8), (16, 8)], "iqn.a"))
+        .unwrap();
+    assert_eq!(s.lu_tokens(&1).indexed_ranges(), 0);
+    assert!(hook.on_write(0, 100).is_empty());
+    let c = s.create(cv(1, &[(0, 8), (16, 8), (40, 0)])).unwrap();
+    assert_eq!(
+        s.lu_tokens(&1).indexed_ranges(),
+        2,
+        "empty range not indexed"
+    );
+    assert!(
+        hook.on_write(40, 0).is_empty(),
+        "a zero-length write touches nothing"
+    );
+    assert_eq!(hook.on_write(23, 1), vec![c.info.id]);
+    assert_eq!(s.lu_tokens(&1).indexed_ranges(), 0);
+}
+
+#[test]
+fn touch_of_an_expired_token_says_expired() {
+    let (s, clock) = store();
+    let c = s.create(cv(1, &[(0, 8)])).unwrap();
+    clock.advance(secs(60));
+    assert_eq!(s.touch(c.info.id), Err(TokenError::Expired));
+    assert_eq!(s.delete(c.info.id), Err(TokenError::Expired));
+    assert_eq!(s.cancel(c.info.id), Err(TokenError::Expired));
+}
