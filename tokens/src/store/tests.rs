@@ -501,3 +501,20 @@ fn touch_of_an_expired_token_says_expired() {
     assert_eq!(s.delete(c.info.id), Err(TokenError::Expired));
     assert_eq!(s.cancel(c.info.id), Err(TokenError::Expired));
 }
+
+#[test]
+fn every_single_byte_flip_of_a_live_token_is_refused_by_the_store() {
+    let (s, _) = store();
+    let c = s.create(cv(1, &[(0, 8)])).unwrap();
+    for i in 0..c.token.len() {
+        let mut t = c.token;
+        t[i] ^= 0x01;
+        match s.lookup(&t) {
+            Err(TokenError::Corrupt)
+            | Err(TokenError::InvalidLength)
+            | Err(TokenError::UnsupportedType(_)) => {}
+            other => panic!("byte {i}: {other:?}"),
+        }
+    }
+    assert!(matches!(s.lookup(&c.token), Ok(Lookup::Token(_))));
+}
