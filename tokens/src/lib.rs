@@ -47,6 +47,39 @@
 //!
 //! Every failure is a [`TokenError`], whose [`TokenError::sense`] gives the
 //! sense key, ASC and ASCQ to answer with.
+//!
+//! # Example
+//!
+//! ```
+//! use tokens::*;
+//! # fn main() -> Result<(), TokenError> {
+//! let clock = ManualClock::new();
+//! let store: TokenStore<u64, ManualClock> = TokenStore::new(StoreConfig::default(), clock.clone())?;
+//! // POPULATE TOKEN on LU 0, blocks 0..8, change vulnerable.
+//! let created = store.create(NewToken {
+//!     lu: 0,
+//!     rod_type: RodType::ChangeVulnerable,
+//!     ranges: vec![BlockRange { lba: 0, count: 8 }],
+//!     block_size: 512,
+//!     inactivity_timeout_secs: 0,
+//!     owner: Owner { nexus: 1, initiator: "iqn.2026-11.org.example:host".into() },
+//!     creator: CreatorDescriptor::from_designator(0, 1, 0, 3, &[0x60; 8], 512)?,
+//!     device: DeviceSpecific([0; 24]),
+//!     target: TargetDescriptor::new(&[0x53, 0xA8, 0x00, 0x00])?,
+//! })?;
+//! // WRITE USING TOKEN: decode and find it, authorize (caller), pin, copy.
+//! let Lookup::Token(info) = store.lookup(&created.token)? else { unreachable!() };
+//! let pin = store.pin(info.id)?;
+//! pin.still_valid()?;
+//! drop(pin);
+//! // A write to block 3 of LU 0 revokes it.
+//! let hook = store.write_hook(0);
+//! assert_eq!(hook.on_write(3, 1), vec![info.id]);
+//! assert_eq!(store.lookup(&created.token), Err(TokenError::Revoked));
+//! assert_eq!(TokenError::Revoked.sense(), (0x05, 0x23, 0x06));
+//! # Ok(())
+//! # }
+//! ```
 pub mod clock;
 pub mod codec;
 pub mod config;
