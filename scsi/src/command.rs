@@ -1,6 +1,7 @@
 //! The context every command handler receives and what it returns.
 //! Handlers are `async fn(&CommandCtx<'_>) -> CommandResult`.
 
+use crate::blockio::Account;
 use crate::device::{DeviceServer, LogicalUnit, Nexus, Status};
 use crate::sense::ScsiError;
 use bytes::Bytes;
@@ -18,6 +19,16 @@ pub struct CommandCtx<'a> {
     pub data_out: Bytes,
     /// The transport's expected Data-In length.
     pub expected_in: u32,
+}
+
+impl CommandCtx<'_> {
+    /// This command's I/O, for the initiator byte counters.
+    pub fn account(&self) -> Account<'_> {
+        Account::Initiator {
+            target: &self.nexus.target.name,
+            lun: self.lun,
+        }
+    }
 }
 
 /// A successful completion: status GOOD or CONDITION MET plus Data-In.

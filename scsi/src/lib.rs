@@ -5,6 +5,7 @@
 //! [`DeviceServer`], [`TargetPort`], [`Nexus`], [`Request`] and [`Response`].
 
 pub mod backend;
+pub mod blockio;
 pub mod cdb;
 pub mod command;
 pub mod copy;

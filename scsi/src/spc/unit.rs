@@ -91,11 +91,7 @@ pub async fn start_stop_unit(ctx: &CommandCtx<'_>) -> CommandResult {
         return Ok(Completion::good());
     }
     if !ssu.no_flush && !ctx.lu.spc.medium_ejected() {
-        let _shared = ctx.lu.sbc.write_lock.read().await;
-        ctx.lu.backend.flush().await.map_err(|e| {
-            tracing::warn!(backend = %ctx.lu.backend.describe(), error = %e, "flush before eject failed");
-            ScsiError::WriteError { lba: None }
-        })?;
+        ctx.lu.flush(None).await?;
     }
     ctx.lu.spc.set_medium_ejected(true);
     Ok(Completion::good())
