@@ -31,7 +31,7 @@ pub use resolve::{
     vpd83_designators, AclResolver, ChapIdentity, CscdResolver, DesignatorSource, InitiatorFilter,
     OwnTargetResolver, PortAccess, Requester, Resolution, ResolvedLu, TargetAccess,
 };
-pub use results::CopyResults;
+pub use results::{CopyCommand, CopyResults, RecordView};
 
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
@@ -117,9 +117,9 @@ impl CopyManager {
                 return Err(e);
             }
         };
-        let ticket = self
-            .results
-            .begin(nexus, plan.list_identifier, plan.list_id_usage)?;
+        let ticket =
+            self.results
+                .begin(nexus, u32::from(plan.list_identifier), plan.list_id_usage)?;
         let progress = ticket.progress.clone();
         // If the command is aborted (task management, connection loss) the
         // future is dropped: the guard still ends the record and the gauge.
@@ -150,7 +150,8 @@ impl CopyManager {
     fn hold_early_failure(&self, nexus: u64, data: &[u8], e: &ScsiError) {
         if let Ok(h) = params::parse_lid1_header(data) {
             if h.list_id_usage == ListIdUsage::HoldResults && *e != ScsiError::OperationInProgress {
-                self.results.record_failure(nexus, h.list_identifier, e);
+                self.results
+                    .record_failure(nexus, u32::from(h.list_identifier), e);
             }
         }
     }
@@ -172,7 +173,7 @@ impl CopyManager {
         let (kind, data) = match sa {
             SA_RECEIVE_COPY_STATUS_LID1 => (
                 "receive_copy_status_lid1",
-                self.results.copy_status(nexus, list_id),
+                self.results.copy_status(nexus, u32::from(list_id)),
             ),
             SA_RECEIVE_COPY_OPERATING_PARAMETERS => (
                 "receive_copy_operating_parameters",
@@ -180,7 +181,7 @@ impl CopyManager {
             ),
             SA_RECEIVE_COPY_FAILURE_DETAILS_LID1 => (
                 "receive_copy_failure_details",
-                self.results.failure_details(nexus, list_id),
+                self.results.failure_details(nexus, u32::from(list_id)),
             ),
             _ => return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 4))),
         };
