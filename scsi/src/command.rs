@@ -1,7 +1,11 @@
 //! The context every command handler receives and what it returns.
-//! Handlers are `async fn(&CommandCtx<'_>) -> CommandResult`.
+//! Handlers are `async fn(&CommandCtx<'_>) -> CommandResult`; copy
+//! commands also get the copy manager (`cdb::Handler::Copy`). The context
+//! is narrow on purpose: the LU, the nexus, the command and its row.
 
-use crate::device::{DeviceServer, LogicalUnit, Nexus, Status};
+use crate::blockio::Account;
+use crate::cdb::OpcodeEntry;
+use crate::device::{LogicalUnit, Nexus, Status};
 use crate::sense::ScsiError;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -9,15 +13,27 @@ use std::sync::Arc;
 /// Everything a handler may look at. The CDB has passed the opcode table's
 /// length and reserved-bit checks before a handler sees it.
 pub struct CommandCtx<'a> {
-    pub server: &'a DeviceServer,
+    /// The opcode table row the CDB matched.
+    pub row: &'static OpcodeEntry,
     pub nexus: &'a Nexus,
     pub lun: u64,
     pub lu: &'a Arc<LogicalUnit>,
     pub cdb: &'a [u8],
-    /// Data-Out as received (may be shorter than the CDB asks: check).
+    /// Data-Out as received (may be shorter than the CDB asks: check);
+    /// empty for a command whose row has no Data-Out.
     pub data_out: Bytes,
     /// The transport's expected Data-In length.
     pub expected_in: u32,
+}
+
+impl CommandCtx<'_> {
+    /// This command's I/O, for the initiator byte counters.
+    pub fn account(&self) -> Account<'_> {
+        Account::Initiator {
+            target: &self.nexus.target.name,
+            lun: self.lun,
+        }
+    }
 }
 
 /// A successful completion: status GOOD or CONDITION MET plus Data-In.

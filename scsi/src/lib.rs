@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod backend;
+pub mod blockio;
 pub mod cdb;
 pub mod command;
 pub mod copy;

@@ -160,10 +160,6 @@ impl Backend for FaultBackend {
         self.pass_gate().await;
         self.inner.mapping(offset, len).await
     }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 #[cfg(test)]

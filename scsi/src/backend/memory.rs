@@ -189,10 +189,6 @@ impl Backend for MemoryBackend {
         }
         Ok(out)
     }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 #[cfg(test)]

@@ -79,6 +79,4 @@ pub trait Backend: Send + Sync + 'static {
     fn native_file(&self) -> Option<std::sync::Arc<std::fs::File>> {
         None
     }
-    /// Downcasting hook so the copy engine can find a native copy path.
-    fn as_any(&self) -> &dyn std::any::Any;
 }

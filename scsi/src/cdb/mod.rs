@@ -1,38 +1,51 @@
-//! The opcode table: the single source of truth for dispatch, the CDB
-//! reserved-bit check, REPORT SUPPORTED OPERATION CODES (SPC-5 6.35) and
-//! (later) VPD 0x8F. Every supported command is exactly one [`OpcodeEntry`]
-//! in [`table::TABLE`]; a command that is not in the table answers INVALID
-//! COMMAND OPERATION CODE.
+//! The opcode table: the whole description of every supported command,
+//! and the single source of truth for dispatch (handler, unit attention,
+//! LUN, medium and write-protection rules, Data-Out), the CDB reserved-bit
+//! check, REPORT SUPPORTED OPERATION CODES (SPC-5 6.35) and VPD 0x8F.
+//! Every supported command is exactly one [`OpcodeEntry`] in
+//! [`table::TABLE`]; a command that is not in the table answers INVALID
+//! COMMAND OPERATION CODE. A command is looked up once, through an index by
+//! operation code built on first use.
 
+pub mod opcodes;
 mod table;
 
 use crate::command::{CommandCtx, CommandResult};
+use crate::copy::CopyManager;
+use crate::device::Nexus;
 use crate::sense::{FieldPointer, ScsiError};
+use crate::wire::be_uint;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 
 pub use table::TABLE;
 
 /// The future a handler returns.
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = CommandResult> + Send + 'a>>;
 
-/// A command handler as stored in the table.
-pub type Handler = for<'a, 'b> fn(&'a CommandCtx<'b>) -> HandlerFuture<'a>;
+/// A handler that needs the addressed LU and the command only.
+pub type LuHandler = for<'a, 'b> fn(&'a CommandCtx<'b>) -> HandlerFuture<'a>;
 
-/// Direction of the data transfer of a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DataDir {
-    None,
-    In,
-    Out,
+/// A handler that also needs the copy manager (THIRD PARTY COPY IN/OUT,
+/// and INQUIRY for the copy manager's VPD page 0x8F).
+pub type CopyHandler = for<'a, 'b> fn(&'a CopyManager, &'a CommandCtx<'b>) -> HandlerFuture<'a>;
+
+/// How a command addressed to a LUN without a logical unit is answered
+/// (SPC-5 6.7.2, 6.33, 6.39); the CDB has passed the row's checks.
+pub type UnmappedHandler = fn(&Nexus, &[u8]) -> CommandResult;
+
+/// A row's handler, by the context it needs.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    Lu(LuHandler),
+    Copy(CopyHandler),
 }
 
 /// How many Data-Out bytes a command's CDB asks for (so the transport can
 /// compute residuals before the handler runs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataOut {
-    /// No Data-Out.
-    None,
     /// A TRANSFER LENGTH in logical blocks at `offset`, `width` bytes wide
     /// (big-endian), times the logical block length.
     Blocks { offset: u8, width: u8 },
@@ -54,6 +67,15 @@ pub enum DataOut {
     Verify { offset: u8, width: u8 },
 }
 
+/// Direction of the data transfer of a command; a command with Data-Out
+/// says how long its CDB makes it. Only `Out` commands see Data-Out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataDir {
+    None,
+    In,
+    Out(DataOut),
+}
+
 /// Flags of a table entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Flags(pub u16);
@@ -62,10 +84,11 @@ impl Flags {
     /// Not terminated by a pending unit attention (SPC-5 5.14: INQUIRY,
     /// REPORT LUNS, REQUEST SENSE).
     pub const UA_ALLOWED: Flags = Flags(1 << 0);
-    /// Served for a LUN that is not mapped (SPC-5 6.7.2, 6.33, 6.39: INQUIRY,
-    /// REPORT LUNS, REQUEST SENSE).
-    pub const NO_LUN_OK: Flags = Flags(1 << 1);
-    /// Writes the medium: terminated with WRITE PROTECTED on a read-only LU.
+    /// Served while the removable medium is ejected (SBC-4 5.25): the
+    /// command reports on or acts upon the LU, not the medium.
+    pub const NO_MEDIUM_OK: Flags = Flags(1 << 1);
+    /// Writes the medium: terminated with WRITE PROTECTED on a read-only LU
+    /// before any CDB field is looked at.
     pub const WRITES_MEDIUM: Flags = Flags(1 << 2);
 
     pub const fn union(self, other: Flags) -> Flags {
@@ -95,8 +118,9 @@ pub struct OpcodeEntry {
     /// the operation code, the last byte the CONTROL byte.
     pub usage: &'static [u8],
     pub dir: DataDir,
-    pub data_out: DataOut,
     pub handler: Handler,
+    /// Served for a LUN that is not mapped, by this handler.
+    pub unmapped: Option<UnmappedHandler>,
     pub flags: Flags,
     /// Nominal and recommended command timeouts in seconds (SPC-5 6.35.4).
     pub timeouts: (u32, u32),
@@ -124,18 +148,41 @@ impl OpcodeEntry {
         Ok(())
     }
 
-    /// The number of Data-Out bytes the CDB asks for.
+    /// The CDB cut to this command's length, after the length and
+    /// reserved-bit checks.
+    pub fn check<'c>(&self, cdb: &'c [u8]) -> Result<&'c [u8], ScsiError> {
+        let Some(cut) = cdb.get(..self.cdb_len()) else {
+            // Shorter than the command's CDB: the transport delivered a
+            // truncated CDB. Point at the first missing byte.
+            let byte = u16::try_from(cdb.len()).unwrap_or(u16::MAX);
+            return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(byte)));
+        };
+        self.check_reserved(cut)?;
+        Ok(cut)
+    }
+
+    /// True when the command transfers Data-Out.
+    pub fn has_data_out(&self) -> bool {
+        matches!(self.dir, DataDir::Out(_))
+    }
+
+    /// The number of Data-Out bytes the CDB asks for; fields the CDB is
+    /// too short to hold read as 0.
     pub fn data_out_wanted(&self, cdb: &[u8], block_size: u32) -> u32 {
+        let DataDir::Out(out) = self.dir else {
+            return 0;
+        };
         let bs = u64::from(block_size);
-        let n: u64 = match self.data_out {
-            DataOut::None => 0,
-            DataOut::Blocks { offset, width } => be_field(cdb, offset, width).saturating_mul(bs),
+        let field =
+            |at: u8, width: u8| be_uint(cdb, usize::from(at), usize::from(width)).unwrap_or(0);
+        let n: u64 = match out {
+            DataOut::Blocks { offset, width } => field(offset, width).saturating_mul(bs),
             DataOut::Blocks6 => {
-                let n = be_field(cdb, 4, 1);
+                let n = field(4, 1);
                 if n == 0 { 256 } else { n }.saturating_mul(bs)
             }
-            DataOut::Bytes { offset, width } => be_field(cdb, offset, width),
-            DataOut::CompareAndWrite => be_field(cdb, 13, 1).saturating_mul(2).saturating_mul(bs),
+            DataOut::Bytes { offset, width } => field(offset, width),
+            DataOut::CompareAndWrite => field(13, 1).saturating_mul(2).saturating_mul(bs),
             DataOut::OneBlock => bs,
             DataOut::WriteSame16 => {
                 if cdb.get(1).is_some_and(|b| b & 0x01 != 0) {
@@ -146,7 +193,7 @@ impl OpcodeEntry {
             }
             DataOut::Verify { offset, width } => {
                 match (cdb.get(1).copied().unwrap_or(0) >> 1) & 3 {
-                    0b01 => be_field(cdb, offset, width).saturating_mul(bs),
+                    0b01 => field(offset, width).saturating_mul(bs),
                     0b11 => bs,
                     _ => 0,
                 }
@@ -161,20 +208,35 @@ impl OpcodeEntry {
     }
 }
 
-/// A big-endian field of `width` bytes at `offset`; missing bytes read 0.
-pub fn be_field(cdb: &[u8], offset: u8, width: u8) -> u64 {
-    let start = usize::from(offset);
-    (0..usize::from(width).min(8)).fold(0u64, |acc, i| {
-        (acc << 8) | u64::from(cdb.get(start + i).copied().unwrap_or(0))
+/// For each operation code, the range of its rows in the (sorted) table.
+fn index() -> &'static [(u16, u16); 256] {
+    static INDEX: OnceLock<[(u16, u16); 256]> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut idx = [(0u16, 0u16); 256];
+        for (i, e) in TABLE.iter().enumerate() {
+            let i = u16::try_from(i).unwrap_or(u16::MAX);
+            let slot = &mut idx[usize::from(e.opcode)];
+            if slot.1 == 0 {
+                *slot = (i, 1);
+            } else {
+                slot.1 += 1;
+            }
+        }
+        idx
     })
+}
+
+/// The rows of `opcode` (none, one, or one per service action).
+pub fn rows(opcode: u8) -> &'static [OpcodeEntry] {
+    let (start, n) = index()[usize::from(opcode)];
+    let start = usize::from(start);
+    TABLE.get(start..start + usize::from(n)).unwrap_or(&[])
 }
 
 /// Opcodes whose service action is in byte 1 bits 4..0 and that are
 /// therefore looked up by (opcode, service action).
 pub fn opcode_has_service_actions(opcode: u8) -> bool {
-    TABLE
-        .iter()
-        .any(|e| e.opcode == opcode && e.service_action.is_some())
+    rows(opcode).iter().any(|e| e.service_action.is_some())
 }
 
 /// The service action field of a CDB (byte 1 bits 4..0).
@@ -183,6 +245,7 @@ pub fn service_action(cdb: &[u8]) -> u16 {
 }
 
 /// The result of looking a CDB up in the table.
+#[derive(Clone, Copy)]
 pub enum Lookup {
     Found(&'static OpcodeEntry),
     /// The operation code is not supported.
@@ -191,31 +254,49 @@ pub enum Lookup {
     UnknownServiceAction,
 }
 
+impl Lookup {
+    /// The matched row, if any.
+    pub fn row(self) -> Option<&'static OpcodeEntry> {
+        match self {
+            Lookup::Found(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The matched row, or the error an unsupported command gets.
+    pub fn found(self) -> Result<&'static OpcodeEntry, ScsiError> {
+        match self {
+            Lookup::Found(e) => Ok(e),
+            Lookup::UnknownOpcode => Err(ScsiError::InvalidOpcode),
+            Lookup::UnknownServiceAction => {
+                Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 4)))
+            }
+        }
+    }
+}
+
 /// Looks the CDB up by operation code and, where the opcode has service
-/// actions, by service action.
+/// actions, by service action: one index access.
 pub fn lookup(cdb: &[u8]) -> Lookup {
     let Some(&opcode) = cdb.first() else {
         return Lookup::UnknownOpcode;
     };
-    if opcode_has_service_actions(opcode) {
-        let sa = service_action(cdb);
-        match find(opcode, Some(sa)) {
-            Some(e) => Lookup::Found(e),
-            None => Lookup::UnknownServiceAction,
-        }
-    } else {
-        match find(opcode, None) {
-            Some(e) => Lookup::Found(e),
-            None => Lookup::UnknownOpcode,
+    let rows = rows(opcode);
+    match rows.first() {
+        None => Lookup::UnknownOpcode,
+        Some(e) if e.service_action.is_none() => Lookup::Found(e),
+        Some(_) => {
+            let sa = service_action(cdb);
+            rows.iter()
+                .find(|e| e.service_action == Some(sa))
+                .map_or(Lookup::UnknownServiceAction, Lookup::Found)
         }
     }
 }
 
 /// The entry for exactly (opcode, service action).
 pub fn find(opcode: u8, sa: Option<u16>) -> Option<&'static OpcodeEntry> {
-    TABLE
-        .iter()
-        .find(|e| e.opcode == opcode && e.service_action == sa)
+    rows(opcode).iter().find(|e| e.service_action == sa)
 }
 
 /// The entry for a command name ("READ_10"), for VPD pages and tests.
@@ -226,21 +307,8 @@ pub fn by_name(name: &str) -> Option<&'static OpcodeEntry> {
 /// Parses a CDB against the table: lookup, length and reserved bits.
 /// Returns the entry and the CDB cut to the command's length.
 pub fn parse(cdb: &[u8]) -> Result<(&'static OpcodeEntry, &[u8]), ScsiError> {
-    let entry = match lookup(cdb) {
-        Lookup::Found(e) => e,
-        Lookup::UnknownOpcode => return Err(ScsiError::InvalidOpcode),
-        Lookup::UnknownServiceAction => {
-            return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 4)))
-        }
-    };
-    let Some(cdb) = cdb.get(..entry.cdb_len()) else {
-        // Shorter than the command's CDB: the transport delivered a
-        // truncated CDB. Point at the first missing byte.
-        let byte = u16::try_from(cdb.len()).unwrap_or(u16::MAX);
-        return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(byte)));
-    };
-    entry.check_reserved(cdb)?;
-    Ok((entry, cdb))
+    let entry = lookup(cdb).found()?;
+    Ok((entry, entry.check(cdb)?))
 }
 
 #[cfg(test)]
@@ -255,6 +323,17 @@ mod tests {
             assert!(matches!(e.cdb_len(), 6 | 10 | 12 | 16), "{}", e.name);
             if let Some(sa) = e.service_action {
                 assert_eq!(e.usage[1] & 0x1F, sa as u8, "{}", e.name);
+            }
+            // A command that writes the medium has Data-Out; a command
+            // served without a LU is one reported despite a unit attention
+            // and without a medium (INQUIRY, REPORT LUNS, REQUEST SENSE).
+            if e.flags.contains(Flags::WRITES_MEDIUM) {
+                assert!(e.has_data_out(), "{}", e.name);
+                assert!(!e.flags.contains(Flags::NO_MEDIUM_OK), "{}", e.name);
+            }
+            if e.unmapped.is_some() {
+                let always = Flags::UA_ALLOWED | Flags::NO_MEDIUM_OK;
+                assert!(e.flags.contains(always), "{}", e.name);
             }
             for o in TABLE.iter().skip(i + 1) {
                 assert!(
@@ -324,9 +403,19 @@ mod tests {
     }
 
     #[test]
-    fn be_field_reads_missing_bytes_as_zero() {
-        assert_eq!(be_field(&[1, 2, 3], 1, 2), 0x0203);
-        assert_eq!(be_field(&[1, 2, 3], 2, 4), 0x0300_0000);
-        assert_eq!(be_field(&[], 200, 8), 0);
+    fn index_finds_every_row_and_nothing_else() {
+        assert!(TABLE.len() < usize::from(u16::MAX));
+        for e in TABLE {
+            let mut cdb = e.usage.to_vec();
+            cdb[1] &= 0x1F;
+            let found = lookup(&cdb).row().unwrap();
+            assert!(std::ptr::eq(found, e), "{}", e.name);
+            assert!(std::ptr::eq(find(e.opcode, e.service_action).unwrap(), e));
+        }
+        for op in 0..=255u8 {
+            let n = TABLE.iter().filter(|e| e.opcode == op).count();
+            assert_eq!(rows(op).len(), n, "{op:#x}");
+            assert!(rows(op).iter().all(|e| e.opcode == op));
+        }
     }
 }

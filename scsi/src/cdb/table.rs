@@ -6,17 +6,31 @@
 //! is 0: NACA and LINK are not supported (SAM-5 5.2). GROUP NUMBER is
 //! accepted and ignored (no grouping function; libiscsi expects GOOD).
 
-use super::{DataDir, DataOut, Flags, Handler, HandlerFuture, OpcodeEntry};
+use super::opcodes::*;
+use super::{DataDir, DataOut, Flags, Handler, HandlerFuture, OpcodeEntry, UnmappedHandler};
 use crate::command::CommandCtx;
+use crate::copy::{self, CopyManager};
 use crate::{sbc, spc};
 
-/// Wraps an `async fn(&CommandCtx<'_>) -> CommandResult` into a [`Handler`].
-macro_rules! h {
+/// Wraps an `async fn(&CommandCtx<'_>) -> CommandResult` into a
+/// [`Handler::Lu`].
+macro_rules! lu {
     ($f:path) => {{
         fn wrap<'a, 'b>(ctx: &'a CommandCtx<'b>) -> HandlerFuture<'a> {
             Box::pin($f(ctx))
         }
-        wrap as Handler
+        Handler::Lu(wrap)
+    }};
+}
+
+/// Wraps an `async fn(&CopyManager, &CommandCtx<'_>) -> CommandResult`
+/// into a [`Handler::Copy`].
+macro_rules! cm {
+    ($f:path) => {{
+        fn wrap<'a, 'b>(m: &'a CopyManager, ctx: &'a CommandCtx<'b>) -> HandlerFuture<'a> {
+            Box::pin($f(m, ctx))
+        }
+        Handler::Copy(wrap)
     }};
 }
 
@@ -24,17 +38,18 @@ macro_rules! h {
 const TIMEOUTS: (u32, u32) = (0, 30);
 
 const NONE: Flags = Flags(0);
-const UA_OK: Flags = Flags::UA_ALLOWED.union(Flags::NO_LUN_OK);
-const WM: Flags = Flags::WRITES_MEDIUM;
+/// INQUIRY, REPORT LUNS, REQUEST SENSE: reported with a unit attention
+/// pending and without a medium.
+const ALWAYS: Flags = Flags::UA_ALLOWED.union(Flags::NO_MEDIUM_OK);
+const NO_MEDIUM: Flags = Flags::NO_MEDIUM_OK;
+const WRITES: Flags = Flags::WRITES_MEDIUM;
 
-#[allow(clippy::too_many_arguments)]
 const fn row(
     opcode: u8,
     service_action: Option<u16>,
     name: &'static str,
     usage: &'static [u8],
     dir: DataDir,
-    data_out: DataOut,
     handler: Handler,
     flags: Flags,
 ) -> OpcodeEntry {
@@ -44,124 +59,137 @@ const fn row(
         name,
         usage,
         dir,
-        data_out,
         handler,
+        unmapped: None,
         flags,
         timeouts: TIMEOUTS,
     }
 }
 
+/// A row that is also served for a LUN without a logical unit.
+const fn unmapped(mut e: OpcodeEntry, f: UnmappedHandler) -> OpcodeEntry {
+    e.unmapped = Some(f);
+    e
+}
+
+/// A service action as the table stores it.
+const fn sa(v: u8) -> Option<u16> {
+    Some(v as u16)
+}
+
 use DataDir::{In, None as NoData, Out};
 
-const fn blocks(offset: u8, width: u8) -> DataOut {
-    DataOut::Blocks { offset, width }
+const fn blocks(offset: u8, width: u8) -> DataDir {
+    Out(DataOut::Blocks { offset, width })
 }
-const fn bytes(offset: u8, width: u8) -> DataOut {
-    DataOut::Bytes { offset, width }
+const fn bytes(offset: u8, width: u8) -> DataDir {
+    Out(DataOut::Bytes { offset, width })
 }
 
 #[rustfmt::skip]
 pub static TABLE: &[OpcodeEntry] = &[
-    row(0x00, None, "TEST_UNIT_READY", &[0x00, 0, 0, 0, 0, 0],
-        NoData, DataOut::None, h!(spc::unit::test_unit_ready), NONE),
-    row(0x03, None, "REQUEST_SENSE", &[0x03, 0x01, 0, 0, 0xFF, 0],
-        In, DataOut::None, h!(spc::request_sense::request_sense), UA_OK),
-    row(0x08, None, "READ_6", &[0x08, 0x1F, 0xFF, 0xFF, 0xFF, 0],
-        In, DataOut::None, h!(sbc::read::read6), NONE),
-    row(0x0A, None, "WRITE_6", &[0x0A, 0x1F, 0xFF, 0xFF, 0xFF, 0],
-        Out, DataOut::Blocks6, h!(sbc::write::write6), WM),
-    row(0x12, None, "INQUIRY", &[0x12, 0x01, 0xFF, 0xFF, 0xFF, 0],
-        In, DataOut::None, h!(spc::inquiry::inquiry), UA_OK),
-    row(0x15, None, "MODE_SELECT_6", &[0x15, 0x10, 0, 0, 0xFF, 0],
-        Out, bytes(4, 1), h!(spc::mode::mode_select6), NONE),
-    row(0x1A, None, "MODE_SENSE_6", &[0x1A, 0x08, 0xFF, 0xFF, 0xFF, 0],
-        In, DataOut::None, h!(spc::mode::mode_sense6), NONE),
-    row(0x1B, None, "START_STOP_UNIT", &[0x1B, 0x01, 0, 0x0F, 0xF7, 0],
-        NoData, DataOut::None, h!(spc::unit::start_stop_unit), NONE),
-    row(0x1E, None, "PREVENT_ALLOW_MEDIUM_REMOVAL", &[0x1E, 0, 0, 0, 0x03, 0],
-        NoData, DataOut::None, h!(spc::unit::prevent_allow_medium_removal), NONE),
-    row(0x25, None, "READ_CAPACITY_10", &[0x25, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0x01, 0],
-        In, DataOut::None, h!(sbc::capacity::read_capacity10), NONE),
-    row(0x28, None, "READ_10", &[0x28, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
-        In, DataOut::None, h!(sbc::read::read10), NONE),
-    row(0x2A, None, "WRITE_10", &[0x2A, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
-        Out, blocks(7, 2), h!(sbc::write::write10), WM),
-    row(0x2E, None, "WRITE_AND_VERIFY_10", &[0x2E, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
-        Out, blocks(7, 2), h!(sbc::verify::write_verify10), WM),
-    row(0x2F, None, "VERIFY_10", &[0x2F, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
-        Out, DataOut::Verify { offset: 7, width: 2 }, h!(sbc::verify::verify10), NONE),
-    row(0x34, None, "PRE_FETCH_10", &[0x34, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
-        NoData, DataOut::None, h!(sbc::prefetch::prefetch10), NONE),
-    row(0x35, None, "SYNCHRONIZE_CACHE_10", &[0x35, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
-        NoData, DataOut::None, h!(sbc::sync::synchronize_cache10), NONE),
-    row(0x41, None, "WRITE_SAME_10", &[0x41, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
-        Out, DataOut::OneBlock, h!(sbc::write_same::write_same10), WM),
-    row(0x42, None, "UNMAP", &[0x42, 0, 0, 0, 0, 0, 0x3F, 0xFF, 0xFF, 0],
-        Out, bytes(7, 2), h!(sbc::unmap::unmap), WM),
-    row(0x55, None, "MODE_SELECT_10", &[0x55, 0x10, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
-        Out, bytes(7, 2), h!(spc::mode::mode_select10), NONE),
-    row(0x5A, None, "MODE_SENSE_10", &[0x5A, 0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0],
-        In, DataOut::None, h!(spc::mode::mode_sense10), NONE),
+    row(TEST_UNIT_READY, None, "TEST_UNIT_READY", &[TEST_UNIT_READY, 0, 0, 0, 0, 0],
+        NoData, lu!(spc::unit::test_unit_ready), NONE),
+    unmapped(row(REQUEST_SENSE, None, "REQUEST_SENSE", &[REQUEST_SENSE, 0x01, 0, 0, 0xFF, 0],
+        In, lu!(spc::request_sense::request_sense), ALWAYS),
+        spc::request_sense::unmapped),
+    row(READ_6, None, "READ_6", &[READ_6, 0x1F, 0xFF, 0xFF, 0xFF, 0],
+        In, lu!(sbc::read::read6), NONE),
+    row(WRITE_6, None, "WRITE_6", &[WRITE_6, 0x1F, 0xFF, 0xFF, 0xFF, 0],
+        Out(DataOut::Blocks6), lu!(sbc::write::write6), WRITES),
+    unmapped(row(INQUIRY, None, "INQUIRY", &[INQUIRY, 0x01, 0xFF, 0xFF, 0xFF, 0],
+        In, cm!(spc::inquiry::inquiry), ALWAYS),
+        spc::inquiry::inquiry_unmapped),
+    row(MODE_SELECT_6, None, "MODE_SELECT_6", &[MODE_SELECT_6, 0x10, 0, 0, 0xFF, 0],
+        bytes(4, 1), lu!(spc::mode::mode_select6), NO_MEDIUM),
+    row(MODE_SENSE_6, None, "MODE_SENSE_6", &[MODE_SENSE_6, 0x08, 0xFF, 0xFF, 0xFF, 0],
+        In, lu!(spc::mode::mode_sense6), NO_MEDIUM),
+    row(START_STOP_UNIT, None, "START_STOP_UNIT", &[START_STOP_UNIT, 0x01, 0, 0x0F, 0xF7, 0],
+        NoData, lu!(spc::unit::start_stop_unit), NO_MEDIUM),
+    row(PREVENT_ALLOW_MEDIUM_REMOVAL, None, "PREVENT_ALLOW_MEDIUM_REMOVAL", &[PREVENT_ALLOW_MEDIUM_REMOVAL, 0, 0, 0, 0x03, 0],
+        NoData, lu!(spc::unit::prevent_allow_medium_removal), NO_MEDIUM),
+    row(READ_CAPACITY_10, None, "READ_CAPACITY_10", &[READ_CAPACITY_10, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0x01, 0],
+        In, lu!(sbc::capacity::read_capacity10), NONE),
+    row(READ_10, None, "READ_10", &[READ_10, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
+        In, lu!(sbc::read::read10), NONE),
+    row(WRITE_10, None, "WRITE_10", &[WRITE_10, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
+        blocks(7, 2), lu!(sbc::write::write10), WRITES),
+    row(WRITE_AND_VERIFY_10, None, "WRITE_AND_VERIFY_10", &[WRITE_AND_VERIFY_10, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
+        blocks(7, 2), lu!(sbc::verify::write_verify10), WRITES),
+    row(VERIFY_10, None, "VERIFY_10", &[VERIFY_10, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
+        Out(DataOut::Verify { offset: 7, width: 2 }), lu!(sbc::verify::verify10), NONE),
+    row(PRE_FETCH_10, None, "PRE_FETCH_10", &[PRE_FETCH_10, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
+        NoData, lu!(sbc::prefetch::prefetch10), NONE),
+    row(SYNCHRONIZE_CACHE_10, None, "SYNCHRONIZE_CACHE_10", &[SYNCHRONIZE_CACHE_10, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
+        NoData, lu!(sbc::sync::synchronize_cache10), NONE),
+    row(WRITE_SAME_10, None, "WRITE_SAME_10", &[WRITE_SAME_10, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
+        Out(DataOut::OneBlock), lu!(sbc::write_same::write_same10), WRITES),
+    row(UNMAP, None, "UNMAP", &[UNMAP, 0, 0, 0, 0, 0, 0x3F, 0xFF, 0xFF, 0],
+        bytes(7, 2), lu!(sbc::unmap::unmap), WRITES),
+    row(MODE_SELECT_10, None, "MODE_SELECT_10", &[MODE_SELECT_10, 0x10, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
+        bytes(7, 2), lu!(spc::mode::mode_select10), NO_MEDIUM),
+    row(MODE_SENSE_10, None, "MODE_SENSE_10", &[MODE_SENSE_10, 0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0],
+        In, lu!(spc::mode::mode_sense10), NO_MEDIUM),
     // THIRD PARTY COPY OUT / IN (SPC-5 6.5, 6.19, 6.20, 6.22). EXTENDED
     // COPY does not carry WRITES_MEDIUM: the copy manager checks the
     // destination LU itself (DATA PROTECT for a read-only one).
-    row(0x83, Some(0x00), "EXTENDED_COPY", &[0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
+    row(THIRD_PARTY_COPY_OUT, sa(SA_EXTENDED_COPY_LID1), "EXTENDED_COPY", &[THIRD_PARTY_COPY_OUT, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        Out, bytes(10, 4), h!(crate::copy::extended_copy), NONE),
-    row(0x84, Some(0x00), "RECEIVE_COPY_STATUS", &[0x84, 0x00, 0xFF, 0, 0, 0, 0, 0, 0, 0,
+        bytes(10, 4), cm!(copy::extended_copy), NONE),
+    row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_STATUS_LID1), "RECEIVE_COPY_STATUS", &[THIRD_PARTY_COPY_IN, 0x00, 0xFF, 0, 0, 0, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        In, DataOut::None, h!(crate::copy::receive_copy_results), NONE),
-    row(0x84, Some(0x03), "RECEIVE_COPY_OPERATING_PARAMETERS", &[0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0,
+        In, cm!(copy::receive_copy_status), NONE),
+    row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_OPERATING_PARAMETERS), "RECEIVE_COPY_OPERATING_PARAMETERS", &[THIRD_PARTY_COPY_IN, 0x03, 0, 0, 0, 0, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        In, DataOut::None, h!(crate::copy::receive_copy_results), NONE),
-    row(0x84, Some(0x04), "RECEIVE_COPY_FAILURE_DETAILS", &[0x84, 0x04, 0xFF, 0, 0, 0, 0, 0, 0, 0,
+        In, cm!(copy::receive_copy_operating_parameters), NONE),
+    row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_FAILURE_DETAILS_LID1), "RECEIVE_COPY_FAILURE_DETAILS", &[THIRD_PARTY_COPY_IN, 0x04, 0xFF, 0, 0, 0, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        In, DataOut::None, h!(crate::copy::receive_copy_results), NONE),
-    row(0x88, None, "READ_16", &[0x88, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        In, cm!(copy::receive_copy_failure_details), NONE),
+    row(READ_16, None, "READ_16", &[READ_16, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
-        In, DataOut::None, h!(sbc::read::read16), NONE),
-    row(0x89, None, "COMPARE_AND_WRITE", &[0x89, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        In, lu!(sbc::read::read16), NONE),
+    row(COMPARE_AND_WRITE, None, "COMPARE_AND_WRITE", &[COMPARE_AND_WRITE, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0, 0, 0, 0xFF, 0x3F, 0],
-        Out, DataOut::CompareAndWrite, h!(sbc::caw::compare_and_write), WM),
-    row(0x8A, None, "WRITE_16", &[0x8A, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        Out(DataOut::CompareAndWrite), lu!(sbc::caw::compare_and_write), WRITES),
+    row(WRITE_16, None, "WRITE_16", &[WRITE_16, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
-        Out, blocks(10, 4), h!(sbc::write::write16), WM),
+        blocks(10, 4), lu!(sbc::write::write16), WRITES),
     // ORWRITE(16), SBC-4 5.12: ORPROTECT (byte 1 bits 7..5) must be 0.
-    row(0x8B, None, "ORWRITE_16", &[0x8B, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    row(ORWRITE_16, None, "ORWRITE_16", &[ORWRITE_16, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 0],
-        Out, blocks(10, 4), h!(sbc::orwrite::orwrite16), WM),
-    row(0x8E, None, "WRITE_AND_VERIFY_16", &[0x8E, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        blocks(10, 4), lu!(sbc::orwrite::orwrite16), WRITES),
+    row(WRITE_AND_VERIFY_16, None, "WRITE_AND_VERIFY_16", &[WRITE_AND_VERIFY_16, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
-        Out, blocks(10, 4), h!(sbc::verify::write_verify16), WM),
-    row(0x8F, None, "VERIFY_16", &[0x8F, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        blocks(10, 4), lu!(sbc::verify::write_verify16), WRITES),
+    row(VERIFY_16, None, "VERIFY_16", &[VERIFY_16, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
-        Out, DataOut::Verify { offset: 10, width: 4 }, h!(sbc::verify::verify16), NONE),
-    row(0x90, None, "PRE_FETCH_16", &[0x90, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        Out(DataOut::Verify { offset: 10, width: 4 }), lu!(sbc::verify::verify16), NONE),
+    row(PRE_FETCH_16, None, "PRE_FETCH_16", &[PRE_FETCH_16, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
-        NoData, DataOut::None, h!(sbc::prefetch::prefetch16), NONE),
-    row(0x91, None, "SYNCHRONIZE_CACHE_16", &[0x91, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        NoData, lu!(sbc::prefetch::prefetch16), NONE),
+    row(SYNCHRONIZE_CACHE_16, None, "SYNCHRONIZE_CACHE_16", &[SYNCHRONIZE_CACHE_16, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
-        NoData, DataOut::None, h!(sbc::sync::synchronize_cache16), NONE),
-    row(0x93, None, "WRITE_SAME_16", &[0x93, 0x09, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        NoData, lu!(sbc::sync::synchronize_cache16), NONE),
+    row(WRITE_SAME_16, None, "WRITE_SAME_16", &[WRITE_SAME_16, 0x09, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
-        Out, DataOut::WriteSame16, h!(sbc::write_same::write_same16), WM),
-    row(0x9E, Some(0x10), "READ_CAPACITY_16", &[0x9E, 0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        Out(DataOut::WriteSame16), lu!(sbc::write_same::write_same16), WRITES),
+    row(SERVICE_ACTION_IN_16, sa(SA_READ_CAPACITY_16), "READ_CAPACITY_16", &[SERVICE_ACTION_IN_16, 0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0],
-        In, DataOut::None, h!(sbc::capacity::read_capacity16), NONE),
-    row(0x9E, Some(0x12), "GET_LBA_STATUS", &[0x9E, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        In, lu!(sbc::capacity::read_capacity16), NONE),
+    row(SERVICE_ACTION_IN_16, sa(SA_GET_LBA_STATUS), "GET_LBA_STATUS", &[SERVICE_ACTION_IN_16, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x03, 0],
-        In, DataOut::None, h!(sbc::lba_status::get_lba_status), NONE),
-    row(0xA0, None, "REPORT_LUNS", &[0xA0, 0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        In, DataOut::None, h!(spc::report_luns::report_luns), UA_OK),
-    row(0xA3, Some(0x0C), "REPORT_SUPPORTED_OPERATION_CODES",
-        &[0xA3, 0x0C, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        In, DataOut::None, h!(spc::rsoc::report_supported_operation_codes), NONE),
-    row(0xA8, None, "READ_12", &[0xA8, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
-        In, DataOut::None, h!(sbc::read::read12), NONE),
-    row(0xAA, None, "WRITE_12", &[0xAA, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
-        Out, blocks(6, 4), h!(sbc::write::write12), WM),
-    row(0xAE, None, "WRITE_AND_VERIFY_12", &[0xAE, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
-        Out, blocks(6, 4), h!(sbc::verify::write_verify12), WM),
-    row(0xAF, None, "VERIFY_12", &[0xAF, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
-        Out, DataOut::Verify { offset: 6, width: 4 }, h!(sbc::verify::verify12), NONE),
+        In, lu!(sbc::lba_status::get_lba_status), NONE),
+    unmapped(row(REPORT_LUNS, None, "REPORT_LUNS", &[REPORT_LUNS, 0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        In, lu!(spc::report_luns::report_luns), ALWAYS),
+        spc::report_luns::report_unmapped),
+    row(MAINTENANCE_IN, sa(SA_REPORT_SUPPORTED_OPERATION_CODES), "REPORT_SUPPORTED_OPERATION_CODES", &[MAINTENANCE_IN, 0x0C, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        In, lu!(spc::rsoc::report_supported_operation_codes), NO_MEDIUM),
+    row(READ_12, None, "READ_12", &[READ_12, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
+        In, lu!(sbc::read::read12), NONE),
+    row(WRITE_12, None, "WRITE_12", &[WRITE_12, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
+        blocks(6, 4), lu!(sbc::write::write12), WRITES),
+    row(WRITE_AND_VERIFY_12, None, "WRITE_AND_VERIFY_12", &[WRITE_AND_VERIFY_12, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
+        blocks(6, 4), lu!(sbc::verify::write_verify12), WRITES),
+    row(VERIFY_12, None, "VERIFY_12", &[VERIFY_12, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
+        Out(DataOut::Verify { offset: 6, width: 4 }), lu!(sbc::verify::verify12), NONE),
 ];

@@ -1,7 +1,8 @@
 //! Runs a validated [`CopyPlan`] in chunks beside initiator I/O.
 //!
 //! Per segment: the backends' native copy when both offer a file
-//! (`native`), then emulation for whatever is left: bounded, pipelined
+//! (`native`, through [`crate::blockio::Writer::copy_native_from`]), then
+//! emulation for whatever is left: bounded, pipelined
 //! read -> write of `chunk_size` pieces with at most `chunks_in_flight` in
 //! flight, never a buffer the size of a segment. Overlapping ranges on one
 //! LU are copied one chunk at a time in the direction memmove would use.
@@ -11,11 +12,10 @@
 //! INFORMATION and the backend's own error forwarded (a read error as
 //! UNRECOVERED READ ERROR, a write error as WRITE ERROR) (SPC-5 6.5.5).
 
-use super::native;
 use super::params::CopyLimits;
 use super::plan::{CopyPlan, PlannedSegment};
+use crate::blockio::{Account, NativeCopy, WriteKind};
 use crate::device::LogicalUnit;
-use crate::sbc;
 use crate::sense::{CopyEnd, ScsiError};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -90,38 +90,28 @@ async fn run_segment(
     }
     let mut done = 0u64;
     if !seg.overlaps() {
-        if let (Some(src), Some(dst)) = (
-            seg.source.backend.native_file(),
-            seg.destination.backend.native_file(),
-        ) {
-            let p = progress.clone();
-            // Shared like every write command's, so COMPARE AND WRITE on the
-            // destination (exclusive) stays atomic (SBC-4 5.3).
-            let _shared = seg.destination.sbc.write_lock.read().await;
-            let out = native::copy(
-                src,
+        // Shared like every write command's, so COMPARE AND WRITE on the
+        // destination (exclusive) stays atomic (SBC-4 5.3).
+        let w = seg
+            .destination
+            .writer()
+            .await
+            .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
+        let p = progress.clone();
+        let native = w
+            .copy_native_from(
+                &seg.source,
                 seg.source_offset,
-                dst,
                 seg.destination_offset,
                 seg.length,
                 Arc::new(move |n| p.add_bytes(n)),
             )
-            .await;
-            done = out.copied.min(seg.length);
+            .await
+            .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
+        if let NativeCopy::Copied(n) = native {
+            done = n;
             tally.native_bytes += done;
             metrics::counter!("xtgt_copy_bytes_total", "method" => "native").increment(done);
-            // The kernel wrote through the page cache: with the destination's
-            // write cache disabled, make it durable as a FUA write would be.
-            if done > 0 && sbc::force_unit_access(&seg.destination, false) {
-                if let Err(e) = seg.destination.backend.flush().await {
-                    let lba = seg.destination_offset / u64::from(seg.destination_block_size.max(1));
-                    return Err(abort(
-                        at(seg),
-                        CopyEnd::Destination,
-                        sbc::write_error(&seg.destination, lba, &e),
-                    ));
-                }
-            }
         }
     }
     if done < seg.length {
@@ -136,9 +126,9 @@ async fn run_segment(
     Ok(())
 }
 
-/// One chunk: read from the source, write to the destination, with the
-/// block commands' own error mapping (MEDIUM ERROR with the LBA) and write
-/// durability (FUA when the destination's write cache is disabled).
+/// One chunk: read from the source, write to the destination, through
+/// the LUs' block-I/O facade (its error mapping, MEDIUM ERROR with the LBA,
+/// is forwarded; the destination's write-through applies).
 async fn move_chunk(
     src: Arc<LogicalUnit>,
     src_off: u64,
@@ -147,37 +137,18 @@ async fn move_chunk(
     len: u64,
     at: SegmentAt,
 ) -> Result<u64, ScsiError> {
-    let n = usize::try_from(len).map_err(|_| ScsiError::InternalTargetFailure)?;
-    let src_lba = src_off / u64::from(sbc::block_size(&src));
-    let data = match src.backend.read(src_off, n).await {
-        Ok(d) if d.len() == n => d,
-        Ok(_) => {
-            let e = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
-            return Err(abort(
-                at,
-                CopyEnd::Source,
-                sbc::read_error(&src, src_lba, &e),
-            ));
-        }
-        Err(e) => {
-            return Err(abort(
-                at,
-                CopyEnd::Source,
-                sbc::read_error(&src, src_lba, &e),
-            ))
-        }
-    };
-    let fua = sbc::force_unit_access(&dst, false);
+    let data = src
+        .read_bytes(src_off, len, Account::Internal)
+        .await
+        .map_err(|e| abort(at, CopyEnd::Source, e))?;
     // Shared like every write command's: COMPARE AND WRITE stays atomic.
-    let _shared = dst.sbc.write_lock.read().await;
-    if let Err(e) = dst.backend.write(dst_off, data, fua).await {
-        let dst_lba = dst_off / u64::from(sbc::block_size(&dst));
-        return Err(abort(
-            at,
-            CopyEnd::Destination,
-            sbc::write_error(&dst, dst_lba, &e),
-        ));
-    }
+    let w = dst
+        .writer()
+        .await
+        .map_err(|e| abort(at, CopyEnd::Destination, e))?;
+    w.write_bytes(dst_off, data, WriteKind::CopyDestination, Account::Internal)
+        .await
+        .map_err(|e| abort(at, CopyEnd::Destination, e))?;
     Ok(len)
 }
 
@@ -542,9 +513,6 @@ mod tests {
         }
         fn native_file(&self) -> Option<Arc<std::fs::File>> {
             Some(self.file.clone())
-        }
-        fn as_any(&self) -> &dyn std::any::Any {
-            self
         }
     }
 

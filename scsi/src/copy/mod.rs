@@ -7,9 +7,10 @@
 //! is resolved, authorized and range-checked. One [`CopyLimits`] feeds the
 //! checks, RECEIVE COPY OPERATING PARAMETERS and VPD 0x8F (`vpd`).
 //!
-//! The device server holds one [`CopyManager`] and calls
-//! [`CopyManager::extended_copy`] for 0x83/0x00 and
-//! [`CopyManager::receive_copy_results`] for 0x84/0x00, 0x03, 0x04.
+//! The device server holds one [`CopyManager`]; the opcode table's copy
+//! rows hand it to [`extended_copy`] (0x83/0x00), [`receive_copy_status`]
+//! (0x84/0x00), [`receive_copy_operating_parameters`] (0x84/0x03) and
+//! [`receive_copy_failure_details`] (0x84/0x04).
 
 pub mod engine;
 pub mod native;
@@ -32,20 +33,15 @@ pub use resolve::{
     vpd83_designators, AclResolver, ChapIdentity, CscdResolver, DesignatorSource, InitiatorFilter,
     OwnTargetResolver, PortAccess, Requester, Resolution, ResolvedLu, TargetAccess,
 };
-pub use results::CopyResults;
+pub use results::{CopyCommand, CopyResults, RecordView};
 
+use crate::cdb::opcodes::{THIRD_PARTY_COPY_IN, THIRD_PARTY_COPY_OUT};
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
+use crate::wire::be_uint;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
-
-/// THIRD PARTY COPY OUT (0x83) service action EXTENDED COPY (LID1).
-pub const SA_EXTENDED_COPY_LID1: u8 = 0x00;
-/// THIRD PARTY COPY IN (0x84) service actions served here.
-pub const SA_RECEIVE_COPY_STATUS_LID1: u8 = 0x00;
-pub const SA_RECEIVE_COPY_OPERATING_PARAMETERS: u8 = 0x03;
-pub const SA_RECEIVE_COPY_FAILURE_DETAILS_LID1: u8 = 0x04;
 
 /// One copy manager for all LUs of the device server.
 pub struct CopyManager {
@@ -118,9 +114,9 @@ impl CopyManager {
                 return Err(e);
             }
         };
-        let ticket = self
-            .results
-            .begin(nexus, plan.list_identifier, plan.list_id_usage)?;
+        let ticket =
+            self.results
+                .begin(nexus, u32::from(plan.list_identifier), plan.list_id_usage)?;
         let progress = ticket.progress.clone();
         // If the command is aborted (task management, connection loss) the
         // future is dropped: the guard still ends the record and the gauge.
@@ -151,44 +147,30 @@ impl CopyManager {
     fn hold_early_failure(&self, nexus: u64, data: &[u8], e: &ScsiError) {
         if let Ok(h) = params::parse_lid1_header(data) {
             if h.list_id_usage == ListIdUsage::HoldResults && *e != ScsiError::OperationInProgress {
-                self.results.record_failure(nexus, h.list_identifier, e);
+                self.results
+                    .record_failure(nexus, u32::from(h.list_identifier), e);
             }
         }
     }
 
-    /// RECEIVE COPY RESULTS / THIRD PARTY COPY IN (0x84), LID1 service
-    /// actions: LIST IDENTIFIER at byte 2, ALLOCATION LENGTH at 10-13.
-    pub async fn receive_copy_results(&self, ctx: &CommandCtx<'_>) -> CommandResult {
-        let sa = ctx
-            .cdb
-            .get(1)
-            .ok_or(ScsiError::InvalidFieldInCdb(FieldPointer::byte(1)))?
-            & 0x1F;
-        let list_id = *ctx
-            .cdb
-            .get(2)
-            .ok_or(ScsiError::InvalidFieldInCdb(FieldPointer::byte(2)))?;
-        let allocation_length = cdb_u32(ctx.cdb, 10)?;
-        let nexus = ctx.nexus.id;
-        let (kind, data) = match sa {
-            SA_RECEIVE_COPY_STATUS_LID1 => (
-                "receive_copy_status_lid1",
-                self.results.copy_status(nexus, list_id),
-            ),
-            SA_RECEIVE_COPY_OPERATING_PARAMETERS => (
-                "receive_copy_operating_parameters",
-                Ok(results::operating_parameters_payload(&self.limits)),
-            ),
-            SA_RECEIVE_COPY_FAILURE_DETAILS_LID1 => (
-                "receive_copy_failure_details",
-                self.results.failure_details(nexus, list_id),
-            ),
-            _ => return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 4))),
-        };
-        metrics::counter!("xtgt_copy_commands_total", "type" => kind).increment(1);
-        let mut data = data?;
-        data.truncate(usize::try_from(allocation_length).unwrap_or(usize::MAX));
-        Ok(Completion::data(data))
+    /// RECEIVE COPY STATUS (LID1), 0x84/0x00 (SPC-5 6.20).
+    pub async fn receive_copy_status(&self, ctx: &CommandCtx<'_>) -> CommandResult {
+        let list_id = lid1_list_id(ctx.cdb)?;
+        let data = self.results.copy_status(ctx.nexus.id, list_id);
+        in_data(ctx, "receive_copy_status_lid1", data)
+    }
+
+    /// RECEIVE COPY OPERATING PARAMETERS, 0x84/0x03 (SPC-5 6.22).
+    pub async fn receive_copy_operating_parameters(&self, ctx: &CommandCtx<'_>) -> CommandResult {
+        let data = results::operating_parameters_payload(&self.limits);
+        in_data(ctx, "receive_copy_operating_parameters", Ok(data))
+    }
+
+    /// RECEIVE COPY FAILURE DETAILS (LID1), 0x84/0x04 (SPC-5 6.19).
+    pub async fn receive_copy_failure_details(&self, ctx: &CommandCtx<'_>) -> CommandResult {
+        let list_id = lid1_list_id(ctx.cdb)?;
+        let data = self.results.failure_details(ctx.nexus.id, list_id);
+        in_data(ctx, "receive_copy_failure_details", data)
     }
 
     /// The I_T nexus ended: forget its held results.
@@ -227,13 +209,47 @@ impl Drop for Running<'_> {
 }
 
 /// Opcode-table handler: EXTENDED COPY (LID1), 0x83/0x00.
-pub async fn extended_copy(ctx: &CommandCtx<'_>) -> CommandResult {
-    ctx.server.copy.extended_copy(ctx).await
+pub async fn extended_copy(m: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
+    m.extended_copy(ctx).await
 }
 
-/// Opcode-table handler: RECEIVE COPY RESULTS, 0x84 SA 0, 3 and 4.
-pub async fn receive_copy_results(ctx: &CommandCtx<'_>) -> CommandResult {
-    ctx.server.copy.receive_copy_results(ctx).await
+/// Opcode-table handler: RECEIVE COPY STATUS (LID1), 0x84/0x00.
+pub async fn receive_copy_status(m: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
+    m.receive_copy_status(ctx).await
+}
+
+/// Opcode-table handler: RECEIVE COPY OPERATING PARAMETERS, 0x84/0x03.
+pub async fn receive_copy_operating_parameters(
+    m: &CopyManager,
+    ctx: &CommandCtx<'_>,
+) -> CommandResult {
+    m.receive_copy_operating_parameters(ctx).await
+}
+
+/// Opcode-table handler: RECEIVE COPY FAILURE DETAILS (LID1), 0x84/0x04.
+pub async fn receive_copy_failure_details(m: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
+    m.receive_copy_failure_details(ctx).await
+}
+
+/// The LIST IDENTIFIER (byte 2) of a LID1 THIRD PARTY COPY IN CDB.
+fn lid1_list_id(cdb: &[u8]) -> Result<u32, ScsiError> {
+    be_uint(cdb, 2, 1)
+        .map(|v| v as u32)
+        .ok_or(ScsiError::InvalidFieldInCdb(FieldPointer::byte(2)))
+}
+
+/// Parameter data of a THIRD PARTY COPY IN command cut to its ALLOCATION
+/// LENGTH (bytes 10-13), counted by `kind`.
+fn in_data(
+    ctx: &CommandCtx<'_>,
+    kind: &'static str,
+    data: Result<bytes::Bytes, ScsiError>,
+) -> CommandResult {
+    let allocation_length = cdb_u32(ctx.cdb, 10)?;
+    metrics::counter!("xtgt_copy_commands_total", "type" => kind).increment(1);
+    let mut data = data?;
+    data.truncate(usize::try_from(allocation_length).unwrap_or(usize::MAX));
+    Ok(Completion::data(data))
 }
 
 /// The (opcode, service action) pairs of the opcode table's THIRD PARTY
@@ -242,15 +258,15 @@ pub async fn receive_copy_results(ctx: &CommandCtx<'_>) -> CommandResult {
 pub fn table_commands() -> Vec<(u8, u8)> {
     crate::cdb::TABLE
         .iter()
-        .filter(|e| e.opcode == 0x83 || e.opcode == 0x84)
+        .filter(|e| e.opcode == THIRD_PARTY_COPY_OUT || e.opcode == THIRD_PARTY_COPY_IN)
         .filter_map(|e| Some((e.opcode, u8::try_from(e.service_action?).ok()?)))
         .collect()
 }
 
+/// A 4-byte CDB field (PARAMETER LIST LENGTH, ALLOCATION LENGTH).
 fn cdb_u32(cdb: &[u8], at: usize) -> Result<u32, ScsiError> {
-    cdb.get(at..at + 4)
-        .and_then(|b| b.try_into().ok())
-        .map(u32::from_be_bytes)
+    be_uint(cdb, at, 4)
+        .map(|v| v as u32)
         .ok_or(ScsiError::InvalidFieldInCdb(FieldPointer::byte(0)))
 }
 
@@ -302,7 +318,7 @@ mod tests {
     use super::params::build::*;
     use super::testutil::{lu, naa_of, resolver};
     use super::*;
-    use crate::device::{DeviceServer, LogicalUnit, Nexus};
+    use crate::device::{LogicalUnit, Nexus};
     use bytes::Bytes;
 
     fn xcopy_cdb(len: u32) -> [u8; 16] {
@@ -322,7 +338,6 @@ mod tests {
     }
 
     struct Env {
-        server: DeviceServer,
         nexus: Nexus,
         a: Arc<LogicalUnit>,
         mgr: CopyManager,
@@ -333,7 +348,6 @@ mod tests {
         let r = resolver(&[&a], &[]);
         let target = r.targets[0].target.clone();
         Env {
-            server: DeviceServer::new(vec![target.clone()]),
             nexus: Nexus {
                 id: 42,
                 initiator_name: "iqn.test".into(),
@@ -346,8 +360,11 @@ mod tests {
     }
 
     async fn run(e: &Env, cdb: &[u8], data: Vec<u8>) -> CommandResult {
+        // Through the opcode table, as dispatch would: the row's own
+        // handler gets the copy manager.
+        let (row, cdb) = crate::cdb::parse(cdb)?;
         let ctx = CommandCtx {
-            server: &e.server,
+            row,
             nexus: &e.nexus,
             lun: 0,
             lu: &e.a,
@@ -355,10 +372,9 @@ mod tests {
             data_out: Bytes::from(data),
             expected_in: 1024,
         };
-        if cdb[0] == 0x83 {
-            e.mgr.extended_copy(&ctx).await
-        } else {
-            e.mgr.receive_copy_results(&ctx).await
+        match row.handler {
+            crate::cdb::Handler::Copy(f) => f(&e.mgr, &ctx).await,
+            crate::cdb::Handler::Lu(_) => panic!("{} is not a copy command", row.name),
         }
     }
 

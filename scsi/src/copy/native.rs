@@ -1,4 +1,5 @@
-//! The backend's own copy: between two file backends, `FICLONERANGE` where
+//! The backend's own copy: between two file backends (reached only through
+//! the block-I/O facade, [`crate::blockio::Writer::copy_native_from`]), `FICLONERANGE` where
 //! the ranges are aligned (a reflink: no data moves) and `copy_file_range`
 //! otherwise (a reflink on XFS and btrfs, an in-kernel copy elsewhere).
 //!
@@ -16,18 +17,6 @@ use std::sync::Arc;
 const NATIVE_STEP: u64 = 64 * 1024 * 1024;
 /// Reflink alignment attempted (file system block size of XFS/btrfs/ext4).
 const CLONE_ALIGN: u64 = 4096;
-
-/// `struct file_clone_range` (linux/fs.h).
-#[repr(C)]
-struct FileCloneRange {
-    src_fd: i64,
-    src_offset: u64,
-    src_length: u64,
-    dest_offset: u64,
-}
-
-/// `_IOW(0x94, 13, struct file_clone_range)`.
-const FICLONERANGE: u64 = 0x4020_940D;
 
 /// How far a native copy got; `copied < len` means "emulate the rest".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +90,7 @@ fn copy_blocking(
 }
 
 fn clone_range(src: &File, src_off: u64, dst: &File, dst_off: u64, len: u64) -> io::Result<()> {
-    let arg = FileCloneRange {
+    let arg = libc::file_clone_range {
         src_fd: i64::from(src.as_raw_fd()),
         src_offset: src_off,
         src_length: len,
@@ -112,8 +101,8 @@ fn clone_range(src: &File, src_off: u64, dst: &File, dst_off: u64, len: u64) -> 
     let r = unsafe {
         libc::ioctl(
             dst.as_raw_fd(),
-            FICLONERANGE as _,
-            &arg as *const FileCloneRange,
+            libc::FICLONERANGE,
+            &arg as *const libc::file_clone_range,
         )
     };
     if r < 0 {

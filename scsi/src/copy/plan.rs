@@ -10,7 +10,6 @@ use super::params::{
 };
 use super::resolve::{CscdResolver, Requester, Resolution, ResolvedLu};
 use crate::device::LogicalUnit;
-use crate::sbc;
 use crate::sense::{CopyEnd, FieldPointer, ScsiError};
 use std::sync::Arc;
 
@@ -103,9 +102,7 @@ pub fn build_plan(list: &Lid1ParameterList, cx: &PlanContext<'_>) -> Result<Copy
         let at = |field: u16| (number, seg.offset.saturating_add(field));
         let src = resolve_ref(seg.source, at(4), list, &mut resolved, &receiving, cx)?;
         let dst = resolve_ref(seg.destination, at(6), list, &mut resolved, &receiving, cx)?;
-        if dst.read_only {
-            return Err(ScsiError::WriteProtected);
-        }
+        dst.lu.check_writable()?;
         // A removable medium that is ejected cannot be read or written
         // (SBC-4 5.25): the copy target is unreachable, and the LU's own
         // NOT READY, MEDIUM NOT PRESENT is forwarded.
@@ -271,7 +268,7 @@ fn plan_segment(
 
 /// The byte offset of `lba` + `byte_offset`, if every block the byte range
 /// `[offset, offset + len)` touches passes the range check initiator
-/// READ/WRITE get (`sbc::check_range`: LBA + blocks within the capacity, no
+/// READ/WRITE get ([`LogicalUnit::check_range`]: LBA + blocks within the capacity, no
 /// wrap).
 fn byte_range(
     lu: &LogicalUnit,
@@ -286,7 +283,7 @@ fn byte_range(
         .ok_or(ScsiError::LbaOutOfRange)?;
     let end = start.checked_add(len).ok_or(ScsiError::LbaOutOfRange)?;
     let end_block = end.div_ceil(block).max(lba);
-    sbc::check_range(lu, lba, end_block - lba)?;
+    lu.check_range(lba, end_block - lba)?;
     Ok(start)
 }
 

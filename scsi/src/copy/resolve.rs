@@ -10,7 +10,6 @@
 use super::params::Designator;
 use crate::access::AccessPolicy;
 use crate::device::{LogicalUnit, TargetPort};
-use crate::sbc;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -28,11 +27,11 @@ pub struct ResolvedLu {
 impl ResolvedLu {
     /// Block size and capacity exactly as the block commands see them.
     pub fn from_lu(lu: &Arc<LogicalUnit>) -> Self {
-        let block_size = sbc::block_size(lu);
+        let block_size = lu.block_size();
         Self {
             lu: lu.clone(),
             block_size,
-            capacity_bytes: sbc::capacity_blocks(lu).saturating_mul(u64::from(block_size)),
+            capacity_bytes: lu.capacity_bytes(),
             read_only: lu.config.read_only,
         }
     }

@@ -8,8 +8,15 @@
 //! EXTENDED COPY with the same list identifier supersedes it, the retention
 //! time passes, or the I_T nexus goes away. Reading does not discard it, so
 //! a lost RECEIVE COPY RESULTS response can be asked for again. Memory is
-//! bounded: one-byte list identifiers make at most 256 records per nexus,
-//! and `max_records` caps the total.
+//! bounded: `max_records` caps the total.
+//!
+//! Records are keyed by (I_T nexus, 32-bit list identifier): the LID1
+//! commands' one-byte identifiers are widened, the LID4 token commands
+//! (POPULATE TOKEN, WRITE USING TOKEN) use the full width. List
+//! identifiers are one space per I_T nexus whatever the command, so a
+//! running copy makes its identifier "in use" for every copy command; each
+//! record carries the [`CopyCommand`] that made it, and the LID1 RECEIVE
+//! COPY RESULTS service actions report only EXTENDED COPY (LID1) records.
 
 use super::engine::CopyProgress;
 use super::params::{CopyLimits, ListIdUsage, IMPLEMENTED_DESCRIPTOR_TYPES};
@@ -36,8 +43,33 @@ pub enum CopyState {
     },
 }
 
+/// The third-party copy command a record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CopyCommand {
+    /// EXTENDED COPY (LID1), 0x83/0x00: read by RECEIVE COPY STATUS and
+    /// RECEIVE COPY FAILURE DETAILS (LID1).
+    ExtendedCopyLid1,
+    /// POPULATE TOKEN, 0x83/0x10: read by RECEIVE ROD TOKEN INFORMATION.
+    PopulateToken,
+    /// WRITE USING TOKEN, 0x83/0x11: read by RECEIVE ROD TOKEN INFORMATION.
+    WriteUsingToken,
+}
+
+/// A held record as the status commands see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordView {
+    pub command: CopyCommand,
+    pub state: CopyState,
+    pub segments_processed: u32,
+    pub bytes_transferred: u64,
+}
+
+/// (I_T nexus id, list identifier).
+type Key = (u64, u32);
+
 #[derive(Debug)]
 struct Record {
+    command: CopyCommand,
     usage: ListIdUsage,
     progress: Arc<CopyProgress>,
     state: CopyState,
@@ -47,14 +79,14 @@ struct Record {
 /// A ticket for a running copy; hand it back to [`CopyResults::finish`].
 #[derive(Debug)]
 pub struct CopyTicket {
-    key: Option<(u64, u8)>,
+    key: Option<Key>,
     pub progress: Arc<CopyProgress>,
 }
 
 /// All copy records of one copy manager, keyed by (I_T nexus id, list id).
 #[derive(Debug)]
 pub struct CopyResults {
-    records: Mutex<HashMap<(u64, u8), Record>>,
+    records: Mutex<HashMap<Key, Record>>,
     retention: Duration,
     max_records: usize,
 }
@@ -74,24 +106,36 @@ impl CopyResults {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(u64, u8), Record>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Record>> {
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn purge(&self, map: &mut HashMap<(u64, u8), Record>, now: Instant) {
+    fn purge(&self, map: &mut HashMap<Key, Record>, now: Instant) {
         map.retain(|_, r| match r.finished {
             Some(t) => now.saturating_duration_since(t) < self.retention,
             None => true,
         });
     }
 
-    /// Register a starting copy. A running copy with the same (nexus, list
-    /// id) gives OPERATION IN PROGRESS; a finished one is superseded.
+    /// Register a starting EXTENDED COPY (LID1); see [`Self::begin_command`].
     pub fn begin(
         &self,
         nexus: u64,
-        list_id: u8,
+        list_id: u32,
         usage: ListIdUsage,
+    ) -> Result<CopyTicket, ScsiError> {
+        self.begin_command(nexus, list_id, usage, CopyCommand::ExtendedCopyLid1)
+    }
+
+    /// Register a starting copy of `command`. A running copy with the same
+    /// (nexus, list id), of any command, gives OPERATION IN PROGRESS; a
+    /// finished one is superseded.
+    pub fn begin_command(
+        &self,
+        nexus: u64,
+        list_id: u32,
+        usage: ListIdUsage,
+        command: CopyCommand,
     ) -> Result<CopyTicket, ScsiError> {
         let progress = Arc::new(CopyProgress::default());
         if usage == ListIdUsage::NoListId {
@@ -124,6 +168,7 @@ impl CopyResults {
         map.insert(
             (nexus, list_id),
             Record {
+                command,
                 usage,
                 progress: progress.clone(),
                 state: CopyState::Running,
@@ -162,8 +207,19 @@ impl CopyResults {
 
     /// Hold the result of an EXTENDED COPY (LIST ID USAGE 00b) that failed
     /// before it started, unless a copy with that list id is running.
-    pub fn record_failure(&self, nexus: u64, list_id: u8, error: &ScsiError) {
-        if let Ok(t) = self.begin(nexus, list_id, ListIdUsage::HoldResults) {
+    pub fn record_failure(&self, nexus: u64, list_id: u32, error: &ScsiError) {
+        self.record_command_failure(nexus, list_id, CopyCommand::ExtendedCopyLid1, error);
+    }
+
+    /// Hold the result of a `command` that failed before it started.
+    pub fn record_command_failure(
+        &self,
+        nexus: u64,
+        list_id: u32,
+        command: CopyCommand,
+        error: &ScsiError,
+    ) {
+        if let Ok(t) = self.begin_command(nexus, list_id, ListIdUsage::HoldResults, command) {
             self.finish(t, &Err(error.clone()));
         }
     }
@@ -185,22 +241,35 @@ impl CopyResults {
         self.len() == 0
     }
 
+    /// The held record of (nexus, list id), whatever its command.
+    pub fn view(&self, nexus: u64, list_id: u32) -> Option<RecordView> {
+        let mut map = self.lock();
+        self.purge(&mut map, Instant::now());
+        map.get(&(nexus, list_id)).map(|r| RecordView {
+            command: r.command,
+            state: r.state.clone(),
+            segments_processed: r.progress.segments_processed(),
+            bytes_transferred: r.progress.bytes_transferred(),
+        })
+    }
+
+    /// `f` on the record of an EXTENDED COPY (LID1) with that list id.
     fn with_record<T>(
         &self,
         nexus: u64,
-        list_id: u8,
+        list_id: u32,
         f: impl FnOnce(&Record) -> Result<T, ScsiError>,
     ) -> Result<T, ScsiError> {
         let mut map = self.lock();
         self.purge(&mut map, Instant::now());
         match map.get(&(nexus, list_id)) {
-            Some(r) => f(r),
-            None => Err(no_such_list()),
+            Some(r) if r.command == CopyCommand::ExtendedCopyLid1 => f(r),
+            _ => Err(no_such_list()),
         }
     }
 
     /// RECEIVE COPY STATUS (LID1) parameter data (SPC-5 6.20.2), 12 bytes.
-    pub fn copy_status(&self, nexus: u64, list_id: u8) -> Result<Bytes, ScsiError> {
+    pub fn copy_status(&self, nexus: u64, list_id: u32) -> Result<Bytes, ScsiError> {
         self.with_record(nexus, list_id, |r| {
             let status = match r.state {
                 CopyState::Running => STATUS_IN_PROGRESS,
@@ -217,7 +286,7 @@ impl CopyResults {
 
     /// RECEIVE COPY FAILURE DETAILS parameter data (SPC-5 6.19.2). Only
     /// for finished copies; a running one is not failed (yet).
-    pub fn failure_details(&self, nexus: u64, list_id: u8) -> Result<Bytes, ScsiError> {
+    pub fn failure_details(&self, nexus: u64, list_id: u32) -> Result<Bytes, ScsiError> {
         self.with_record(nexus, list_id, |r| match &r.state {
             CopyState::Running => Err(no_such_list()),
             CopyState::Completed => Ok(failure_details_payload(None)),
@@ -410,5 +479,52 @@ mod tests {
         r.finish(b, &Ok(()));
         r.finish(c, &Ok(()));
         assert_eq!(r.len(), 2);
+    }
+
+    #[test]
+    fn list_ids_are_32_bits_and_records_know_their_command() {
+        let r = CopyResults::default();
+        // 0x1_0001 and 1 are different list identifiers.
+        let wide = r
+            .begin_command(
+                7,
+                0x1_0001,
+                ListIdUsage::HoldResults,
+                CopyCommand::PopulateToken,
+            )
+            .unwrap();
+        let lid1 = r.begin(7, 1, ListIdUsage::HoldResults).unwrap();
+        // One list identifier space per nexus: in use for every command.
+        assert_eq!(
+            r.begin(7, 0x1_0001, ListIdUsage::HoldResults).unwrap_err(),
+            ScsiError::OperationInProgress
+        );
+        r.finish(wide, &Ok(()));
+        r.finish(lid1, &Ok(()));
+        let v = r.view(7, 0x1_0001).unwrap();
+        assert_eq!(
+            (
+                v.command,
+                v.state,
+                v.segments_processed,
+                v.bytes_transferred
+            ),
+            (CopyCommand::PopulateToken, CopyState::Completed, 0, 0)
+        );
+        assert_eq!(r.view(7, 1).unwrap().command, CopyCommand::ExtendedCopyLid1);
+        assert!(r.view(8, 1).is_none());
+        // The LID1 status commands see only EXTENDED COPY (LID1) records.
+        assert_eq!(&r.copy_status(7, 1).unwrap()[4..5], &[1]);
+        assert_eq!(r.copy_status(7, 0x1_0001).unwrap_err(), no_such_list());
+        assert_eq!(r.failure_details(7, 0x1_0001).unwrap_err(), no_such_list());
+        r.record_command_failure(
+            7,
+            u32::MAX,
+            CopyCommand::WriteUsingToken,
+            &ScsiError::InvalidCopyOperation,
+        );
+        let v = r.view(7, u32::MAX).unwrap();
+        assert_eq!(v.command, CopyCommand::WriteUsingToken);
+        assert!(matches!(v.state, CopyState::Failed { .. }));
     }
 }

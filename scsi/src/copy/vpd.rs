@@ -19,10 +19,6 @@ pub const DESC_SUPPORTED_DESCRIPTORS: u16 = 0x0008;
 pub const DESC_SUPPORTED_CSCD_IDS: u16 = 0x000C;
 pub const DESC_GENERAL_COPY_OPERATIONS: u16 = 0x8001;
 
-/// The THIRD PARTY COPY OUT / IN operation codes.
-pub const OPCODE_THIRD_PARTY_COPY_OUT: u8 = 0x83;
-pub const OPCODE_THIRD_PARTY_COPY_IN: u8 = 0x84;
-
 /// Append one descriptor: type, length (padded to a multiple of 4), body.
 fn put_descriptor(out: &mut BytesMut, desc_type: u16, body: &[u8]) {
     let padded = body.len().div_ceil(4) * 4;

@@ -64,9 +64,6 @@ impl Backend for Counting {
         self.writes.fetch_add(1, Ordering::SeqCst);
         self.inner.unmap(offset, len).await
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 fn lu(naa_id: u64, block_size: u32, backend: Arc<dyn Backend>) -> Arc<LogicalUnit> {

@@ -3,10 +3,10 @@
 //! and the one place where a [`ScsiError`] becomes CHECK CONDITION.
 
 use super::{DeviceServer, Nexus, Request, Response};
-use crate::cdb::{self, Flags, HandlerFuture, Lookup, OpcodeEntry};
+use crate::cdb::{self, Flags, Handler, HandlerFuture, Lookup};
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::ScsiError;
-use crate::spc;
+use bytes::Bytes;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -18,16 +18,15 @@ const UNKNOWN: &str = "UNKNOWN";
 
 pub(super) async fn execute(server: &DeviceServer, nexus: &Nexus, req: Request<'_>) -> Response {
     let start = Instant::now();
-    let entry = match cdb::lookup(req.cdb) {
-        Lookup::Found(e) => Some(e),
-        _ => None,
-    };
-    let name = entry.map_or(UNKNOWN, |e| e.name);
+    // The one table lookup of this command.
+    let lookup = cdb::lookup(req.cdb);
+    let row = lookup.row();
+    let name = row.map_or(UNKNOWN, |e| e.name);
     let lu = nexus.target.luns.get(&req.lun);
-    let block_size = lu.map_or(0, |lu| lu.config.block_size);
-    let data_out_wanted = entry.map_or(0, |e| e.data_out_wanted(req.cdb, block_size));
+    let block_size = lu.map_or(0, |lu| lu.block_size());
+    let data_out_wanted = row.map_or(0, |e| e.data_out_wanted(req.cdb, block_size));
 
-    let result = run(server, nexus, &req, entry).await;
+    let result = run(server, nexus, &req, lookup).await;
 
     let response = match result {
         Ok(Completion { status, data }) => Response {
@@ -62,22 +61,17 @@ async fn run(
     server: &DeviceServer,
     nexus: &Nexus,
     req: &Request<'_>,
-    entry: Option<&'static OpcodeEntry>,
+    lookup: Lookup,
 ) -> CommandResult {
-    let flags = entry.map_or(Flags(0), |e| e.flags);
+    let flags = lookup.row().map_or(Flags(0), |e| e.flags);
     let Some(lu) = nexus.target.luns.get(&req.lun) else {
         // SPC-5 6.7.2, 6.33, 6.39: an inaccessible logical unit answers INQUIRY with
-        // peripheral qualifier 011b, REPORT LUNS and REQUEST SENSE, and
-        // terminates every other command with LOGICAL UNIT NOT SUPPORTED.
-        if !flags.contains(Flags::NO_LUN_OK) {
-            return Err(ScsiError::LunNotSupported);
-        }
-        let (entry, cdb) = cdb::parse(req.cdb)?;
-        return match entry.opcode {
-            spc::inquiry::OPCODE => spc::inquiry::inquiry_unmapped(cdb),
-            spc::report_luns::OPCODE => spc::report_luns::report(&nexus.target, cdb),
-            spc::request_sense::OPCODE => spc::request_sense::unmapped(cdb),
-            _ => Err(ScsiError::LunNotSupported),
+        // peripheral qualifier 011b, REPORT LUNS and REQUEST SENSE (the rows
+        // with an unmapped handler), and terminates every other command
+        // with LOGICAL UNIT NOT SUPPORTED.
+        return match lookup.row().and_then(|e| Some((e, e.unmapped?))) {
+            Some((row, unmapped)) => unmapped(nexus, row.check(req.cdb)?),
+            None => Err(ScsiError::LunNotSupported),
         };
     };
 
@@ -89,33 +83,45 @@ async fn run(
         }
     }
 
-    let (entry, cdb) = cdb::parse(req.cdb)?;
+    let row = lookup.found()?;
+    let cdb = row.check(req.cdb)?;
 
     // SBC-4 5.25: with the removable medium ejected, medium access gets
     // NOT READY, MEDIUM NOT PRESENT (TEST UNIT READY included).
-    if lu.medium_absent() && spc::unit::needs_medium(entry.opcode) {
+    if lu.medium_absent() && !row.flags.contains(Flags::NO_MEDIUM_OK) {
         return Err(ScsiError::MediumNotPresent);
     }
 
-    if entry.flags.contains(Flags::WRITES_MEDIUM) && lu.config.read_only {
-        return Err(ScsiError::WriteProtected);
+    // Before any CDB field is looked at; the block-I/O facade enforces the
+    // same rule on every write.
+    if row.flags.contains(Flags::WRITES_MEDIUM) {
+        lu.check_writable()?;
     }
 
     let ctx = CommandCtx {
-        server,
+        row,
         nexus,
         lun: req.lun,
         lu,
         cdb,
-        data_out: req.data_out.clone(),
+        // Only a command with Data-Out sees it.
+        data_out: if row.has_data_out() {
+            req.data_out.clone()
+        } else {
+            Bytes::new()
+        },
         expected_in: req.expected_in,
     };
-    match (CatchUnwind((entry.handler)(&ctx))).await {
+    let fut = match row.handler {
+        Handler::Lu(f) => f(&ctx),
+        Handler::Copy(f) => f(&server.copy, &ctx),
+    };
+    match (CatchUnwind(fut)).await {
         Ok(result) => result,
         Err(_) => {
             // A handler bug must not take the session down: the command
             // fails with HARDWARE ERROR and the process keeps serving.
-            tracing::error!(opcode = entry.name, "command handler panicked");
+            tracing::error!(opcode = row.name, "command handler panicked");
             Err(ScsiError::InternalTargetFailure)
         }
     }

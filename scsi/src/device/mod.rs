@@ -90,8 +90,9 @@ pub struct LogicalUnit {
     /// Physical block length and removability.
     pub medium: MediumConfig,
     pub backend: Arc<dyn Backend>,
-    /// State of the block command set (owned by `sbc`).
-    pub sbc: crate::sbc::SbcState,
+    /// The block-I/O facade's state: write lock and write hook
+    /// (owned by `blockio`).
+    pub(crate) io: crate::blockio::BlockIoState,
     /// State of the primary command set: unit attentions per I_T nexus,
     /// mode pages, PREVENT ALLOW MEDIUM REMOVAL (owned by `spc`).
     pub spc: crate::spc::SpcState,
@@ -115,7 +116,7 @@ impl LogicalUnit {
             config,
             medium,
             backend,
-            sbc: Default::default(),
+            io: Default::default(),
             spc: Default::default(),
         }
     }
@@ -130,12 +131,6 @@ impl LogicalUnit {
     /// UNIT LOEJ=1 START=0): medium access gets NOT READY, MEDIUM NOT PRESENT.
     pub fn medium_absent(&self) -> bool {
         self.medium.removable && self.spc.medium_ejected()
-    }
-
-    /// Capacity in logical blocks (the backend size over the block length).
-    pub fn num_blocks(&self) -> u64 {
-        let bs = u64::from(self.config.block_size.max(1));
-        self.backend.size() / bs
     }
 }
 
@@ -328,9 +323,8 @@ impl DeviceServer {
                 continue;
             }
             seen.push(p);
-            if let Err(e) = lu.backend.flush().await {
-                tracing::warn!(backend = %lu.backend.describe(), error = %e, "flush failed");
-            }
+            // A failure is logged by the facade; shutdown goes on.
+            let _ = lu.flush(None).await;
         }
     }
 

@@ -38,9 +38,6 @@ impl Backend for NullBackend {
     async fn unmap(&self, _offset: u64, _len: u64) -> io::Result<()> {
         Ok(())
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 pub fn config(read_only: bool) -> LuConfig {

@@ -1,7 +1,7 @@
 //! READ CAPACITY (10), SBC-4 5.19, and READ CAPACITY (16), SBC-4 5.20.
 
 use super::cdb::{ReadCapacity10, ReadCapacity16};
-use super::{block_size, capacity_blocks, lbppb_exponent, BlockLimits};
+use super::{lbppb_exponent, BlockLimits};
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
 use bytes::{BufMut, BytesMut};
@@ -15,22 +15,22 @@ pub async fn read_capacity10(ctx: &CommandCtx<'_>) -> CommandResult {
     if !rc.pmi && rc.lba != 0 {
         return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(2)));
     }
-    let last = capacity_blocks(ctx.lu).saturating_sub(1);
+    let last = ctx.lu.capacity_blocks().saturating_sub(1);
     let mut b = BytesMut::with_capacity(8);
     // RETURNED LOGICAL BLOCK ADDRESS: FFFF_FFFFh when it does not fit.
     b.put_u32(u32::try_from(last).unwrap_or(u32::MAX));
-    b.put_u32(block_size(ctx.lu));
+    b.put_u32(ctx.lu.block_size());
     Ok(Completion::data(b.freeze()))
 }
 
 pub async fn read_capacity16(ctx: &CommandCtx<'_>) -> CommandResult {
     let rc = ReadCapacity16::parse(ctx.cdb)?;
-    let caps = ctx.lu.backend.capabilities();
+    let caps = ctx.lu.capabilities();
     let lbpme = BlockLimits::for_lu(ctx.lu).unmap_supported;
     let lbprz = lbpme && caps.unmapped_reads_zero;
     let mut b = BytesMut::with_capacity(RC16_LEN);
-    b.put_u64(capacity_blocks(ctx.lu).saturating_sub(1));
-    b.put_u32(block_size(ctx.lu));
+    b.put_u64(ctx.lu.capacity_blocks().saturating_sub(1));
+    b.put_u32(ctx.lu.block_size());
     b.put_u8(0); // P_TYPE, PROT_EN: no protection information
                  // P_I_EXPONENT = 0, LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT.
     b.put_u8(lbppb_exponent(ctx.lu) & 0x0F);

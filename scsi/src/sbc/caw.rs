@@ -1,14 +1,11 @@
 //! COMPARE AND WRITE, SBC-4 5.3: compare NUMBER OF LOGICAL BLOCKS blocks
 //! with the first half of the Data-Out and, only if they match, write the
 //! second half; atomic against every other writer on the LU (exclusive
-//! [`super::SbcState::write_lock`]).
+//! [`crate::blockio::Writer`]).
 
 use super::cdb::CompareAndWrite;
-use super::write::write_data;
-use super::{
-    block_size, byte_range, check_range, check_writable, count_read, first_difference, read_error,
-    BlockLimits,
-};
+use super::{first_difference, BlockLimits};
+use crate::blockio::WriteKind;
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
 
@@ -21,8 +18,8 @@ pub async fn compare_and_write(ctx: &CommandCtx<'_>) -> CommandResult {
         return Err(ScsiError::InvalidFieldInCdb(FieldPointer::byte(13)));
     }
     let blocks = u64::from(c.blocks);
-    check_range(ctx.lu, c.lba, blocks)?;
-    check_writable(ctx.lu)?;
+    ctx.lu.check_range(c.lba, blocks)?;
+    let w = ctx.lu.exclusive_writer().await?;
     if blocks == 0 {
         // No blocks, no transfer (SBC-4 5.3). Data-Out sent anyway means the
         // initiator meant a length the one-byte field cannot hold (256 and
@@ -32,25 +29,24 @@ pub async fn compare_and_write(ctx: &CommandCtx<'_>) -> CommandResult {
         }
         return Ok(Completion::good());
     }
-    let half = blocks as usize * block_size(ctx.lu) as usize;
+    let half = blocks as usize * ctx.lu.block_size() as usize;
     // Data-Out is exactly the verify data followed by the write data.
     if ctx.data_out.len() != 2 * half {
         return Err(ScsiError::InvalidFieldInCommandIu);
     }
     let verify = ctx.data_out.slice(..half);
     let write = ctx.data_out.slice(half..);
-    let _exclusive = ctx.lu.sbc.write_lock.write().await;
-    let (off, _) = byte_range(ctx.lu, c.lba, blocks);
-    let medium = ctx
-        .lu
-        .backend
-        .read(off, half)
-        .await
-        .map_err(|e| read_error(ctx.lu, c.lba, &e))?;
-    count_read(ctx, half as u64);
+    let medium = w.read_blocks(c.lba, blocks, ctx.account()).await?;
     if let Some(o) = first_difference(&medium, &verify) {
         return Err(ScsiError::MiscompareDuringVerify { offset: o as u64 });
     }
-    write_data(ctx, c.lba, write, c.fua).await?;
+    w.write_blocks(
+        c.lba,
+        write,
+        c.fua,
+        WriteKind::CompareAndWrite,
+        ctx.account(),
+    )
+    .await?;
     Ok(Completion::good())
 }

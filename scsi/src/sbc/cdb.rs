@@ -4,34 +4,13 @@
 
 use crate::sense::{FieldPointer, ScsiError};
 
-pub const READ_6: u8 = 0x08;
-pub const WRITE_6: u8 = 0x0A;
-pub const READ_CAPACITY_10: u8 = 0x25;
-pub const READ_10: u8 = 0x28;
-pub const WRITE_10: u8 = 0x2A;
-pub const WRITE_AND_VERIFY_10: u8 = 0x2E;
-pub const VERIFY_10: u8 = 0x2F;
-pub const PRE_FETCH_10: u8 = 0x34;
-pub const SYNCHRONIZE_CACHE_10: u8 = 0x35;
-pub const WRITE_SAME_10: u8 = 0x41;
-pub const UNMAP: u8 = 0x42;
-pub const READ_16: u8 = 0x88;
-pub const COMPARE_AND_WRITE: u8 = 0x89;
-pub const WRITE_16: u8 = 0x8A;
-pub const ORWRITE_16: u8 = 0x8B;
-pub const WRITE_AND_VERIFY_16: u8 = 0x8E;
-pub const VERIFY_16: u8 = 0x8F;
-pub const PRE_FETCH_16: u8 = 0x90;
-pub const SYNCHRONIZE_CACHE_16: u8 = 0x91;
-pub const WRITE_SAME_16: u8 = 0x93;
-pub const SERVICE_ACTION_IN_16: u8 = 0x9E;
-pub const READ_12: u8 = 0xA8;
-pub const WRITE_12: u8 = 0xAA;
-pub const WRITE_AND_VERIFY_12: u8 = 0xAE;
-pub const VERIFY_12: u8 = 0xAF;
-/// SERVICE ACTION IN(16) service actions.
-pub const SA_READ_CAPACITY_16: u8 = 0x10;
-pub const SA_GET_LBA_STATUS: u8 = 0x12;
+pub use crate::cdb::opcodes::{
+    COMPARE_AND_WRITE, ORWRITE_16, PRE_FETCH_10, PRE_FETCH_16, READ_10, READ_12, READ_16, READ_6,
+    READ_CAPACITY_10, SA_GET_LBA_STATUS, SA_READ_CAPACITY_16, SERVICE_ACTION_IN_16,
+    SYNCHRONIZE_CACHE_10, SYNCHRONIZE_CACHE_16, UNMAP, VERIFY_10, VERIFY_12, VERIFY_16, WRITE_10,
+    WRITE_12, WRITE_16, WRITE_6, WRITE_AND_VERIFY_10, WRITE_AND_VERIFY_12, WRITE_AND_VERIFY_16,
+    WRITE_SAME_10, WRITE_SAME_16,
+};
 
 /// Big-endian unsigned field of `len` bytes at `start`.
 fn be(cdb: &[u8], start: usize, len: usize) -> Result<u64, ScsiError> {

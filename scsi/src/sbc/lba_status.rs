@@ -3,7 +3,7 @@
 //! backend's mapping.
 
 use super::cdb::GetLbaStatus;
-use super::{block_size, capacity_blocks, BlockLimits};
+use super::BlockLimits;
 use crate::backend::Extent;
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::ScsiError;
@@ -74,22 +74,17 @@ pub fn to_block_status(extents: &[Extent], block_size: u64, max: usize) -> Vec<L
 
 pub async fn get_lba_status(ctx: &CommandCtx<'_>) -> CommandResult {
     let g = GetLbaStatus::parse(ctx.cdb)?;
-    let capacity = capacity_blocks(ctx.lu);
+    let capacity = ctx.lu.capacity_blocks();
     if g.lba >= capacity {
         return Err(ScsiError::LbaOutOfRange);
     }
-    let bs = u64::from(block_size(ctx.lu));
+    let bs = u64::from(ctx.lu.block_size());
     let max = ((g.allocation_length as usize).saturating_sub(8) / 16).clamp(1, MAX_DESCRIPTORS);
     let offset = g.lba * bs;
     let len = ((capacity - g.lba) * bs).min(QUERY_SPAN);
-    let extents = if BlockLimits::for_lu(ctx.lu).unmap_supported
-        && ctx.lu.backend.capabilities().mapping_status
-    {
-        ctx.lu
-            .backend
-            .mapping(offset, len)
-            .await
-            .map_err(|e| super::read_error(ctx.lu, g.lba, &e))?
+    // Without deallocation every block is mapped (LBPME=0).
+    let extents = if BlockLimits::for_lu(ctx.lu).unmap_supported {
+        ctx.lu.mapping(g.lba, len).await?
     } else {
         vec![Extent {
             offset,

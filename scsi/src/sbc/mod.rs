@@ -2,10 +2,10 @@
 //! STATUS, COMPARE AND WRITE, SYNCHRONIZE CACHE, PRE-FETCH, READ CAPACITY.
 //!
 //! Every handler parses its CDB into a typed struct (see [`cdb`]), validates
-//! field values and ranges, and only then touches the backend. Writers take
-//! [`SbcState::write_lock`] shared; COMPARE AND WRITE and ORWRITE take it
-//! exclusive so their read-modify-write is atomic against every other
-//! writer on the LU.
+//! field values and ranges, and only then reaches the medium, always through
+//! the LU's block-I/O facade ([`crate::blockio`]): writers hold a shared
+//! [`crate::blockio::Writer`]; COMPARE AND WRITE and ORWRITE an exclusive
+//! one, so their read-modify-write is atomic against every other writer.
 
 pub mod capacity;
 pub mod caw;
@@ -23,11 +23,11 @@ pub mod write_same;
 #[cfg(test)]
 mod tests;
 
+use crate::blockio::Account;
 use crate::command::CommandCtx;
 use crate::device::LogicalUnit;
 use crate::sense::ScsiError;
 use bytes::Bytes;
-use tokio::sync::RwLock;
 
 /// Largest transfer one READ/WRITE/VERIFY/WRITE AND VERIFY may move, in
 /// bytes (reported in blocks as MAXIMUM TRANSFER LENGTH, VPD 0xB0).
@@ -51,13 +51,6 @@ pub const MAX_WRITE_SAME_BLOCKS: u64 = 0xFFFF;
 pub const MAX_COMPARE_AND_WRITE_BLOCKS: u8 = 255;
 /// WRITE SAME fills are issued in chunks of at most this many bytes.
 pub(crate) const FILL_CHUNK_BYTES: u64 = 1 << 20;
-
-/// Per-LU state owned by the block command set.
-#[derive(Default)]
-pub struct SbcState {
-    /// Shared by every writer, exclusive for COMPARE AND WRITE (SBC-4 5.3).
-    pub write_lock: RwLock<()>,
-}
 
 /// The block limits of one LU: the single source for the BLOCK LIMITS VPD
 /// page (SBC-4 6.6.4) and the checks the handlers make. Lengths are in
@@ -92,9 +85,9 @@ pub struct BlockLimits {
 
 impl BlockLimits {
     pub fn for_lu(lu: &LogicalUnit) -> BlockLimits {
-        let bs = u64::from(block_size(lu));
+        let bs = u64::from(lu.block_size());
         let blocks = |bytes: u64| u32::try_from(bytes / bs).unwrap_or(u32::MAX).max(1);
-        let unmap = lu.backend.capabilities().unmap && !lu.config.read_only;
+        let unmap = lu.capabilities().unmap && !lu.config.read_only;
         BlockLimits {
             max_transfer_length: blocks(MAX_TRANSFER_BLOCKS_BYTES),
             optimal_transfer_length: blocks(OPTIMAL_TRANSFER_BYTES),
@@ -113,62 +106,15 @@ impl BlockLimits {
     }
 }
 
-/// Logical block length of the LU (never zero).
-pub(crate) fn block_size(lu: &LogicalUnit) -> u32 {
-    match lu.config.block_size {
-        0 => 512,
-        n => n,
-    }
-}
-
 /// Logical blocks per physical block (a power of two, at least 1; the LU
 /// constructor keeps the physical block length valid).
 pub(crate) fn logical_per_physical(lu: &LogicalUnit) -> u32 {
-    (lu.medium.physical_block_size / block_size(lu)).max(1)
+    (lu.medium.physical_block_size / lu.block_size()).max(1)
 }
 
 /// LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (SBC-4 5.20.2, 4 bits).
 pub(crate) fn lbppb_exponent(lu: &LogicalUnit) -> u8 {
     logical_per_physical(lu).trailing_zeros().min(15) as u8
-}
-
-/// Number of logical blocks on the medium.
-pub(crate) fn capacity_blocks(lu: &LogicalUnit) -> u64 {
-    lu.backend.size() / u64::from(block_size(lu))
-}
-
-/// SBC-4 4.5: `[lba, lba+blocks)` must lie inside the medium; LBA near
-/// `u64::MAX` must not wrap.
-pub(crate) fn check_range(lu: &LogicalUnit, lba: u64, blocks: u64) -> Result<(), ScsiError> {
-    match lba.checked_add(blocks) {
-        Some(end) if end <= capacity_blocks(lu) => Ok(()),
-        _ => Err(ScsiError::LbaOutOfRange),
-    }
-}
-
-/// Byte offset and length of a block range already range-checked.
-pub(crate) fn byte_range(lu: &LogicalUnit, lba: u64, blocks: u64) -> (u64, u64) {
-    let bs = u64::from(block_size(lu));
-    (lba.saturating_mul(bs), blocks.saturating_mul(bs))
-}
-
-/// Writes are durable before completion when the initiator asks (FUA) or
-/// the LU's volatile write cache is disabled (WCE=0 in the caching mode page).
-pub(crate) fn force_unit_access(lu: &LogicalUnit, fua: bool) -> bool {
-    fua || !write_cache_enabled(lu)
-}
-
-fn write_cache_enabled(lu: &LogicalUnit) -> bool {
-    lu.write_cache_enabled()
-}
-
-/// Reject writes to a write-protected LU (SBC-4 4.11).
-pub(crate) fn check_writable(lu: &LogicalUnit) -> Result<(), ScsiError> {
-    if lu.config.read_only {
-        Err(ScsiError::WriteProtected)
-    } else {
-        Ok(())
-    }
 }
 
 /// The Data-Out a write-type command may use. SAM-5 5.4.2 / FCP-4 9.4.2:
@@ -181,7 +127,7 @@ pub(crate) fn data_out_blocks(
     ctx: &CommandCtx<'_>,
     wanted_blocks: u64,
 ) -> Result<(Bytes, u64), ScsiError> {
-    let bs = u64::from(block_size(ctx.lu));
+    let bs = u64::from(ctx.lu.block_size());
     let wanted = wanted_blocks.saturating_mul(bs);
     let have = ctx.data_out.len() as u64;
     if have >= wanted {
@@ -194,38 +140,8 @@ pub(crate) fn data_out_blocks(
     Ok((ctx.data_out.clone(), have / bs))
 }
 
-/// Map a backend read failure to MEDIUM ERROR, UNRECOVERED READ ERROR.
-pub(crate) fn read_error(lu: &LogicalUnit, lba: u64, e: &std::io::Error) -> ScsiError {
-    tracing::warn!(backend = %lu.backend.describe(), lba, error = %e, "read failed");
-    ScsiError::UnrecoveredReadError { lba: Some(lba) }
-}
-
-/// Map a backend write failure to MEDIUM ERROR, WRITE ERROR.
-pub(crate) fn write_error(lu: &LogicalUnit, lba: u64, e: &std::io::Error) -> ScsiError {
-    tracing::warn!(backend = %lu.backend.describe(), lba, error = %e, "write failed");
-    ScsiError::WriteError { lba: Some(lba) }
-}
-
-pub(crate) fn count_read(ctx: &CommandCtx<'_>, bytes: u64) {
-    metrics::counter!(
-        "xtgt_read_bytes_total",
-        "target" => ctx.nexus.target.name.clone(),
-        "lun" => ctx.lun.to_string()
-    )
-    .increment(bytes);
-}
-
-pub(crate) fn count_write(ctx: &CommandCtx<'_>, bytes: u64) {
-    metrics::counter!(
-        "xtgt_write_bytes_total",
-        "target" => ctx.nexus.target.name.clone(),
-        "lun" => ctx.lun.to_string()
-    )
-    .increment(bytes);
-}
-
-/// Read `blocks` blocks at `lba` (already range-checked) in bounded pieces
-/// and hand each piece to `f` with its starting LBA.
+/// Read `blocks` blocks at `lba` in bounded pieces and hand each piece to
+/// `f` with its starting LBA (medium verification: not counted as reads).
 pub(crate) async fn read_chunks<F>(
     lu: &LogicalUnit,
     lba: u64,
@@ -235,19 +151,13 @@ pub(crate) async fn read_chunks<F>(
 where
     F: FnMut(u64, Bytes) -> Result<(), ScsiError>,
 {
-    let bs = u64::from(block_size(lu));
+    let bs = u64::from(lu.block_size());
     let chunk_blocks = (MAX_TRANSFER_BLOCKS_BYTES / bs).max(1);
     let mut done = 0u64;
     while done < blocks {
         let n = chunk_blocks.min(blocks - done);
         let at = lba + done;
-        let (off, len) = byte_range(lu, at, n);
-        let len = usize::try_from(len).map_err(|_| ScsiError::InternalTargetFailure)?;
-        let data = lu
-            .backend
-            .read(off, len)
-            .await
-            .map_err(|e| read_error(lu, at, &e))?;
+        let data = lu.read_blocks(at, n, Account::Internal).await?;
         f(at, data)?;
         done += n;
     }

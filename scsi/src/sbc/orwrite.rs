@@ -3,11 +3,12 @@
 //! byte is the medium's byte OR the Data-Out byte). ORPROTECT must be 0 (no
 //! protection information). Atomic against every other writer on the LU:
 //! the read-OR-write runs under the exclusive
-//! [`super::SbcState::write_lock`], as COMPARE AND WRITE does.
+//! [`crate::blockio::Writer`], as COMPARE AND WRITE does.
 
 use super::cdb::Rw;
-use super::write::{validate, write_data};
-use super::{byte_range, count_read, data_out_blocks, read_error};
+use super::data_out_blocks;
+use super::write::validate;
+use crate::blockio::WriteKind;
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::ScsiError;
 use bytes::BytesMut;
@@ -16,6 +17,7 @@ pub async fn orwrite16(ctx: &CommandCtx<'_>) -> CommandResult {
     let rw = Rw::parse(ctx.cdb)?;
     // ORPROTECT, MAXIMUM TRANSFER LENGTH, LBA range, write protection.
     validate(ctx, rw.lba, rw.blocks, rw.protect, rw.length_field)?;
+    let w = ctx.lu.exclusive_writer().await?;
     if rw.blocks == 0 {
         return Ok(Completion::good());
     }
@@ -23,16 +25,7 @@ pub async fn orwrite16(ctx: &CommandCtx<'_>) -> CommandResult {
     if blocks == 0 {
         return Ok(Completion::good());
     }
-    let (off, len) = byte_range(ctx.lu, rw.lba, blocks);
-    let len = usize::try_from(len).map_err(|_| ScsiError::InternalTargetFailure)?;
-    let _exclusive = ctx.lu.sbc.write_lock.write().await;
-    let medium = ctx
-        .lu
-        .backend
-        .read(off, len)
-        .await
-        .map_err(|e| read_error(ctx.lu, rw.lba, &e))?;
-    count_read(ctx, len as u64);
+    let medium = w.read_blocks(rw.lba, blocks, ctx.account()).await?;
     if medium.len() != data.len() {
         return Err(ScsiError::UnrecoveredReadError { lba: Some(rw.lba) });
     }
@@ -40,6 +33,13 @@ pub async fn orwrite16(ctx: &CommandCtx<'_>) -> CommandResult {
     for (m, d) in merged.iter_mut().zip(data.iter()) {
         *m |= *d;
     }
-    write_data(ctx, rw.lba, merged.freeze(), rw.fua).await?;
+    w.write_blocks(
+        rw.lba,
+        merged.freeze(),
+        rw.fua,
+        WriteKind::OrWrite,
+        ctx.account(),
+    )
+    .await?;
     Ok(Completion::good())
 }

@@ -3,7 +3,7 @@
 //! not have sufficient capacity"), never CONDITION MET.
 
 use super::cdb::CacheRange;
-use super::{capacity_blocks, check_range, BlockLimits};
+use super::BlockLimits;
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
 
@@ -16,11 +16,11 @@ async fn prefetch(ctx: &CommandCtx<'_>) -> CommandResult {
         )));
     }
     let blocks = if p.blocks == 0 {
-        capacity_blocks(ctx.lu).saturating_sub(p.lba)
+        ctx.lu.capacity_blocks().saturating_sub(p.lba)
     } else {
         p.blocks
     };
-    check_range(ctx.lu, p.lba, blocks)?;
+    ctx.lu.check_range(p.lba, blocks)?;
     Ok(Completion::good())
 }
 

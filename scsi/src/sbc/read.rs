@@ -1,7 +1,7 @@
 //! READ (6/10/12/16), SBC-4 5.15-5.18.
 
 use super::cdb::Rw;
-use super::{byte_range, check_range, count_read, read_error, BlockLimits};
+use super::BlockLimits;
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
 
@@ -17,7 +17,7 @@ pub(crate) fn validate(ctx: &CommandCtx<'_>, rw: &Rw) -> Result<(), ScsiError> {
             rw.length_field,
         )));
     }
-    check_range(ctx.lu, rw.lba, rw.blocks)
+    ctx.lu.check_range(rw.lba, rw.blocks)
 }
 
 async fn read(ctx: &CommandCtx<'_>) -> CommandResult {
@@ -26,15 +26,7 @@ async fn read(ctx: &CommandCtx<'_>) -> CommandResult {
     if rw.blocks == 0 {
         return Ok(Completion::good());
     }
-    let (off, len) = byte_range(ctx.lu, rw.lba, rw.blocks);
-    let len = usize::try_from(len).map_err(|_| ScsiError::InternalTargetFailure)?;
-    let data = ctx
-        .lu
-        .backend
-        .read(off, len)
-        .await
-        .map_err(|e| read_error(ctx.lu, rw.lba, &e))?;
-    count_read(ctx, data.len() as u64);
+    let data = ctx.lu.read_blocks(rw.lba, rw.blocks, ctx.account()).await?;
     Ok(Completion::data(data))
 }
 

@@ -2,7 +2,8 @@
 //! validated into a plan before any block is deallocated.
 
 use super::cdb::Unmap;
-use super::{byte_range, check_range, check_writable, write_error, BlockLimits};
+use super::BlockLimits;
+use crate::blockio::WriteKind;
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::device::LogicalUnit;
 use crate::sense::{FieldPointer, ScsiError};
@@ -60,7 +61,7 @@ pub fn parse_parameter_list(lu: &LogicalUnit, list: &[u8]) -> Result<Vec<UnmapRa
                 (at + 8) as u16,
             )));
         }
-        check_range(lu, lba, u64::from(blocks))?;
+        lu.check_range(lba, u64::from(blocks))?;
         if blocks > 0 {
             plan.push(UnmapRange { lba, blocks });
         }
@@ -76,21 +77,16 @@ pub async fn unmap(ctx: &CommandCtx<'_>) -> CommandResult {
     if !BlockLimits::for_lu(ctx.lu).unmap_supported && !ctx.lu.config.read_only {
         return Err(ScsiError::InvalidOpcode);
     }
-    check_writable(ctx.lu)?;
+    let w = ctx.lu.writer().await?;
     let len = usize::from(u.parameter_list_length).min(ctx.data_out.len());
     let list = ctx.data_out.get(..len).unwrap_or(&[]);
     let plan = parse_parameter_list(ctx.lu, list)?;
     if plan.is_empty() {
         return Ok(Completion::good());
     }
-    let _shared = ctx.lu.sbc.write_lock.read().await;
     for r in plan {
-        let (off, len) = byte_range(ctx.lu, r.lba, u64::from(r.blocks));
-        ctx.lu
-            .backend
-            .unmap(off, len)
-            .await
-            .map_err(|e| write_error(ctx.lu, r.lba, &e))?;
+        w.unmap(r.lba, u64::from(r.blocks), WriteKind::Unmap)
+            .await?;
     }
     Ok(Completion::good())
 }

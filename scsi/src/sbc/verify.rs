@@ -3,7 +3,7 @@
 
 use super::cdb::Verify;
 use super::write::{validate as validate_write, write_data};
-use super::{block_size, check_range, data_out_blocks, first_difference, read_chunks, BlockLimits};
+use super::{data_out_blocks, first_difference, read_chunks, BlockLimits};
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
 use bytes::Bytes;
@@ -19,7 +19,7 @@ async fn compare_medium(
     expected: &Bytes,
     repeat: bool,
 ) -> Result<(), ScsiError> {
-    let bs = block_size(ctx.lu) as usize;
+    let bs = ctx.lu.block_size() as usize;
     let mut base = 0usize;
     read_chunks(ctx.lu, lba, blocks, |_, medium| {
         let mismatch = if repeat {
@@ -55,7 +55,7 @@ async fn verify(ctx: &CommandCtx<'_>) -> CommandResult {
             v.length_field,
         )));
     }
-    check_range(ctx.lu, v.lba, v.blocks)?;
+    ctx.lu.check_range(v.lba, v.blocks)?;
     if v.blocks == 0 {
         return Ok(Completion::good());
     }
@@ -79,13 +79,13 @@ async fn verify(ctx: &CommandCtx<'_>) -> CommandResult {
 async fn write_and_verify(ctx: &CommandCtx<'_>) -> CommandResult {
     let v = Verify::parse(ctx.cdb)?;
     validate_write(ctx, v.lba, v.blocks, v.protect, v.length_field)?;
+    let w = ctx.lu.writer().await?;
     if v.blocks == 0 {
         return Ok(Completion::good());
     }
     let (data, n) = data_out_blocks(ctx, v.blocks)?;
-    let _shared = ctx.lu.sbc.write_lock.read().await;
     // The data must be on the medium before it is verified there.
-    write_data(ctx, v.lba, data.clone(), true).await?;
+    write_data(ctx, &w, v.lba, data.clone(), true).await?;
     compare_medium(ctx, v.lba, n, &data, false).await?;
     Ok(Completion::good())
 }

@@ -1,16 +1,13 @@
 //! WRITE (6/10/12/16), SBC-4 5.40-5.43.
 
 use super::cdb::Rw;
-use super::{
-    byte_range, check_range, check_writable, count_write, data_out_blocks, force_unit_access,
-    write_error, BlockLimits,
-};
+use super::{data_out_blocks, BlockLimits};
+use crate::blockio::{WriteKind, Writer};
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
-use bytes::Bytes;
 
-/// Validate a WRITE-type CDB: WRPROTECT, MAXIMUM TRANSFER LENGTH, range,
-/// write protection.
+/// Validate a WRITE-type CDB: WRPROTECT, MAXIMUM TRANSFER LENGTH, range.
+/// Write protection is the facade's: no [`Writer`] on a read-only LU.
 pub(crate) fn validate(
     ctx: &CommandCtx<'_>,
     lba: u64,
@@ -27,41 +24,30 @@ pub(crate) fn validate(
             length_field,
         )));
     }
-    check_range(ctx.lu, lba, blocks)?;
-    check_writable(ctx.lu)
+    ctx.lu.check_range(lba, blocks)
 }
 
-/// Write whole blocks at `lba` (range already checked, write lock held by
-/// the caller). `fua` is the CDB's bit; a disabled write cache forces it.
+/// Write the Data-Out's whole blocks at `lba` through `w`.
 pub(crate) async fn write_data(
     ctx: &CommandCtx<'_>,
+    w: &Writer<'_>,
     lba: u64,
-    data: Bytes,
+    data: bytes::Bytes,
     fua: bool,
 ) -> Result<(), ScsiError> {
-    if data.is_empty() {
-        return Ok(());
-    }
-    let (off, _) = byte_range(ctx.lu, lba, 0);
-    let len = data.len() as u64;
-    ctx.lu
-        .backend
-        .write(off, data, force_unit_access(ctx.lu, fua))
+    w.write_blocks(lba, data, fua, WriteKind::Write, ctx.account())
         .await
-        .map_err(|e| write_error(ctx.lu, lba, &e))?;
-    count_write(ctx, len);
-    Ok(())
 }
 
 async fn write(ctx: &CommandCtx<'_>) -> CommandResult {
     let rw = Rw::parse(ctx.cdb)?;
     validate(ctx, rw.lba, rw.blocks, rw.protect, rw.length_field)?;
+    let w = ctx.lu.writer().await?;
     if rw.blocks == 0 {
         return Ok(Completion::good());
     }
     let (data, _blocks) = data_out_blocks(ctx, rw.blocks)?;
-    let _shared = ctx.lu.sbc.write_lock.read().await;
-    write_data(ctx, rw.lba, data, rw.fua).await?;
+    write_data(ctx, &w, rw.lba, data, rw.fua).await?;
     Ok(Completion::good())
 }
 

@@ -10,10 +10,8 @@
 //! of bounded size.
 
 use super::cdb::WriteSame;
-use super::{
-    block_size, byte_range, capacity_blocks, check_range, check_writable, count_write,
-    force_unit_access, write_error, BlockLimits, FILL_CHUNK_BYTES,
-};
+use super::{BlockLimits, FILL_CHUNK_BYTES};
+use crate::blockio::{WriteKind, Writer};
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
 use bytes::{Bytes, BytesMut};
@@ -29,7 +27,7 @@ async fn write_same(ctx: &CommandCtx<'_>) -> CommandResult {
     }
     // UNMAP on a LU that cannot deallocate (LBPWS/LBPWS10 = 0): refused, so
     // the initiator sees what VPD 0xB2 says (libiscsi WriteSame*.UnmapVPD).
-    check_writable(ctx.lu)?;
+    let w = ctx.lu.writer().await?;
     if ws.unmap && !limits.unmap_supported {
         return Err(ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 3)));
     }
@@ -40,7 +38,9 @@ async fn write_same(ctx: &CommandCtx<'_>) -> CommandResult {
             )));
         }
         // SBC-4 5.50: zero blocks: from LBA through the last LBA.
-        ws.blocks = capacity_blocks(ctx.lu)
+        ws.blocks = ctx
+            .lu
+            .capacity_blocks()
             .checked_sub(ws.lba)
             .ok_or(ScsiError::LbaOutOfRange)?;
         if ws.blocks == 0 {
@@ -52,8 +52,8 @@ async fn write_same(ctx: &CommandCtx<'_>) -> CommandResult {
             ws.length_field,
         )));
     }
-    check_range(ctx.lu, ws.lba, ws.blocks)?;
-    let bs = block_size(ctx.lu) as usize;
+    ctx.lu.check_range(ws.lba, ws.blocks)?;
+    let bs = ctx.lu.block_size() as usize;
     let block = if ws.ndob {
         None
     } else {
@@ -64,37 +64,29 @@ async fn write_same(ctx: &CommandCtx<'_>) -> CommandResult {
         Some(ctx.data_out.clone())
     };
     let zero = block.as_ref().is_none_or(|b| b.iter().all(|&x| x == 0));
-    let caps = ctx.lu.backend.capabilities();
-    let (off, len) = byte_range(ctx.lu, ws.lba, ws.blocks);
-    let _shared = ctx.lu.sbc.write_lock.read().await;
-    let backend = &ctx.lu.backend;
+    let caps = ctx.lu.capabilities();
     if ws.unmap && limits.unmap_supported {
-        backend
-            .unmap(off, len)
-            .await
-            .map_err(|e| write_error(ctx.lu, ws.lba, &e))?;
+        w.unmap(ws.lba, ws.blocks, WriteKind::WriteSame).await?;
     } else if zero && caps.write_zeroes {
-        backend
-            .write_zeroes(off, len)
-            .await
-            .map_err(|e| write_error(ctx.lu, ws.lba, &e))?;
-        count_write(ctx, len);
+        w.write_zeroes(ws.lba, ws.blocks, WriteKind::WriteSame, ctx.account())
+            .await?;
     } else {
         let block = block.unwrap_or_else(|| Bytes::from(vec![0u8; bs]));
-        fill(ctx, ws.lba, ws.blocks, &block).await?;
+        fill(ctx, &w, ws.lba, ws.blocks, &block).await?;
     }
-    if force_unit_access(ctx.lu, false) {
-        backend
-            .flush()
-            .await
-            .map_err(|e| write_error(ctx.lu, ws.lba, &e))?;
-    }
+    w.settle(ws.lba).await?;
     Ok(Completion::good())
 }
 
 /// Write `block` to every block of `[lba, lba+blocks)`, one bounded buffer
 /// of repeated blocks at a time.
-async fn fill(ctx: &CommandCtx<'_>, lba: u64, blocks: u64, block: &Bytes) -> Result<(), ScsiError> {
+async fn fill(
+    ctx: &CommandCtx<'_>,
+    w: &Writer<'_>,
+    lba: u64,
+    blocks: u64,
+    block: &Bytes,
+) -> Result<(), ScsiError> {
     let bs = block.len().max(1) as u64;
     let chunk_blocks = (FILL_CHUNK_BYTES / bs).clamp(1, blocks.max(1));
     let mut buf = BytesMut::with_capacity((chunk_blocks * bs) as usize);
@@ -105,15 +97,9 @@ async fn fill(ctx: &CommandCtx<'_>, lba: u64, blocks: u64, block: &Bytes) -> Res
     let mut done = 0u64;
     while done < blocks {
         let n = chunk_blocks.min(blocks - done);
-        let at = lba + done;
-        let (off, len) = byte_range(ctx.lu, at, n);
-        let data = buf.slice(..len as usize);
-        ctx.lu
-            .backend
-            .write(off, data, false)
-            .await
-            .map_err(|e| write_error(ctx.lu, at, &e))?;
-        count_write(ctx, len);
+        let data = buf.slice(..(n * bs) as usize);
+        w.write_blocks(lba + done, data, false, WriteKind::WriteSame, ctx.account())
+            .await?;
         done += n;
     }
     Ok(())

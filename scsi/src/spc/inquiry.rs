@@ -2,10 +2,9 @@
 
 use super::{ascii_field, truncate, vpd};
 use crate::command::{CommandCtx, CommandResult, Completion};
-use crate::device::LogicalUnit;
+use crate::copy::CopyManager;
+use crate::device::{LogicalUnit, Nexus};
 use crate::sense::{FieldPointer, ScsiError};
-
-pub const OPCODE: u8 = 0x12;
 
 /// PERIPHERAL DEVICE TYPE of a direct access block device (SPC-5 6.7.2).
 pub const TYPE_DISK: u8 = 0x00;
@@ -81,11 +80,12 @@ fn lu_standard_data(lu: &LogicalUnit) -> Vec<u8> {
     d
 }
 
-/// INQUIRY for a mapped logical unit.
-pub async fn inquiry(ctx: &CommandCtx<'_>) -> CommandResult {
+/// INQUIRY for a mapped logical unit; the copy manager describes itself
+/// in VPD page 0x8F.
+pub async fn inquiry(copy: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
     let c = parse(ctx.cdb)?;
     let data = if c.evpd {
-        vpd::page(ctx, c.page_code)?
+        vpd::page(ctx, &copy.limits, c.page_code)?
     } else {
         lu_standard_data(ctx.lu)
     };
@@ -94,7 +94,7 @@ pub async fn inquiry(ctx: &CommandCtx<'_>) -> CommandResult {
 
 /// INQUIRY addressed to a LUN that is not mapped (SPC-5 6.7.2: peripheral
 /// qualifier 011b, device type 1Fh).
-pub fn inquiry_unmapped(cdb: &[u8]) -> CommandResult {
+pub fn inquiry_unmapped(_nexus: &Nexus, cdb: &[u8]) -> CommandResult {
     let c = parse(cdb)?;
     let data = if c.evpd {
         vpd::page_unmapped(c.page_code)?

@@ -2,10 +2,8 @@
 
 use super::truncate;
 use crate::command::{CommandCtx, CommandResult, Completion};
-use crate::device::TargetPort;
+use crate::device::{Nexus, TargetPort};
 use crate::sense::{FieldPointer, ScsiError};
-
-pub const OPCODE: u8 = 0xA0;
 
 /// The LUN inventory of `port` for the CDB (served with or without a
 /// logical unit at the addressed LUN).
@@ -33,6 +31,11 @@ pub fn report(port: &TargetPort, cdb: &[u8]) -> CommandResult {
     }
     let alloc = usize::try_from(allocation_length).unwrap_or(usize::MAX);
     Ok(Completion::data(truncate(d, alloc)))
+}
+
+/// REPORT LUNS to a LUN without a logical unit (SPC-5 6.33).
+pub fn report_unmapped(nexus: &Nexus, cdb: &[u8]) -> CommandResult {
+    report(&nexus.target, cdb)
 }
 
 pub async fn report_luns(ctx: &CommandCtx<'_>) -> CommandResult {

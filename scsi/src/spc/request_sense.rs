@@ -5,9 +5,8 @@
 
 use super::truncate;
 use crate::command::{CommandCtx, CommandResult, Completion};
+use crate::device::Nexus;
 use crate::sense::{ScsiError, SenseData, SenseKey};
-
-pub const OPCODE: u8 = 0x03;
 
 fn encode(sense: &SenseData, cdb: &[u8]) -> CommandResult {
     let desc = cdb.get(1).copied().unwrap_or(0) & 0x01 != 0;
@@ -28,6 +27,6 @@ pub async fn request_sense(ctx: &CommandCtx<'_>) -> CommandResult {
 
 /// REQUEST SENSE to a LUN without a logical unit: GOOD status with
 /// LOGICAL UNIT NOT SUPPORTED in the parameter data (SPC-5 6.39.2).
-pub fn unmapped(cdb: &[u8]) -> CommandResult {
+pub fn unmapped(_nexus: &Nexus, cdb: &[u8]) -> CommandResult {
     encode(&ScsiError::LunNotSupported.sense(), cdb)
 }

@@ -5,7 +5,8 @@
 //! LU (RMB=1, [`crate::device::MediumConfig::removable`]) can have its
 //! medium ejected with LOEJ=1 START=0 and loaded with LOEJ=1 START=1; while
 //! it is ejected, every medium access command (TEST UNIT READY included)
-//! gets NOT READY, MEDIUM NOT PRESENT (see [`needs_medium`]). PREVENT is
+//! gets NOT READY, MEDIUM NOT PRESENT (the opcode table's
+//! [`crate::cdb::Flags::NO_MEDIUM_OK`] marks the exceptions). PREVENT is
 //! held per I_T nexus and released by ALLOW, by the loss of the nexus and
 //! by resets (SPC-5 6.16).
 
@@ -13,20 +14,8 @@ use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
 
 pub async fn test_unit_ready(_ctx: &CommandCtx<'_>) -> CommandResult {
-    // Medium not present is answered by the dispatcher (`needs_medium`).
+    // Medium not present is answered by the dispatcher (table flags).
     Ok(Completion::good())
-}
-
-/// Commands a LU answers while its removable medium is ejected: they
-/// report on or act upon the LU, not the medium (as removable-medium
-/// devices do: INQUIRY, REQUEST SENSE, REPORT LUNS, MODE SENSE/SELECT,
-/// MAINTENANCE IN (REPORT SUPPORTED OPERATION CODES), START STOP UNIT and
-/// PREVENT ALLOW MEDIUM REMOVAL). Every other command needs the medium.
-pub fn needs_medium(opcode: u8) -> bool {
-    !matches!(
-        opcode,
-        0x03 | 0x12 | 0x15 | 0x1A | 0x1B | 0x1E | 0x55 | 0x5A | 0xA0 | 0xA3
-    )
 }
 
 /// Fields of a START STOP UNIT CDB (SBC-4 5.25).
@@ -91,11 +80,7 @@ pub async fn start_stop_unit(ctx: &CommandCtx<'_>) -> CommandResult {
         return Ok(Completion::good());
     }
     if !ssu.no_flush && !ctx.lu.spc.medium_ejected() {
-        let _shared = ctx.lu.sbc.write_lock.read().await;
-        ctx.lu.backend.flush().await.map_err(|e| {
-            tracing::warn!(backend = %ctx.lu.backend.describe(), error = %e, "flush before eject failed");
-            ScsiError::WriteError { lba: None }
-        })?;
+        ctx.lu.flush(None).await?;
     }
     ctx.lu.spc.set_medium_ejected(true);
     Ok(Completion::good())

@@ -562,10 +562,6 @@ impl Backend for FileBackend {
     fn native_file(&self) -> Option<Arc<File>> {
         (!self.block_device).then(|| self.file.clone())
     }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 #[cfg(test)]

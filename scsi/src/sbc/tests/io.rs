@@ -216,9 +216,6 @@ impl Backend for FuaRecorder {
     async fn flush(&self) -> io::Result<()> {
         Ok(())
     }
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 #[tokio::test]
@@ -450,7 +447,7 @@ async fn compare_and_write_field_checks() {
 #[tokio::test]
 async fn compare_and_write_excludes_other_writers() {
     let h = Harness::memory();
-    let guard = h.lu.sbc.write_lock.read().await;
+    let guard = h.lu.writer().await.unwrap();
     let mut d = vec![0u8; 512];
     d.extend_from_slice(&[1u8; 512]);
     let c = caw_cdb(0, 1);

@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(crate) struct Harness {
-    pub server: DeviceServer,
     pub nexus: Arc<Nexus>,
     pub lu: Arc<LogicalUnit>,
 }
@@ -43,7 +42,7 @@ impl Harness {
         });
         let server = DeviceServer::new(vec![port.clone()]);
         let nexus = server.register_nexus("iqn.init", "iqn.init,i,0x1", port);
-        Self { server, nexus, lu }
+        Self { nexus, lu }
     }
 
     /// A 1 MiB memory LU of 512-byte blocks (2048 blocks).
@@ -61,7 +60,7 @@ macro_rules! exec {
         let h = &$h;
         let cdb: Vec<u8> = $cdb.to_vec();
         let ctx = $crate::command::CommandCtx {
-            server: &h.server,
+            row: $crate::sbc::tests::row_of(&cdb),
             nexus: &h.nexus,
             lun: 0,
             lu: &h.lu,
@@ -73,6 +72,14 @@ macro_rules! exec {
     }};
 }
 pub(crate) use exec;
+
+/// The table row of a test CDB (handlers are called directly, so a CDB
+/// the table does not know gets the TEST UNIT READY row).
+pub(crate) fn row_of(cdb: &[u8]) -> &'static crate::cdb::OpcodeEntry {
+    crate::cdb::lookup(cdb)
+        .row()
+        .unwrap_or(&crate::cdb::TABLE[0])
+}
 
 /// 10-byte CDB: opcode, byte 1, LBA (32 bits), length (16 bits).
 pub(crate) fn cdb10(op: u8, flags: u8, lba: u32, len: u16) -> [u8; 10] {

@@ -467,9 +467,6 @@ async fn write_same_unmap_is_refused_when_the_backend_cannot_deallocate() {
         async fn flush(&self) -> std::io::Result<()> {
             Ok(())
         }
-        fn as_any(&self) -> &dyn std::any::Any {
-            self
-        }
     }
     let b = Arc::new(FaultBackend::new(Arc::new(NoUnmap(MemoryBackend::new(
         1 << 20,

@@ -48,7 +48,7 @@ fn block_descriptor(lu: &LogicalUnit, long: bool, pc: PageControl) -> Vec<u8> {
     let (blocks, len) = if pc == PageControl::Changeable {
         (0, 0)
     } else {
-        (lu.num_blocks(), lu.config.block_size)
+        (lu.capacity_blocks(), lu.block_size())
     };
     let mut d = Vec::with_capacity(16);
     if long {

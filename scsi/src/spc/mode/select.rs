@@ -24,14 +24,14 @@ fn check_block_descriptor(
     long: bool,
 ) -> Result<(), ScsiError> {
     let get = |i: usize| list.get(off + i).copied().unwrap_or(0);
-    let capacity = lu.num_blocks();
+    let capacity = lu.capacity_blocks();
     if long {
         let blocks = u64::from_be_bytes(std::array::from_fn(get));
         if blocks != 0 && blocks != capacity {
             return Err(field(off, None));
         }
         let len = u32::from_be_bytes([get(12), get(13), get(14), get(15)]);
-        if len != lu.config.block_size {
+        if len != lu.block_size() {
             return Err(field(off + 12, None));
         }
     } else {
@@ -41,7 +41,7 @@ fn check_block_descriptor(
             return Err(field(off, None));
         }
         let len = u32::from_be_bytes([0, get(5), get(6), get(7)]);
-        if len != lu.config.block_size {
+        if len != lu.block_size() {
             return Err(field(off + 5, None));
         }
     }

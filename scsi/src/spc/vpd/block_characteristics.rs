@@ -9,7 +9,7 @@ const PAGE_LENGTH: usize = 0x3C;
 pub fn block_device_characteristics(lu: &LogicalUnit) -> Vec<u8> {
     let mut p = vec![0u8; PAGE_LENGTH];
     // MEDIUM ROTATION RATE: 0001h non-rotating; 0000h not reported.
-    let rate: u16 = if lu.backend.capabilities().rotational {
+    let rate: u16 = if lu.capabilities().rotational {
         0x0000
     } else {
         0x0001

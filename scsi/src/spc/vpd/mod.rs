@@ -16,6 +16,7 @@ pub use supported::supported_pages;
 
 use super::inquiry::{NO_LUN, TYPE_DISK};
 use crate::command::CommandCtx;
+use crate::copy::CopyLimits;
 use crate::sense::{FieldPointer, ScsiError};
 
 pub const SUPPORTED_PAGES: u8 = 0x00;
@@ -50,7 +51,11 @@ pub(crate) fn with_header(page_code: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// The VPD page `page_code` of the addressed logical unit.
-pub fn page(ctx: &CommandCtx<'_>, page_code: u8) -> Result<Vec<u8>, ScsiError> {
+pub fn page(
+    ctx: &CommandCtx<'_>,
+    copy_limits: &CopyLimits,
+    page_code: u8,
+) -> Result<Vec<u8>, ScsiError> {
     let lu = ctx.lu;
     Ok(match page_code {
         SUPPORTED_PAGES => supported_pages(),
@@ -61,7 +66,7 @@ pub fn page(ctx: &CommandCtx<'_>, page_code: u8) -> Result<Vec<u8>, ScsiError> {
         THIRD_PARTY_COPY => with_header(
             THIRD_PARTY_COPY,
             &crate::copy::vpd::extended_copy_descriptors(
-                &ctx.server.copy.limits,
+                copy_limits,
                 &crate::copy::table_commands(),
             ),
         ),

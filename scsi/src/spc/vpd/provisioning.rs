@@ -6,7 +6,7 @@ use crate::cdb;
 use crate::device::LogicalUnit;
 
 pub fn logical_block_provisioning(lu: &LogicalUnit) -> Vec<u8> {
-    let caps = lu.backend.capabilities();
+    let caps = lu.capabilities();
     let unmap = caps.unmap && !lu.config.read_only;
     let mut b5 = 0u8;
     if unmap && cdb::by_name("UNMAP").is_some() {
