@@ -136,6 +136,7 @@ impl FileBackend {
                     write_zeroes: !read_only,
                     mapping_status: false,
                     rotational: queue_attr(meta.rdev(), "rotational") == 1,
+                    point_in_time: false,
                 },
                 false,
             )
@@ -293,6 +294,7 @@ fn probe_regular(file: &File, read_only: bool, dev: u64) -> (Capabilities, bool)
             write_zeroes: punch || zero_range,
             mapping_status: mapping,
             rotational: rotational(dev),
+            point_in_time: false,
         },
         zero_range,
     )
