@@ -440,3 +440,32 @@ async fn xfs_snapshot_of_1_gib_takes_milliseconds() {
         "snapshot {t_snap:?} vs copy {t_copy:?}"
     );
 }
+
+/// A read-only LU larger than its file: the snapshot of a range across the
+/// file's unaligned end holds the file's bytes, then zeroes, as the LU reads.
+/// Through a FaultBackend too, which forwards snapshot().
+#[tokio::test]
+#[ignore = "needs root: loop-mounts XFS"]
+async fn xfs_snapshot_across_the_end_of_a_short_file_reads_zeroes_past_it() {
+    const FILE_LEN: u64 = MIB + 1000;
+    const SIZE: u64 = 2 * MIB;
+    let m = XfsMount::new(512 * MIB);
+    let path = m.dir().join("short.img");
+    write_pattern(&path, 5, FILE_LEN);
+    let ro: std::sync::Arc<dyn Backend> =
+        std::sync::Arc::new(FileBackend::open_or_create(&path, Some(SIZE), true).unwrap());
+    let b = crate::backend::FaultBackend::new(ro);
+    assert!(b.capabilities().point_in_time);
+    let ranges = [(MIB - 512, 4096), (SIZE - 512, 512), (3 * 512, 512)];
+    let snap = b.snapshot(&ranges).await.unwrap();
+    let mut expect = pattern(5, MIB - 512, 1512);
+    expect.resize(4096 + 512, 0);
+    expect.extend(pattern(5, 3 * 512, 512));
+    let got = snap.read(0, expect.len()).await.unwrap();
+    assert!(
+        got[..] == expect[..],
+        "file bytes, then zeroes past its end"
+    );
+    let direct = b.read(MIB - 512, 4096).await.unwrap();
+    assert!(direct[..] == expect[..4096], "the LU reads the same");
+}
