@@ -121,6 +121,16 @@ else
     record FAIL "cargo clippy --workspace --all-targets -- -D warnings" "see $LOG_DIR/cargo-clippy.log" \
         "$(grep -E -A3 '^(error|warning)' "$LOG_DIR/cargo-clippy.log" | grep -E '^(error|warning)|-->' | head -8)"
 fi
+# Point-in-time snapshots on a loop-mounted XFS: #[ignore]d in plain cargo test (root only).
+snap_log=$LOG_DIR/cargo-test-snapshot.log
+if [ "$(id -u)" -ne 0 ]; then
+    record FAIL "XFS point-in-time snapshots" "needs root: cargo test -p scsi -- --ignored snapshot loop-mounts XFS"
+elif cargo test -p scsi -- --ignored snapshot --nocapture >"$snap_log" 2>&1 &&
+    snap_n=$(grep -E '^test result: ok' "$snap_log" | awk '{s+=$4} END {print s+0}') && [ "$snap_n" -gt 0 ]; then
+    record PASS "XFS point-in-time snapshots ($snap_n tests)" "$(grep -m1 '^1 GiB on XFS' "$snap_log")"
+else
+    record FAIL "XFS point-in-time snapshots" "see $snap_log" "$(grep -E '^test .* FAILED|^error|panicked' "$snap_log" | head -8)"
+fi
 if cargo build --release --bin xtgt >"$LOG_DIR/cargo-build.log" 2>&1; then
     record PASS "cargo build --release"
 else

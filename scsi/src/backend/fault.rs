@@ -2,7 +2,7 @@
 //! ranges and holds I/O at a gate until released (abort, reset and ordering
 //! tests).
 
-use super::{Backend, Capabilities, Extent};
+use super::{Backend, Capabilities, Extent, Snapshot};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::io;
@@ -159,6 +159,12 @@ impl Backend for FaultBackend {
     async fn mapping(&self, offset: u64, len: u64) -> io::Result<Vec<Extent>> {
         self.pass_gate().await;
         self.inner.mapping(offset, len).await
+    }
+
+    /// Forwarded, so the wrapper does what its capabilities say.
+    async fn snapshot(&self, ranges: &[(u64, u64)]) -> io::Result<Arc<dyn Snapshot>> {
+        self.pass_gate().await;
+        self.inner.snapshot(ranges).await
     }
 }
 

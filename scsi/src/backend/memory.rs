@@ -91,6 +91,7 @@ impl Backend for MemoryBackend {
             write_zeroes: true,
             mapping_status: true,
             rotational: false,
+            point_in_time: false,
         }
     }
 

@@ -27,6 +27,10 @@ pub struct Capabilities {
     pub mapping_status: bool,
     /// The medium is rotational (VPD 0xB1); false for files on SSD and memory.
     pub rotational: bool,
+    /// [`Backend::snapshot`] works: ranges can be copied cheaply as of now
+    /// (file backend on a reflink file system such as XFS or btrfs), so a
+    /// POPULATE TOKEN can offer ROD type 0x00800000 (point in time).
+    pub point_in_time: bool,
 }
 
 /// One extent of a mapping query: `[offset, offset+len)` is mapped or not.
@@ -79,4 +83,49 @@ pub trait Backend: Send + Sync + 'static {
     fn native_file(&self) -> Option<std::sync::Arc<std::fs::File>> {
         None
     }
+
+    /// A point-in-time copy of `ranges` (`(byte offset, byte length)` each,
+    /// range-checked by the caller), readable in token order: offset 0 of the
+    /// snapshot is the first byte of the first range, the second range
+    /// follows the first, and so on. Only called when
+    /// `capabilities().point_in_time`. Each range is copied atomically with
+    /// respect to writes; for all ranges to be of one instant the caller
+    /// keeps writers out (the LU write lock) until this returns. Dropping
+    /// the last reference releases the copy.
+    async fn snapshot(&self, _ranges: &[(u64, u64)]) -> io::Result<std::sync::Arc<dyn Snapshot>> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
+/// The bytes some ranges of a backend held when [`Backend::snapshot`] ran,
+/// whatever is written to the medium afterwards.
+#[async_trait]
+pub trait Snapshot: Send + Sync + 'static {
+    /// Bytes represented: the sum of the range lengths.
+    fn len(&self) -> u64;
+    /// No bytes are represented.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Read exactly `len` bytes at `offset` in token order (see
+    /// [`Backend::snapshot`]); a range past [`Snapshot::len`] is InvalidInput.
+    async fn read(&self, offset: u64, len: usize) -> io::Result<Bytes>;
+    /// For a native copy out of the snapshot (`copy_file_range` or
+    /// `FICLONERANGE` in `copy::native`): the file holding the copy and where
+    /// the token's bytes are in it. `None` (the default): copy with
+    /// [`Snapshot::read`].
+    fn native_file(&self) -> Option<NativeSnapshot> {
+        None
+    }
+}
+
+/// Where a snapshot's bytes are, for a native copy out of it.
+#[derive(Debug, Clone)]
+pub struct NativeSnapshot {
+    /// The file holding the copy; read-only by contract. It lives as long
+    /// as this handle, even after the snapshot itself is dropped.
+    pub file: std::sync::Arc<std::fs::File>,
+    /// `(file offset, length)` of each range in token order; the lengths
+    /// add up to [`Snapshot::len`].
+    pub extents: Vec<(u64, u64)>,
 }

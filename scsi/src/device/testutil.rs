@@ -71,6 +71,7 @@ pub fn thin() -> Capabilities {
         write_zeroes: true,
         mapping_status: true,
         rotational: false,
+        point_in_time: false,
     }
 }
 

@@ -12,7 +12,7 @@
 //! LBPRZ (punched holes read zero) and reports its mapping with
 //! `SEEK_DATA`/`SEEK_HOLE`; a block device advertises plain read/write/flush.
 
-use super::{Backend, Capabilities, Extent};
+use super::{Backend, Capabilities, Extent, Snapshot};
 use async_trait::async_trait;
 use bytes::Bytes;
 use std::fs::{File, OpenOptions};
@@ -22,6 +22,8 @@ use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+mod snapshot;
 
 /// Reads up to this size are first tried on the runtime thread with
 /// `RWF_NOWAIT`; larger ones go to the blocking pool directly so that a big
@@ -55,6 +57,8 @@ pub struct FileBackend {
     /// `preadv2(RWF_NOWAIT)` is worth trying; cleared for good the first
     /// time the kernel or file system says it does not support it.
     nowait: AtomicBool,
+    /// Point-in-time snapshots work here (`Capabilities::point_in_time`).
+    snapshots: Option<Arc<snapshot::SnapshotDir>>,
 }
 
 impl FileBackend {
@@ -136,11 +140,20 @@ impl FileBackend {
                     write_zeroes: !read_only,
                     mapping_status: false,
                     rotational: queue_attr(meta.rdev(), "rotational") == 1,
+                    point_in_time: false,
                 },
                 false,
             )
         } else {
             probe_regular(&file, read_only, meta.dev())
+        };
+        let snapshots = (!block_device)
+            .then(|| snapshot::SnapshotDir::probe(&file, path))
+            .flatten()
+            .map(Arc::new);
+        let caps = Capabilities {
+            point_in_time: snapshots.is_some(),
+            ..caps
         };
         Ok(Self {
             path: path.to_path_buf(),
@@ -161,6 +174,7 @@ impl FileBackend {
             zero_range,
             block_device,
             nowait: AtomicBool::new(true),
+            snapshots,
         })
     }
 
@@ -293,6 +307,7 @@ fn probe_regular(file: &File, read_only: bool, dev: u64) -> (Capabilities, bool)
             write_zeroes: punch || zero_range,
             mapping_status: mapping,
             rotational: rotational(dev),
+            point_in_time: false,
         },
         zero_range,
     )
@@ -561,6 +576,18 @@ impl Backend for FileBackend {
     /// Regular files only: `copy_file_range`/`FICLONERANGE` need them.
     fn native_file(&self) -> Option<Arc<File>> {
         (!self.block_device).then(|| self.file.clone())
+    }
+
+    async fn snapshot(&self, ranges: &[(u64, u64)]) -> io::Result<Arc<dyn Snapshot>> {
+        let Some(dir) = self.snapshots.clone() else {
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        };
+        for &(offset, len) in ranges {
+            self.check(offset, len)?;
+        }
+        let ranges = ranges.to_vec();
+        let snap = self.blocking(move |f| dir.snapshot(f, &ranges)).await?;
+        Ok(Arc::new(snap))
     }
 }
 
