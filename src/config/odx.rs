@@ -23,7 +23,7 @@ pub const DEFAULT_MAX_INACTIVITY_TIMEOUT_SECS: u32 = 600;
 pub const DEFAULT_WUT_BUDGET_MS: u64 = 1000;
 /// How long the result of a POPULATE TOKEN / WRITE USING TOKEN is held for
 /// RECEIVE ROD TOKEN INFORMATION when its list id is not reused (seconds).
-pub const DEFAULT_RESULT_RETENTION_SECS: u64 = 600;
+pub const DEFAULT_RESULT_RETENTION_SECS: u64 = 300;
 
 /// Bounds of the keys (inclusive).
 pub const MAX_LIVE_TOKENS_LIMIT: u64 = 16_777_216;

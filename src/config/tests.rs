@@ -482,7 +482,7 @@ fn odx_defaults_without_a_section() {
         std::time::Duration::from_millis(1000)
     );
     assert!(!c.odx.allow_any_token_holder);
-    assert_eq!(c.odx.result_retention, std::time::Duration::from_secs(600));
+    assert_eq!(c.odx.result_retention, std::time::Duration::from_secs(300));
     assert_eq!(load(None, no_env()).unwrap().odx, OdxSettings::default());
 }
 
