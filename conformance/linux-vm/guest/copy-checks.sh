@@ -1,7 +1,6 @@
 # Copy offload checks (EXTENDED COPY, ODX tokens) for passthrough mode, sourced by
-# passthrough.sh. The EXTENDED COPY checks always run (LINUX_VM_COPY=0 turns them
-# off, e.g. against tgt); the ODX token checks run with LINUX_VM_ODX=1 (off until
-# xtgt serves POPULATE TOKEN / WRITE USING TOKEN).
+# passthrough.sh. Both run by default against xtgt (run.sh: LINUX_VM_COPY=0 turns
+# all of them off, LINUX_VM_ODX=0 the ODX token checks; both are off against tgt).
 #
 # Adding one is one line: `check NAME copied SRC SKIP DST SEEK COUNT BS -- CMD...`
 # fills SRC[SKIP..+COUNT) with random data, runs CMD, and compares DST[SEEK..+COUNT).
@@ -23,15 +22,22 @@ zeroed() {
   dd if=/dev/zero of=/tmp/cz.bin bs="$bs" count="$cnt" 2>/dev/null; cmp /tmp/cz.bin /tmp/cdst.bin
 }
 # ddptctl token round trip on list identifier LID: POPULATE TOKEN on SRC (ddptctl then
-# fetches the token with RECEIVE ROD TOKEN INFORMATION), RRTI once more, WRITE USING TOKEN to DST
+# fetches the token with RECEIVE ROD TOKEN INFORMATION into --rtf), the token decoded
+# (--info --rtf: ROD type, creator CSCD 0xE4, bytes represented), RRTI once more (--receive
+# writes the token again: it must be the same 512 bytes), WRITE USING TOKEN to DST (ddptctl
+# then reads RRTI: "WUT completes with a transfer count of CNT").
 pt_rrti_wut() {
   s=$1 d=$2 lba=$3 cnt=$4 lid=$5
-  rm -f /tmp/tok.bin
+  rm -f /tmp/tok.bin /tmp/tok2.bin
   ddptctl --pt="$lba,$cnt" --list_id="$lid" --rtf=/tmp/tok.bin -v "$s" || return 1
-  [ -s /tmp/tok.bin ] || { echo "no ROD token written"; return 1; }
-  ddptctl --info --rtf=/tmp/tok.bin || return 1
-  ddptctl --receive --list_id="$lid" -v "$s" || return 1
-  ddptctl --wut="$lba,$cnt" --list_id="$lid" --rtf=/tmp/tok.bin -v "$d"
+  [ "$(stat -c %s /tmp/tok.bin 2>/dev/null)" = 512 ] || { echo "no 512-byte ROD token written"; return 1; }
+  ddptctl --info --rtf=/tmp/tok.bin > /tmp/tokinfo.txt 2>&1; rc=$?; cat /tmp/tokinfo.txt
+  [ $rc -eq 0 ] || return 1
+  grep -q "Number of bytes represented: $((cnt * bs)) " /tmp/tokinfo.txt || { echo "token does not represent $((cnt * bs)) bytes"; return 1; }
+  ddptctl --receive --list_id="$lid" --rtf=/tmp/tok2.bin -v "$s" || return 1
+  cmp /tmp/tok.bin /tmp/tok2.bin || { echo "RRTI read twice gave two different tokens"; return 1; }
+  ddptctl --wut="$lba,$cnt" --list_id="$lid" --rtf=/tmp/tok.bin -v "$d" > /tmp/wut.txt 2>&1; rc=$?; cat /tmp/wut.txt
+  [ $rc -eq 0 ] && grep -q "WUT completes with a transfer count of $cnt " /tmp/wut.txt
 }
 # ddptctl --info succeeds even without 3PC: its text must not say so
 tpc_info() {
