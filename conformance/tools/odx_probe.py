@@ -486,8 +486,12 @@ def sc_copy(portal, src_who, dst_who, src_file, dst_file):
         bad[pos] ^= 0x01
         a = wut_answer(dst, 0x2002, bytes(bad), [(16384, blocks)])
         report(a == "05/23/05", "copy: token with byte %d flipped -> 0x23/0x05 TOKEN CORRUPT" % pos, "got " + a)
-    a = wut_answer(dst, 0x2003, token, [(16384, 16)], del_tkn=True)
-    report(a == "good", "copy: WRITE USING TOKEN with DEL_TKN -> GOOD", a)
+    # DEL_TKN on a WRITE USING TOKEN that uses the whole token, so the
+    # token is deleted whatever "completed" is taken to mean.
+    a = wut_answer(dst, 0x2003, token, [(16384, blocks)], del_tkn=True)
+    got = file_blocks(dst_file, 16384, blocks)
+    report(a == "good" and got == want, "copy: WRITE USING TOKEN of the whole token with DEL_TKN -> GOOD, data copied",
+           a, first_difference(want, got))
     a = wut_answer(dst, 0x2004, token, [(20480, 16)])
     report(a == "05/23/09", "copy: the token after DEL_TKN -> 0x23/0x09 TOKEN DELETED", "got " + a)
     src.close()
