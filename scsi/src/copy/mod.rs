@@ -16,6 +16,7 @@ pub mod engine;
 pub mod native;
 pub mod odx;
 pub mod params;
+pub mod pieces;
 pub mod plan;
 pub mod resolve;
 pub mod results;
