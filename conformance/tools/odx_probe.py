@@ -437,7 +437,7 @@ def sc_vpd(portal, who, expect_types, max_timeout, default_timeout):
     lim = descs.get(0x0000, b"")
     got_t = (int.from_bytes(lim[12:16], "big"), int.from_bytes(lim[16:20], "big")) if len(lim) >= 36 else None
     report(got_t == (max_timeout, default_timeout) and int.from_bytes(lim[10:12], "big") >= 64,
-           "%s: ROD token limits: max/default inactivity timeout %d/%d s (from [odx]), >= 64 ranges"
+           "%s: ROD token limits: max/default inactivity timeout %d/%d s (as configured), >= 64 ranges"
            % (lu, max_timeout, default_timeout), "got %s, descriptor %s" % (got_t, lim.hex()))
     types = rod_types(descs.get(0x0108, b""))
     want = sorted(int(t, 16) for t in expect_types.split(","))
