@@ -19,7 +19,7 @@ mod status;
 mod tests;
 mod write;
 
-pub use results::{OdxRecord, OdxResults, Outcome};
+pub use results::{EndGuard, OdxRecord, OdxResults, Outcome};
 
 use super::odx::{rod_type, OdxConfig, RodTypeSupport};
 use crate::backend::Snapshot;

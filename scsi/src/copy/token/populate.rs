@@ -45,6 +45,7 @@ impl Odx {
             ctx.lu.block_size(),
         )?;
         let descriptor = ctx.lu.spc.descriptor_sense();
+        let _end = super::EndGuard(record.clone());
         match self.populate(ctx, &data).await {
             Ok((token, blocks)) => {
                 record.finish(Outcome::Done {

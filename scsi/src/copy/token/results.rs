@@ -80,6 +80,26 @@ impl OdxRecord {
     }
 }
 
+/// Ends a record whose command's future is dropped before it finished
+/// (task abort, connection loss): terminated (60h) with the blocks done,
+/// so its list id does not stay busy. Finishing first makes it a no-op.
+pub struct EndGuard(pub Arc<OdxRecord>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        if self.0.running() {
+            tracing::info!("ODX token command dropped before completion");
+        }
+        self.0.finish(Outcome::Done {
+            status: CopyOperationStatus::Terminated,
+            completion_status: 0x40,
+            sense: Bytes::new(),
+            transfer_count: self.0.blocks_done(),
+            token: None,
+        });
+    }
+}
+
 /// The held results of one copy manager.
 #[derive(Debug)]
 pub struct OdxResults {

@@ -796,3 +796,125 @@ async fn vpd_8f_describes_odx_per_lu() {
     assert_eq!(types(&p), vec![0x0080_0000, 0x0080_0001, 0xFFFF_0001]);
     assert_eq!(types(&page(1).await), vec![0x0080_0001, 0xFFFF_0001]);
 }
+
+/// A WRITE USING TOKEN whose command is dropped mid-copy (task abort,
+/// connection loss) ends its record: RRTI says terminated, the list id is
+/// free again.
+#[tokio::test]
+async fn dropped_write_using_token_ends_its_record() {
+    let fault = Arc::new(crate::backend::FaultBackend::new(backend(false, None)));
+    let e = env_with(
+        OdxConfig::default(),
+        CopyLimits::default(),
+        backend(false, None),
+        fault.clone(),
+    );
+    fill(&e.a, 14).await;
+    let n1 = nexus(&e, I1, &e.ta).await;
+    let t = token_of(&e, &n1, 1, &pt(0, 0, 0, &[(0, 64)])).await;
+    let n2 = nexus(&e, I2, &e.tb).await;
+    fault.hold();
+    let p = wut(0, 0, &t, &[(0, 64)]);
+    let cut = tokio::time::timeout(Duration::from_millis(50), write_using(&e, &n2, 0, 3, &p));
+    assert!(cut.await.is_err(), "held destination: cannot finish");
+    fault.release();
+    let w = rrti(&e, &n2, 3).await;
+    assert_eq!((w[5], w[12]), (0x60, 0x40));
+    let r = write_using(&e, &n2, 0, 3, &p).await;
+    assert_eq!(r.status, Status::Good, "{:?}", sense_of(&r));
+}
+
+/// A fresh XFS (reflink) on a loop device, unmounted and removed on drop.
+struct Xfs {
+    root: std::path::PathBuf,
+    mnt: std::path::PathBuf,
+}
+
+impl Xfs {
+    fn new() -> Self {
+        use std::process::Command;
+        let root = std::env::temp_dir().join(format!("xtgt-odx-{:016x}", rand::random::<u64>()));
+        let mnt = root.join("mnt");
+        std::fs::create_dir_all(&mnt).unwrap();
+        let img = root.join("xfs.img");
+        std::fs::File::create(&img)
+            .unwrap()
+            .set_len(512 << 20)
+            .unwrap();
+        let ok = |c: &mut Command| assert!(c.status().unwrap().success(), "{c:?}");
+        ok(Command::new("mkfs.xfs")
+            .args(["-q", "-m", "reflink=1"])
+            .arg(&img));
+        ok(Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&img)
+            .arg(&mnt));
+        Self { root, mnt }
+    }
+}
+
+impl Drop for Xfs {
+    fn drop(&mut self) {
+        use std::process::Command;
+        for _ in 0..20 {
+            if Command::new("umount")
+                .arg(&self.mnt)
+                .status()
+                .is_ok_and(|s| s.success())
+            {
+                let _ = std::fs::remove_dir_all(&self.root);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// The file backend on XFS: POPULATE TOKEN makes a point-in-time token
+/// (a reflink snapshot), a write to the source afterwards does not change
+/// what WRITE USING TOKEN copies, and DEL_TKN releases the snapshot.
+#[tokio::test]
+#[ignore = "needs root: loop-mounts XFS"]
+async fn odx_point_in_time_snapshot_on_xfs_file_backend() {
+    let fs = Xfs::new();
+    let file = |name: &str| {
+        Arc::new(
+            crate::backend::FileBackend::open_or_create(
+                &fs.mnt.join(name),
+                Some(BLOCKS * BS),
+                false,
+            )
+            .unwrap(),
+        )
+    };
+    let e = env_with(
+        OdxConfig::default(),
+        CopyLimits::default(),
+        file("src.img"),
+        file("dst.img"),
+    );
+    assert!(e.a.capabilities().point_in_time);
+    let src = fill(&e.a, 15).await;
+    let n1 = nexus(&e, I1, &e.ta).await;
+    let t = token_of(&e, &n1, 1, &pt(0, 0, 0, &[(0, 1024), (1536, 512)])).await;
+    assert_eq!(t[..4], [0x00, 0x80, 0x00, 0x00]);
+    let w10 = [0x2A, 0, 0, 0, 0, 8, 0, 0, 16, 0];
+    assert_eq!(
+        exec(&e.s, &n1, 0, &w10, &[0x5A; 16 * 512]).await.status,
+        Status::Good
+    );
+    let n2 = nexus(&e, I2, &e.tb).await;
+    let r = write_using(&e, &n2, 0, 1, &wut(0x02, 0, &t, &[(0, 1536)])).await;
+    assert_eq!(r.status, Status::Good, "{:?}", sense_of(&r));
+    let got = contents(&e.b).await;
+    assert_eq!(blocks(&got, 0, 1024), blocks(&src, 0, 1024));
+    assert_eq!(blocks(&got, 1024, 512), blocks(&src, 1536, 512));
+    assert_eq!(
+        e.s.copy.odx().unwrap().sources_held(),
+        0,
+        "snapshot released"
+    );
+    drop(e);
+}

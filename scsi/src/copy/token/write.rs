@@ -235,6 +235,7 @@ fn authorize(
 
 impl Job {
     async fn run(self, record: Arc<OdxRecord>) -> Result<(), ScsiError> {
+        let _end = super::EndGuard(record.clone());
         let started = Instant::now();
         let cfg = &self.odx.config;
         let bs = u64::from(self.destination.block_size());
