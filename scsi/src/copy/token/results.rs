@@ -171,10 +171,19 @@ impl OdxResults {
         map.get(&(nexus, list_id)).cloned()
     }
 
-    /// The nexus is gone: its finished results go (running ones finish and
-    /// then age out).
+    /// The nexus is gone: its finished results go; its running operations
+    /// (IMMED copies) are told to stop at their next step, finish as
+    /// terminated with the blocks done, then age out.
     pub fn nexus_lost(&self, nexus: u64) {
-        lock(&self.map).retain(|(n, _), r| *n != nexus || r.running());
+        lock(&self.map).retain(|(n, _), r| {
+            if *n != nexus {
+                return true;
+            }
+            if r.running() {
+                r.abort.store(true, Ordering::Release);
+            }
+            r.running()
+        });
     }
 
     pub fn len(&self) -> usize {

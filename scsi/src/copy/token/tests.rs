@@ -342,6 +342,16 @@ async fn windows_sequence_across_initiators_targets_and_lus() {
     assert_eq!(w[12..16], [0x00, 0, 0, 0xF1]);
     assert_eq!(w[16..24], 128u64.to_be_bytes());
     assert_eq!(w[32..36], [0, 0, 0, 0], "no token after WUT");
+    // Destination ranges longer than the ROD: the ROD is copied, then
+    // COPY ABORTED 0Dh/04h with the blocks written, RRTI 04h.
+    let r = write_using(&e, &n2, 0, 11, &wut(0, 0, &token, &[(0, 100), (200, 100)])).await;
+    assert_eq!(check(&r), (0x0A, 0x0D, 0x04));
+    assert_eq!(information(&r), (true, 128));
+    let got = contents(&e.b).await;
+    assert_eq!(blocks(&got, 200, 28), blocks(&src, 500, 28));
+    assert_eq!(blocks(&got, 228, 72), blocks(&old_b, 228, 72));
+    let w = rrti(&e, &n2, 11).await;
+    assert_eq!((w[5], &w[16..24]), (0x04, &128u64.to_be_bytes()[..]));
     // Another WUT with OFFSET INTO ROD into LU a2 of target A.
     let r = write_using(&e, &n1, 1, 10, &wut(0, 100, &token, &[(0, 28)])).await;
     assert_eq!(r.status, Status::Good, "{:?}", sense_of(&r));
@@ -688,6 +698,29 @@ async fn immed_copy_runs_in_background_and_abort_stops_it() {
     abort[2..6].copy_from_slice(&78u32.to_be_bytes());
     let r = exec(&e.s, &n2, 0, &abort, &[]).await;
     assert_eq!(check(&r), (0x05, 0x24, 0x00));
+    // Nexus loss stops a running background copy of that nexus.
+    let r = write_using(&e, &n2, 0, 79, &wut(0x01, 0, &t, &[(0, 2048)])).await;
+    assert_eq!(r.status, Status::Good);
+    let odx = e.s.copy.odx().unwrap().clone();
+    let rec = odx.results.get(n2.id, 79).unwrap();
+    e.s.unregister_nexus(&n2);
+    for _ in 0..400 {
+        if !rec.running() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    match rec.outcome() {
+        crate::copy::token::Outcome::Done {
+            status,
+            transfer_count,
+            ..
+        } => {
+            assert_eq!(status, crate::copy::odx::CopyOperationStatus::Terminated);
+            assert!(transfer_count < 2048);
+        }
+        other => panic!("still {other:?}"),
+    }
 }
 
 /// Point in time (a backend that snapshots): a write to the source after
