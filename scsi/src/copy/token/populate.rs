@@ -43,6 +43,7 @@ impl Odx {
             SA_POPULATE_TOKEN,
             false,
             ctx.lu.block_size(),
+            ctx.lu.config.naa_id,
         )?;
         let descriptor = ctx.lu.spc.descriptor_sense();
         let _end = super::EndGuard(record.clone());

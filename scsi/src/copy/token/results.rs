@@ -40,6 +40,8 @@ pub struct OdxRecord {
     pub immed: bool,
     /// Destination block length (transfer counts of a running copy).
     pub block_size: u32,
+    /// NAA id of the LU that received the command (a LUN reset stops it).
+    pub lu: u64,
     /// Bytes done so far.
     pub progress: AtomicU64,
     /// Set by COPY OPERATION ABORT.
@@ -126,6 +128,7 @@ impl OdxResults {
         service_action: u8,
         immed: bool,
         block_size: u32,
+        lu: u64,
     ) -> Result<Arc<OdxRecord>, ScsiError> {
         let now = Instant::now();
         let mut map = lock(&self.map);
@@ -150,6 +153,7 @@ impl OdxResults {
             service_action,
             immed,
             block_size,
+            lu,
             progress: AtomicU64::new(0),
             abort: AtomicBool::new(false),
             outcome: Mutex::new(Outcome::Running),
@@ -184,6 +188,16 @@ impl OdxResults {
             }
             r.running()
         });
+    }
+
+    /// The LU `lu` (NAA id) was reset: its running operations stop at
+    /// their next step and finish terminated with the blocks done.
+    pub fn abort_lu(&self, lu: u64) {
+        for r in lock(&self.map).values() {
+            if r.lu == lu && r.running() {
+                r.abort.store(true, Ordering::Release);
+            }
+        }
     }
 
     pub fn len(&self) -> usize {

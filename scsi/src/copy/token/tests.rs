@@ -951,3 +951,54 @@ async fn odx_point_in_time_snapshot_on_xfs_file_backend() {
     );
     drop(e);
 }
+
+/// With D_SENSE=1 the underrun is descriptor-format sense with an
+/// Information descriptor (8-byte INFORMATION, VALID) of the blocks
+/// written; RRTI carries the same sense. A LUN reset of the receiving LU
+/// stops its running background copy (60h).
+#[tokio::test]
+async fn descriptor_sense_underrun_and_lun_reset_stops_a_copy() {
+    let e = env_with(
+        OdxConfig {
+            max_wut_bytes: Some(8 * 512),
+            ..OdxConfig::default()
+        },
+        CopyLimits {
+            chunk_size: 4096,
+            ..CopyLimits::default()
+        },
+        backend(false, None),
+        backend(false, Some(Duration::from_millis(5))),
+    );
+    fill(&e.a, 16).await;
+    let n1 = nexus(&e, I1, &e.ta).await;
+    let t = token_of(&e, &n1, 1, &pt(0, 0, 0, &[(0, 1024)])).await;
+    let n2 = nexus(&e, I2, &e.tb).await;
+    let control = [
+        0, 0, 0, 0, 0x0A, 0x0A, 0x04, 0x10, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0,
+    ];
+    let r = exec(&e.s, &n2, 0, &[0x15, 0x10, 0, 0, 16, 0], &control).await;
+    assert_eq!(r.status, Status::Good);
+    let r = write_using(&e, &n2, 0, 2, &wut(0, 0, &t, &[(0, 64)])).await;
+    assert_eq!(r.status, Status::CheckCondition);
+    let s = r.sense.clone().unwrap();
+    assert_eq!(s[..4], [0x72, 0x0A, 0x0D, 0x04]);
+    assert_eq!(s[8..20], [0x00, 0x0A, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 8]);
+    let w = rrti(&e, &n2, 2).await;
+    assert_eq!(&w[32..32 + s.len()], &s[..]);
+    // IMMED has no budget; the LUN reset stops it.
+    let r = write_using(&e, &n2, 0, 3, &wut(0x01, 0, &t, &[(0, 1024)])).await;
+    assert_eq!(r.status, Status::Good);
+    e.s.task_management(&n2, TmfFunction::LunReset, 0).await;
+    let r = exec(&e.s, &n2, 0, &[0, 0, 0, 0, 0, 0], &[]).await;
+    assert_eq!(check(&r), (0x06, 0x29, 0x03));
+    let w = loop {
+        let w = rrti(&e, &n2, 3).await;
+        if w[5] != 0x12 {
+            break w;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(w[5], 0x60);
+    assert!(u64::from_be_bytes(w[16..24].try_into().unwrap()) < 1024);
+}

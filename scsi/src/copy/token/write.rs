@@ -87,6 +87,7 @@ impl Odx {
             SA_WRITE_USING_TOKEN,
             immed,
             ctx.lu.block_size(),
+            ctx.lu.config.naa_id,
         )?;
         let job = match self.prepare(ctx, &data, resolver, chunk) {
             Ok(j) => j,
