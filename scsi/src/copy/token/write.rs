@@ -147,6 +147,7 @@ impl Odx {
                     authorize(ctx, resolver, wut.rod_token, &src.lu)?;
                 }
                 let pin = self.store.pin(info.id).map_err(|e| self.dead(info.id, e))?;
+                metrics::counter!("xtgt_rod_token_events_total", "event" => "used").increment(1);
                 let rod_off =
                     offset_into_rod(wut.offset_into_rod, lu.block_size(), info.bytes_represented)?;
                 let rod_off =
