@@ -260,6 +260,14 @@ impl CopyManager {
         }
     }
 
+    /// Expire idle ROD tokens and release their snapshots (for a periodic
+    /// task; the token commands sweep on their own).
+    pub fn sweep_tokens(&self) {
+        if let Some(o) = &self.odx {
+            o.sweep_expired();
+        }
+    }
+
     /// POPULATE TOKEN, 0x83/0x10.
     pub async fn populate_token(&self, ctx: &CommandCtx<'_>) -> CommandResult {
         self.list_id_busy(ctx.nexus.id, token_list_id(ctx.cdb))?;

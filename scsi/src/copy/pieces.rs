@@ -60,7 +60,7 @@ pub enum Stop {
 
 /// How the copy is bounded and watched.
 pub struct Control<'a> {
-    /// No new step starts after this instant.
+    /// No new step but the first starts after this instant.
     pub deadline: Option<Instant>,
     /// Bytes copied at most (a multiple of the destination block size).
     pub max_bytes: Option<u64>,
@@ -122,7 +122,9 @@ pub async fn copy_pieces(
                 Some(m) => m.saturating_sub(out.bytes),
                 None => u64::MAX,
             };
-            let expired = ctl.deadline.is_some_and(|d| Instant::now() >= d);
+            // The first step always runs: a command always makes progress,
+            // whatever the budget (Windows gives up after 4 without).
+            let expired = out.bytes > 0 && ctl.deadline.is_some_and(|d| Instant::now() >= d);
             if room == 0 || expired {
                 out.stop = Stop::Budget;
                 return out;
@@ -301,8 +303,54 @@ pub fn map_pieces(source: &[(u64, u64)], rod_offset: u64, dest: &[(u64, u64)]) -
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// A budget already spent still lets the first step run (progress is
+    /// guaranteed), then stops; an abort stops before any step.
+    #[tokio::test]
+    async fn spent_budget_runs_one_step_and_abort_runs_none() {
+        let src = crate::copy::testutil::lu(1, 512, 64, false);
+        let dst = crate::copy::testutil::lu(2, 512, 64, false);
+        let w = src.writer().await.unwrap();
+        w.write_bytes(
+            0,
+            Bytes::from(vec![7u8; 32 * 512]),
+            WriteKind::Write,
+            Account::Internal,
+        )
+        .await
+        .unwrap();
+        drop(w);
+        let (abort, progress) = (AtomicBool::new(false), AtomicU64::new(0));
+        let ok = || Ok(());
+        let ctl = Control {
+            deadline: Some(Instant::now()),
+            max_bytes: None,
+            chunk: 4096,
+            abort: &abort,
+            progress: &progress,
+            still_valid: &ok,
+        };
+        let pieces = [Piece {
+            src: 0,
+            dst: 0,
+            len: 32 * 512,
+        }];
+        let out = copy_pieces(&PieceSource::Lu(src.clone()), &dst, &pieces, &ctl).await;
+        assert_eq!((out.bytes, out.stop), (4096, Stop::Budget));
+        assert_eq!(progress.load(Ordering::Acquire), 4096);
+        let got = dst
+            .read_bytes(0, 32 * 512, Account::Internal)
+            .await
+            .unwrap();
+        assert!(got[..4096].iter().all(|&b| b == 7));
+        assert!(got[4096..].iter().all(|&b| b == 0));
+        abort.store(true, Ordering::Release);
+        let out = copy_pieces(&PieceSource::Lu(src), &dst, &pieces, &ctl).await;
+        assert_eq!((out.bytes, out.stop), (0, Stop::Aborted));
+    }
 
     #[test]
     fn pieces_follow_both_range_lists_from_the_offset() {

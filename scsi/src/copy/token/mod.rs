@@ -19,7 +19,7 @@ mod status;
 mod tests;
 mod write;
 
-pub use results::{OdxRecord, OdxResults, Outcome};
+pub use results::{EndGuard, OdxRecord, OdxResults, Outcome};
 
 use super::odx::{rod_type, OdxConfig, RodTypeSupport};
 use crate::backend::Snapshot;
@@ -167,11 +167,24 @@ impl Odx {
         self.sources.len()
     }
 
-    /// Every live token of `lu` is cancelled (LU reset or removal): later
-    /// uses get 0x23/0x08.
+    /// `lu` was reset or removed: every live token of it is cancelled
+    /// (later uses get 0x23/0x08; copies from it stop with that error) and
+    /// the operations it received stop at their next step (60h).
     pub fn cancel_lu(&self, lu: &LogicalUnit) {
         let ids = self.store.cancel_lu(&lu.config.naa_id);
+        if !ids.is_empty() {
+            tracing::info!(lu = %lu.config.serial, cancelled = ids.len(), "ROD tokens cancelled");
+        }
         self.reaped(&ids, "cancelled");
+        self.results.abort_lu(lu.config.naa_id);
+    }
+
+    /// Expire the tokens whose inactivity timeout passed and release what
+    /// they held (snapshots); the token commands do this on their own, a
+    /// periodic call frees idle snapshots sooner. Work proportional to what
+    /// expires.
+    pub fn sweep_expired(&self) {
+        self.sweep();
     }
 
     /// The I_T nexus ended: its held results go; its tokens live on.

@@ -43,8 +43,10 @@ impl Odx {
             SA_POPULATE_TOKEN,
             false,
             ctx.lu.block_size(),
+            ctx.lu.config.naa_id,
         )?;
         let descriptor = ctx.lu.spc.descriptor_sense();
+        let _end = super::EndGuard(record.clone());
         match self.populate(ctx, &data).await {
             Ok((token, blocks)) => {
                 record.finish(Outcome::Done {

@@ -40,6 +40,8 @@ pub struct OdxRecord {
     pub immed: bool,
     /// Destination block length (transfer counts of a running copy).
     pub block_size: u32,
+    /// NAA id of the LU that received the command (a LUN reset stops it).
+    pub lu: u64,
     /// Bytes done so far.
     pub progress: AtomicU64,
     /// Set by COPY OPERATION ABORT.
@@ -80,6 +82,26 @@ impl OdxRecord {
     }
 }
 
+/// Ends a record whose command's future is dropped before it finished
+/// (task abort, connection loss): terminated (60h) with the blocks done,
+/// so its list id does not stay busy. Finishing first makes it a no-op.
+pub struct EndGuard(pub Arc<OdxRecord>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        if self.0.running() {
+            tracing::info!("ODX token command dropped before completion");
+        }
+        self.0.finish(Outcome::Done {
+            status: CopyOperationStatus::Terminated,
+            completion_status: 0x40,
+            sense: Bytes::new(),
+            transfer_count: self.0.blocks_done(),
+            token: None,
+        });
+    }
+}
+
 /// The held results of one copy manager.
 #[derive(Debug)]
 pub struct OdxResults {
@@ -106,6 +128,7 @@ impl OdxResults {
         service_action: u8,
         immed: bool,
         block_size: u32,
+        lu: u64,
     ) -> Result<Arc<OdxRecord>, ScsiError> {
         let now = Instant::now();
         let mut map = lock(&self.map);
@@ -130,6 +153,7 @@ impl OdxResults {
             service_action,
             immed,
             block_size,
+            lu,
             progress: AtomicU64::new(0),
             abort: AtomicBool::new(false),
             outcome: Mutex::new(Outcome::Running),
@@ -151,10 +175,29 @@ impl OdxResults {
         map.get(&(nexus, list_id)).cloned()
     }
 
-    /// The nexus is gone: its finished results go (running ones finish and
-    /// then age out).
+    /// The nexus is gone: its finished results go; its running operations
+    /// (IMMED copies) are told to stop at their next step, finish as
+    /// terminated with the blocks done, then age out.
     pub fn nexus_lost(&self, nexus: u64) {
-        lock(&self.map).retain(|(n, _), r| *n != nexus || r.running());
+        lock(&self.map).retain(|(n, _), r| {
+            if *n != nexus {
+                return true;
+            }
+            if r.running() {
+                r.abort.store(true, Ordering::Release);
+            }
+            r.running()
+        });
+    }
+
+    /// The LU `lu` (NAA id) was reset: its running operations stop at
+    /// their next step and finish terminated with the blocks done.
+    pub fn abort_lu(&self, lu: u64) {
+        for r in lock(&self.map).values() {
+            if r.lu == lu && r.running() {
+                r.abort.store(true, Ordering::Release);
+            }
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -342,6 +342,16 @@ async fn windows_sequence_across_initiators_targets_and_lus() {
     assert_eq!(w[12..16], [0x00, 0, 0, 0xF1]);
     assert_eq!(w[16..24], 128u64.to_be_bytes());
     assert_eq!(w[32..36], [0, 0, 0, 0], "no token after WUT");
+    // Destination ranges longer than the ROD: the ROD is copied, then
+    // COPY ABORTED 0Dh/04h with the blocks written, RRTI 04h.
+    let r = write_using(&e, &n2, 0, 11, &wut(0, 0, &token, &[(0, 100), (200, 100)])).await;
+    assert_eq!(check(&r), (0x0A, 0x0D, 0x04));
+    assert_eq!(information(&r), (true, 128));
+    let got = contents(&e.b).await;
+    assert_eq!(blocks(&got, 200, 28), blocks(&src, 500, 28));
+    assert_eq!(blocks(&got, 228, 72), blocks(&old_b, 228, 72));
+    let w = rrti(&e, &n2, 11).await;
+    assert_eq!((w[5], &w[16..24]), (0x04, &128u64.to_be_bytes()[..]));
     // Another WUT with OFFSET INTO ROD into LU a2 of target A.
     let r = write_using(&e, &n1, 1, 10, &wut(0, 100, &token, &[(0, 28)])).await;
     assert_eq!(r.status, Status::Good, "{:?}", sense_of(&r));
@@ -688,6 +698,29 @@ async fn immed_copy_runs_in_background_and_abort_stops_it() {
     abort[2..6].copy_from_slice(&78u32.to_be_bytes());
     let r = exec(&e.s, &n2, 0, &abort, &[]).await;
     assert_eq!(check(&r), (0x05, 0x24, 0x00));
+    // Nexus loss stops a running background copy of that nexus.
+    let r = write_using(&e, &n2, 0, 79, &wut(0x01, 0, &t, &[(0, 2048)])).await;
+    assert_eq!(r.status, Status::Good);
+    let odx = e.s.copy.odx().unwrap().clone();
+    let rec = odx.results.get(n2.id, 79).unwrap();
+    e.s.unregister_nexus(&n2);
+    for _ in 0..400 {
+        if !rec.running() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    match rec.outcome() {
+        crate::copy::token::Outcome::Done {
+            status,
+            transfer_count,
+            ..
+        } => {
+            assert_eq!(status, crate::copy::odx::CopyOperationStatus::Terminated);
+            assert!(transfer_count < 2048);
+        }
+        other => panic!("still {other:?}"),
+    }
 }
 
 /// Point in time (a backend that snapshots): a write to the source after
@@ -795,4 +828,177 @@ async fn vpd_8f_describes_odx_per_lu() {
     };
     assert_eq!(types(&p), vec![0x0080_0000, 0x0080_0001, 0xFFFF_0001]);
     assert_eq!(types(&page(1).await), vec![0x0080_0001, 0xFFFF_0001]);
+}
+
+/// A WRITE USING TOKEN whose command is dropped mid-copy (task abort,
+/// connection loss) ends its record: RRTI says terminated, the list id is
+/// free again.
+#[tokio::test]
+async fn dropped_write_using_token_ends_its_record() {
+    let fault = Arc::new(crate::backend::FaultBackend::new(backend(false, None)));
+    let e = env_with(
+        OdxConfig::default(),
+        CopyLimits::default(),
+        backend(false, None),
+        fault.clone(),
+    );
+    fill(&e.a, 14).await;
+    let n1 = nexus(&e, I1, &e.ta).await;
+    let t = token_of(&e, &n1, 1, &pt(0, 0, 0, &[(0, 64)])).await;
+    let n2 = nexus(&e, I2, &e.tb).await;
+    fault.hold();
+    let p = wut(0, 0, &t, &[(0, 64)]);
+    let cut = tokio::time::timeout(Duration::from_millis(50), write_using(&e, &n2, 0, 3, &p));
+    assert!(cut.await.is_err(), "held destination: cannot finish");
+    fault.release();
+    let w = rrti(&e, &n2, 3).await;
+    assert_eq!((w[5], w[12]), (0x60, 0x40));
+    let r = write_using(&e, &n2, 0, 3, &p).await;
+    assert_eq!(r.status, Status::Good, "{:?}", sense_of(&r));
+}
+
+/// A fresh XFS (reflink) on a loop device, unmounted and removed on drop.
+struct Xfs {
+    root: std::path::PathBuf,
+    mnt: std::path::PathBuf,
+}
+
+impl Xfs {
+    fn new() -> Self {
+        use std::process::Command;
+        let root = std::env::temp_dir().join(format!("xtgt-odx-{:016x}", rand::random::<u64>()));
+        let mnt = root.join("mnt");
+        std::fs::create_dir_all(&mnt).unwrap();
+        let img = root.join("xfs.img");
+        std::fs::File::create(&img)
+            .unwrap()
+            .set_len(512 << 20)
+            .unwrap();
+        let ok = |c: &mut Command| assert!(c.status().unwrap().success(), "{c:?}");
+        ok(Command::new("mkfs.xfs")
+            .args(["-q", "-m", "reflink=1"])
+            .arg(&img));
+        ok(Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&img)
+            .arg(&mnt));
+        Self { root, mnt }
+    }
+}
+
+impl Drop for Xfs {
+    fn drop(&mut self) {
+        use std::process::Command;
+        for _ in 0..20 {
+            if Command::new("umount")
+                .arg(&self.mnt)
+                .status()
+                .is_ok_and(|s| s.success())
+            {
+                let _ = std::fs::remove_dir_all(&self.root);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = Command::new("umount").arg("-l").arg(&self.mnt).status();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// The file backend on XFS: POPULATE TOKEN makes a point-in-time token
+/// (a reflink snapshot), a write to the source afterwards does not change
+/// what WRITE USING TOKEN copies, and DEL_TKN releases the snapshot.
+#[tokio::test]
+#[ignore = "needs root: loop-mounts XFS"]
+async fn odx_point_in_time_snapshot_on_xfs_file_backend() {
+    let fs = Xfs::new();
+    let file = |name: &str| {
+        Arc::new(
+            crate::backend::FileBackend::open_or_create(
+                &fs.mnt.join(name),
+                Some(BLOCKS * BS),
+                false,
+            )
+            .unwrap(),
+        )
+    };
+    let e = env_with(
+        OdxConfig::default(),
+        CopyLimits::default(),
+        file("src.img"),
+        file("dst.img"),
+    );
+    assert!(e.a.capabilities().point_in_time);
+    let src = fill(&e.a, 15).await;
+    let n1 = nexus(&e, I1, &e.ta).await;
+    let t = token_of(&e, &n1, 1, &pt(0, 0, 0, &[(0, 1024), (1536, 512)])).await;
+    assert_eq!(t[..4], [0x00, 0x80, 0x00, 0x00]);
+    let w10 = [0x2A, 0, 0, 0, 0, 8, 0, 0, 16, 0];
+    assert_eq!(
+        exec(&e.s, &n1, 0, &w10, &[0x5A; 16 * 512]).await.status,
+        Status::Good
+    );
+    let n2 = nexus(&e, I2, &e.tb).await;
+    let r = write_using(&e, &n2, 0, 1, &wut(0x02, 0, &t, &[(0, 1536)])).await;
+    assert_eq!(r.status, Status::Good, "{:?}", sense_of(&r));
+    let got = contents(&e.b).await;
+    assert_eq!(blocks(&got, 0, 1024), blocks(&src, 0, 1024));
+    assert_eq!(blocks(&got, 1024, 512), blocks(&src, 1536, 512));
+    assert_eq!(
+        e.s.copy.odx().unwrap().sources_held(),
+        0,
+        "snapshot released"
+    );
+    drop(e);
+}
+
+/// With D_SENSE=1 the underrun is descriptor-format sense with an
+/// Information descriptor (8-byte INFORMATION, VALID) of the blocks
+/// written; RRTI carries the same sense. A LUN reset of the receiving LU
+/// stops its running background copy (60h).
+#[tokio::test]
+async fn descriptor_sense_underrun_and_lun_reset_stops_a_copy() {
+    let e = env_with(
+        OdxConfig {
+            max_wut_bytes: Some(8 * 512),
+            ..OdxConfig::default()
+        },
+        CopyLimits {
+            chunk_size: 4096,
+            ..CopyLimits::default()
+        },
+        backend(false, None),
+        backend(false, Some(Duration::from_millis(5))),
+    );
+    fill(&e.a, 16).await;
+    let n1 = nexus(&e, I1, &e.ta).await;
+    let t = token_of(&e, &n1, 1, &pt(0, 0, 0, &[(0, 1024)])).await;
+    let n2 = nexus(&e, I2, &e.tb).await;
+    let control = [
+        0, 0, 0, 0, 0x0A, 0x0A, 0x04, 0x10, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0,
+    ];
+    let r = exec(&e.s, &n2, 0, &[0x15, 0x10, 0, 0, 16, 0], &control).await;
+    assert_eq!(r.status, Status::Good);
+    let r = write_using(&e, &n2, 0, 2, &wut(0, 0, &t, &[(0, 64)])).await;
+    assert_eq!(r.status, Status::CheckCondition);
+    let s = r.sense.clone().unwrap();
+    assert_eq!(s[..4], [0x72, 0x0A, 0x0D, 0x04]);
+    assert_eq!(s[8..20], [0x00, 0x0A, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 8]);
+    let w = rrti(&e, &n2, 2).await;
+    assert_eq!(&w[32..32 + s.len()], &s[..]);
+    // IMMED has no budget; the LUN reset stops it.
+    let r = write_using(&e, &n2, 0, 3, &wut(0x01, 0, &t, &[(0, 1024)])).await;
+    assert_eq!(r.status, Status::Good);
+    e.s.task_management(&n2, TmfFunction::LunReset, 0).await;
+    let r = exec(&e.s, &n2, 0, &[0, 0, 0, 0, 0, 0], &[]).await;
+    assert_eq!(check(&r), (0x06, 0x29, 0x03));
+    let w = loop {
+        let w = rrti(&e, &n2, 3).await;
+        if w[5] != 0x12 {
+            break w;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(w[5], 0x60);
+    assert!(u64::from_be_bytes(w[16..24].try_into().unwrap()) < 1024);
 }

@@ -87,6 +87,7 @@ impl Odx {
             SA_WRITE_USING_TOKEN,
             immed,
             ctx.lu.block_size(),
+            ctx.lu.config.naa_id,
         )?;
         let job = match self.prepare(ctx, &data, resolver, chunk) {
             Ok(j) => j,
@@ -146,6 +147,7 @@ impl Odx {
                     authorize(ctx, resolver, wut.rod_token, &src.lu)?;
                 }
                 let pin = self.store.pin(info.id).map_err(|e| self.dead(info.id, e))?;
+                metrics::counter!("xtgt_rod_token_events_total", "event" => "used").increment(1);
                 let rod_off =
                     offset_into_rod(wut.offset_into_rod, lu.block_size(), info.bytes_represented)?;
                 let rod_off =
@@ -235,6 +237,7 @@ fn authorize(
 
 impl Job {
     async fn run(self, record: Arc<OdxRecord>) -> Result<(), ScsiError> {
+        let _end = super::EndGuard(record.clone());
         let started = Instant::now();
         let cfg = &self.odx.config;
         let bs = u64::from(self.destination.block_size());
