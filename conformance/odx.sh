@@ -17,7 +17,9 @@
 # 3. A write to the source of a change-vulnerable token (memory LU): 0x23/0x06.
 # 4. An initiator not allowed on the source's target: 0x26/0x15, and nothing
 #    written (files and /metrics unchanged; /metrics must be readable).
-# 5. The zero token (0xFFFF0001) zeroes its ranges.
+# 5. The zero token (0xFFFF0001) zeroes its ranges. A token idle past its
+#    inactivity timeout (1 s) is expired by the periodic sweep (/metrics)
+#    and then answers 0x23/0x07.
 # 6. Time slicing: with write_using_token_budget_ms = 20, WRITE USING TOKENs
 #    of 256 MiB over a 512 MiB emulated copy (file LU -> memory LU) end with
 #    COPY ABORTED 0x0D/0x04, VALID=1, INFORMATION = blocks written, RRTI
@@ -119,6 +121,7 @@ run_main() {
     probe copy "$INIT1@$IQN_A/0" "$INIT2@$IQN_B/0" "$dir/a0.img" "$dir/b0.img"
     probe revoke "$INIT1@$IQN_A/1" "$INIT2@$IQN_B/1"
     probe zero "$INIT2@$IQN_B/1"
+    probe expiry "$INIT1@$IQN_A/1" "$INIT2@$IQN_B/1" "$METRICS"
     local sums0 sums1
     sums0=$(md5sum "$dir/a0.img" "$dir/b0.img")
     before=$(counters) || before=

@@ -17,6 +17,7 @@ import socket
 import struct
 import sys
 import time
+import urllib.request
 
 BS = 512
 FAILED = False
@@ -638,6 +639,51 @@ def sc_pit(portal, src_who, dst_who, src_file, dst_file):
     dst.close()
 
 
+def metric_sum(metrics, name, label=""):
+    """Sum of the samples of NAME whose labels contain LABEL, from
+    http://METRICS/metrics; None when it cannot be read."""
+    try:
+        with urllib.request.urlopen("http://%s/metrics" % metrics, timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        key, _, value = line.rpartition(" ")
+        if key.partition("{")[0] == name and label in key:
+            total += float(value)
+    return total
+
+
+def sc_expiry(portal, src_who, dst_who, metrics):
+    """A token whose INACTIVITY TIMEOUT (1 s) passes with no command at all
+    is expired by xtgt's periodic sweep (xtgt_rod_tokens drops, an
+    "expired" event is counted), and a late WRITE USING TOKEN gets
+    0x23/0x07 TOKEN EXPIRED."""
+    src = open_lu(portal, src_who)
+    dst = open_lu(portal, dst_who)
+    before = metric_sum(metrics, "xtgt_rod_token_events_total", 'event="expired"')
+    token = populate(src, 0x1601, [(0, 64)], "expiry", timeout=1)
+    if token is None:
+        return
+    live = metric_sum(metrics, "xtgt_rod_tokens")
+    time.sleep(3.5)
+    after = metric_sum(metrics, "xtgt_rod_token_events_total", 'event="expired"')
+    live_after = metric_sum(metrics, "xtgt_rod_tokens")
+    ok = None not in (before, after, live, live_after) and after == before + 1 and live_after == live - 1
+    report(ok, "expiry: an idle token expires on its own 1 s after its last use "
+           "(xtgt_rod_tokens -1, xtgt_rod_token_events_total{event=\"expired\"} +1)",
+           "expired events %s -> %s, live tokens %s -> %s (None: /metrics unreadable)"
+           % (before, after, live, live_after))
+    a = wut_answer(dst, 0x2601, token, [(0, 64)])
+    report(a == "05/23/07", "expiry: WRITE USING TOKEN after the inactivity timeout -> 0x23/0x07 TOKEN EXPIRED",
+           "got " + a)
+    src.close()
+    dst.close()
+
+
 SCENARIOS = {
     "vpd": (sc_vpd, "WHO EXPECT_TYPES MAX_TIMEOUT DEFAULT_TIMEOUT"),
     "copy": (sc_copy, "SRC_WHO DST_WHO SRC_FILE DST_FILE"),
@@ -646,6 +692,7 @@ SCENARIOS = {
     "zero": (sc_zero, "WHO"),
     "slicing": (sc_slicing, "SRC_WHO DST_WHO SRC_FILE BLOCKS CHUNK MAX_ROUNDS"),
     "pit": (sc_pit, "SRC_WHO DST_WHO SRC_FILE DST_FILE"),
+    "expiry": (sc_expiry, "SRC_WHO DST_WHO METRICS"),
 }
 
 
