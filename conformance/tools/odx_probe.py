@@ -499,24 +499,25 @@ def sc_copy(portal, src_who, dst_who, src_file, dst_file):
     dst.close()
 
 
-def sc_revoke(portal, src_who, dst_who):
-    """Change-vulnerable token (a LU without point-in-time snapshots): a
+def sc_revoke(portal, label, src_who, dst_who):
+    """Change-vulnerable token (RTV=1, 0x00800001) on the LU LABEL names: a
     write outside its ranges leaves it usable, a write inside revokes it:
     0x23/0x06."""
     src = open_lu(portal, src_who)
     dst = open_lu(portal, dst_who)
     ranges = [(1024, 64)]
-    token = populate(src, 0x1101, ranges, "revoke", rod_type=PIT_CHANGE_VULNERABLE)
+    name = "revoke (%s)" % label
+    token = populate(src, 0x1101, ranges, name, rod_type=PIT_CHANGE_VULNERABLE)
     if token is None:
         return
     w = write16(src, 4096, os.urandom(8 * BS)).answer()
     a = wut_answer(dst, 0x2101, token, [(0, 64)])
     report(w == "good" and a == "good",
-           "revoke: a write outside the token's ranges leaves it usable", "write %s, WUT %s" % (w, a))
+           name + ": a write outside the token's ranges leaves it usable", "write %s, WUT %s" % (w, a))
     w = write16(src, 1060, os.urandom(8 * BS)).answer()
     a = wut_answer(dst, 0x2102, token, [(0, 64)])
     report(w == "good" and a == "05/23/06",
-           "revoke: a write to the source of a change-vulnerable token -> 0x23/0x06 TOKEN REVOKED",
+           name + ": a write to the source of a change-vulnerable token -> 0x23/0x06 TOKEN REVOKED",
            "write %s, WUT %s" % (w, a))
     src.close()
     dst.close()
@@ -684,15 +685,44 @@ def sc_expiry(portal, src_who, dst_who, metrics):
     dst.close()
 
 
+def sc_limits(portal, src_who, dst_who, max_live, metrics):
+    """With odx.max_live_tokens = MAX_LIVE: MAX_LIVE POPULATE TOKENs
+    succeed, the next gets 0x55/0x0D INSUFFICIENT RESOURCES TO CREATE ROD
+    TOKEN (counted as event="refused"), and the live tokens keep working.
+    The tokens have a 3 s inactivity timeout; the scenario waits until they
+    are gone, so the store is empty again afterwards."""
+    src = open_lu(portal, src_who)
+    dst = open_lu(portal, dst_who)
+    refused0 = metric_sum(metrics, "xtgt_rod_token_events_total", 'event="refused"')
+    tokens = []
+    for i in range(max_live):
+        t = populate(src, 0x1701 + i, [(i * 64, 64)], "limits: token %d of %d" % (i + 1, max_live), timeout=3)
+        if t is None:
+            return
+        tokens.append(t)
+    r = populate_token(src, 0x1701 + max_live, [(4096, 64)], timeout=3)
+    refused1 = metric_sum(metrics, "xtgt_rod_token_events_total", 'event="refused"')
+    report(r.answer() == "05/55/0d" and refused0 is not None and refused1 == refused0 + 1,
+           "limits: POPULATE TOKEN beyond odx.max_live_tokens = %d -> 0x55/0x0D, counted as refused" % max_live,
+           "got %s, refused events %s -> %s" % (r.answer(), refused0, refused1))
+    answers = [wut_answer(dst, 0x2701 + i, t, [(i * 64, 64)]) for i, t in enumerate(tokens)]
+    report(answers == ["good"] * max_live, "limits: the live tokens keep working after the refusal",
+           " ".join(answers))
+    time.sleep(4.5)
+    src.close()
+    dst.close()
+
+
 SCENARIOS = {
     "vpd": (sc_vpd, "WHO EXPECT_TYPES MAX_TIMEOUT DEFAULT_TIMEOUT"),
     "copy": (sc_copy, "SRC_WHO DST_WHO SRC_FILE DST_FILE"),
-    "revoke": (sc_revoke, "SRC_WHO DST_WHO"),
+    "revoke": (sc_revoke, "LABEL SRC_WHO DST_WHO"),
     "unauthorized": (sc_unauthorized, "SRC_WHO DST_WHO"),
     "zero": (sc_zero, "WHO"),
     "slicing": (sc_slicing, "SRC_WHO DST_WHO SRC_FILE BLOCKS CHUNK MAX_ROUNDS"),
     "pit": (sc_pit, "SRC_WHO DST_WHO SRC_FILE DST_FILE"),
     "expiry": (sc_expiry, "SRC_WHO DST_WHO METRICS"),
+    "limits": (sc_limits, "SRC_WHO DST_WHO MAX_LIVE METRICS"),
 }
 
 
