@@ -21,11 +21,12 @@
 #    written (files and /metrics unchanged; /metrics must be readable).
 # 5. The zero token (0xFFFF0001) zeroes its ranges. A token idle past its
 #    inactivity timeout (1 s) is expired by the periodic sweep (/metrics)
-#    and then answers 0x23/0x07.
+#    and then answers 0x23/0x07. After a LOGICAL UNIT RESET of its source a
+#    token answers 0x23/0x08 and nothing is written.
 # 6. Limits: with max_live_tokens = 3 the 4th POPULATE TOKEN gets 0x55/0x0D
 #    and the 3 live tokens keep working.
 # 7. Time slicing: with write_using_token_budget_ms = 20, WRITE USING TOKENs
-#    of 256 MiB over a 512 MiB emulated copy (file LU -> memory LU) end with
+#    of 256 MiB over a 1 GiB (ODX_SLICE_MIB) emulated copy (file LU -> memory LU) end with
 #    COPY ABORTED 0x0D/0x04, VALID=1, INFORMATION = blocks written, RRTI
 #    0x04 with the same count; continuing like Windows (OFFSET INTO ROD
 #    advanced) finishes byte-exact; no GOOD with fewer blocks than asked;
@@ -45,7 +46,7 @@ IQN_B=iqn.2026-11.org.xtgt.conformance:odx-b
 INIT1=iqn.2026-11.org.xtgt.conformance:host1
 INIT2=iqn.2026-11.org.xtgt.conformance:host2
 INTRUDER=iqn.2026-11.org.xtgt.conformance:intruder
-SLICE_MIB=${ODX_SLICE_MIB:-512}
+SLICE_MIB=${ODX_SLICE_MIB:-1024}
 PROBE="python3 $CONF_DIR/tools/odx_probe.py"
 MNT=
 
@@ -128,6 +129,7 @@ run_main() {
     probe revoke "$(fstype "$dir") file LU" "$INIT1@$IQN_A/0" "$INIT2@$IQN_B/1"
     probe zero "$INIT2@$IQN_B/1"
     probe expiry "$INIT1@$IQN_A/1" "$INIT2@$IQN_B/1" "$METRICS"
+    probe cancel "$INIT1@$IQN_A/1" "$INIT2@$IQN_B/1"
     local sums0 sums1
     sums0=$(md5sum "$dir/a0.img" "$dir/b0.img")
     before=$(counters) || before=

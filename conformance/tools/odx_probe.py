@@ -234,6 +234,19 @@ class Session:
                 return r
         return r
 
+    def lun_reset(self):
+        """LOGICAL UNIT RESET (task management function 5) of this LUN;
+        returns the TMF response code (0 = function complete)."""
+        itt = self.itt
+        self.itt += 1
+        rest = lun_field(self.lun) + struct.pack(">IIIIII", itt, 0xFFFFFFFF, self.cmdsn, self.expstatsn, 0, 0) + bytes(8)
+        self.s.sendall(pdu(0x02 | 0x40, 0x80 | 0x05, b"", rest))
+        while True:
+            h, _ = self._read_pdu()
+            if h[0] & 0x3F == 0x22 and struct.unpack(">I", h[16:20])[0] == itt:
+                self.expstatsn = struct.unpack(">I", h[24:28])[0] + 1
+                return h[2]
+
     def close(self):
         try:
             self.s.close()
@@ -713,6 +726,30 @@ def sc_limits(portal, src_who, dst_who, max_live, metrics):
     dst.close()
 
 
+def sc_cancel(portal, src_who, dst_who):
+    """A LOGICAL UNIT RESET of the source LU cancels its tokens: a later
+    WRITE USING TOKEN (from another session) gets 0x23/0x08 TOKEN
+    CANCELLED and writes nothing."""
+    src = open_lu(portal, src_who)
+    dst = open_lu(portal, dst_who)
+    # Random source data, so that a copy that happened anyway would show.
+    if write16(src, 0, os.urandom(64 * BS)).answer() != "good":
+        report(False, "cancel: writing the source")
+        return
+    token = populate(src, 0x1801, [(0, 64)], "cancel")
+    if token is None:
+        return
+    before = read_blocks(dst, 30000, 64)
+    code = src.lun_reset()
+    a = wut_answer(dst, 0x2801, token, [(30000, 64)])
+    after = read_blocks(dst, 30000, 64)
+    report(code == 0 and a == "05/23/08" and before is not None and before == after,
+           "cancel: after a LOGICAL UNIT RESET of the source, WRITE USING TOKEN -> 0x23/0x08 TOKEN CANCELLED, "
+           "nothing written", "TMF response %d, WUT %s, destination unchanged %s" % (code, a, before == after))
+    src.close()
+    dst.close()
+
+
 SCENARIOS = {
     "vpd": (sc_vpd, "WHO EXPECT_TYPES MAX_TIMEOUT DEFAULT_TIMEOUT"),
     "copy": (sc_copy, "SRC_WHO DST_WHO SRC_FILE DST_FILE"),
@@ -722,6 +759,7 @@ SCENARIOS = {
     "slicing": (sc_slicing, "SRC_WHO DST_WHO SRC_FILE BLOCKS CHUNK MAX_ROUNDS"),
     "pit": (sc_pit, "SRC_WHO DST_WHO SRC_FILE DST_FILE"),
     "expiry": (sc_expiry, "SRC_WHO DST_WHO METRICS"),
+    "cancel": (sc_cancel, "SRC_WHO DST_WHO"),
     "limits": (sc_limits, "SRC_WHO DST_WHO MAX_LIVE METRICS"),
 }
 
