@@ -9,9 +9,9 @@ one line per check: "PASS name" or "FAIL name" followed by indented detail
 lines. conformance/odx.sh relays these lines and counts them. The exit status
 is 1 if any check failed.
 
-A LU is named IQN/LUN, a session INITIATOR@IQN. Blocks are 512 bytes.
+WHO = INITIATOR@IQN/LUN: a session of INITIATOR to target IQN whose commands
+go to LUN. Blocks are 512 bytes.
 """
-import hashlib
 import os
 import socket
 import struct
