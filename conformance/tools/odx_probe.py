@@ -75,10 +75,13 @@ class Sense:
         self.key = self.asc = self.ascq = None
         self.valid = False
         self.information = None
+        self.sks = None  # sense key specific bytes (3), when SKSV=1
         if len(raw) >= 14 and raw[0] & 0x7F in (0x70, 0x71):
             self.key, self.asc, self.ascq = raw[2] & 0x0F, raw[12], raw[13]
             self.valid = bool(raw[0] & 0x80)
             self.information = int.from_bytes(raw[3:7], "big")
+            if len(raw) >= 18 and raw[15] & 0x80:
+                self.sks = raw[15:18]
         elif len(raw) >= 8 and raw[0] & 0x7F in (0x72, 0x73):
             self.key, self.asc, self.ascq = raw[1] & 0x0F, raw[2], raw[3]
             i = 8
@@ -87,6 +90,8 @@ class Sense:
                 if typ == 0x00 and n >= 0x0A and i + 12 <= len(raw):
                     self.valid = bool(raw[i + 2] & 0x80)
                     self.information = int.from_bytes(raw[i + 4:i + 12], "big")
+                if typ == 0x02 and n >= 0x06 and i + 7 <= len(raw) and raw[i + 4] & 0x80:
+                    self.sks = raw[i + 4:i + 7]
                 i += 2 + n
 
     def kcq(self):
@@ -460,6 +465,17 @@ def sc_vpd(portal, who, expect_types, max_timeout, default_timeout):
            "%s: Supported ROD Types = %s (zero token TOKEN_IN only, the others TOKEN_IN+TOKEN_OUT)"
            % (lu, ",".join("%08x" % t for t in want)),
            "got " + ", ".join("%08x flags %02x" % tf for tf in types))
+    # POPULATE TOKEN with RTV=1 asking for point in time (0x00800000): made
+    # where the LU lists it, else INVALID FIELD IN PARAMETER LIST pointing at
+    # ROD TYPE (byte 8 of the parameter list; SBC-4 POPULATE TOKEN).
+    r = populate_token(s, 0x1901, [(0, 8)], rod_type=PIT_DEFAULT)
+    if PIT_DEFAULT in want:
+        report(r.answer() == "good", "%s: POPULATE TOKEN with RTV=1, ROD type 0x00800000 -> GOOD" % lu, r.answer())
+    else:
+        sks = r.sense.sks if r.sense else None
+        report(r.answer() == "05/26/00" and sks == b"\x80\x00\x08",
+               "%s: POPULATE TOKEN with RTV=1, ROD type 0x00800000 (not made here) -> 0x26/0x00, field pointer byte 8" % lu,
+               "got %s, sense key specific %s" % (r.answer(), sks.hex() if sks else None))
     s.close()
 
 
