@@ -183,6 +183,9 @@ pub enum ScsiError {
     TokenInvalidLength,
     #[error("insufficient resources to create ROD token")]
     InsufficientResourcesRodToken,
+    /// The point-in-time copy behind a ROD could not be made (0x55/0x0C).
+    #[error("insufficient resources to create ROD")]
+    InsufficientResourcesRod,
     // ---- NOT READY ----
     #[error("medium not present")]
     MediumNotPresent,
@@ -243,6 +246,13 @@ pub enum ScsiError {
         cause: Option<(CopyEnd, Box<ScsiError>)>,
         segment_pointer: Option<u16>,
     },
+    /// A WRITE USING TOKEN stopped short (its work budget ran out, or it
+    /// was aborted): COPY ABORTED, COPY TARGET DEVICE DATA UNDERRUN
+    /// (0Dh/04h), VALID=1 and INFORMATION = the contiguous blocks written
+    /// from the start of the destination ranges (SBC-4 5.59.1; what
+    /// Windows continues from with OFFSET INTO ROD).
+    #[error("copy target device data underrun after {blocks_written} blocks")]
+    CopyDataUnderrun { blocks_written: u64 },
 }
 
 impl ScsiError {
@@ -282,6 +292,7 @@ impl ScsiError {
             TokenDeleted => (K::IllegalRequest, 0x23, 0x09),
             TokenInvalidLength => (K::IllegalRequest, 0x23, 0x0A),
             InsufficientResourcesRodToken => (K::IllegalRequest, 0x55, 0x0D),
+            InsufficientResourcesRod => (K::IllegalRequest, 0x55, 0x0C),
             MediumNotPresent => (K::NotReady, 0x3A, 0x00),
             NotReadyInitializingCommandRequired => (K::NotReady, 0x04, 0x02),
             UnrecoveredReadError { .. } => (K::MediumError, 0x11, 0x00),
@@ -300,6 +311,7 @@ impl ScsiError {
             Aborted => (K::AbortedCommand, 0x00, 0x00),
             DataPhaseError => (K::AbortedCommand, 0x4B, 0x00),
             CopyAborted { asc, ascq, .. } => (K::CopyAborted, *asc, *ascq),
+            CopyDataUnderrun { .. } => (K::CopyAborted, 0x0D, 0x04),
         }
     }
 
@@ -321,6 +333,7 @@ impl ScsiError {
             ScsiError::UnrecoveredReadError { lba: Some(l) }
             | ScsiError::WriteError { lba: Some(l) } => s.information = Some(*l),
             ScsiError::MiscompareDuringVerify { offset } => s.information = Some(*offset),
+            ScsiError::CopyDataUnderrun { blocks_written } => s.information = Some(*blocks_written),
             ScsiError::CopyAborted {
                 segment,
                 cause,

@@ -29,7 +29,7 @@ mod tests;
 
 pub use observer::{LbaRange, WriteKind, WriteObserver, WriteObservers};
 
-use crate::backend::{Capabilities, Extent};
+use crate::backend::{Capabilities, Extent, Snapshot};
 use crate::device::LogicalUnit;
 use crate::sense::ScsiError;
 use bytes::Bytes;
@@ -263,9 +263,46 @@ impl LogicalUnit {
         })
     }
 
+    /// Keep every writer out until the guard is dropped, also on a
+    /// read-only LU (whose medium cannot change anyway): what POPULATE TOKEN
+    /// holds so that its ranges are of one instant and a racing write
+    /// either finished before the token exists or sees it.
+    pub async fn freeze_writes(&self) -> WriteFreeze<'_> {
+        WriteFreeze {
+            lu: self,
+            _held: self.io.write_lock.write().await,
+        }
+    }
+
     /// Register a write observer (the write hook).
     pub fn add_write_observer(&self, observer: Arc<dyn WriteObserver>) {
         self.io.observers.add(observer);
+    }
+}
+
+/// No writer is at work on the LU while this lives.
+pub struct WriteFreeze<'a> {
+    lu: &'a LogicalUnit,
+    _held: RwLockWriteGuard<'a, ()>,
+}
+
+impl WriteFreeze<'_> {
+    /// A point-in-time copy of the block ranges `(lba, blocks)`, readable
+    /// in list order (`Backend::snapshot`), when the backend can make one
+    /// (`capabilities().point_in_time`). INSUFFICIENT RESOURCES TO CREATE
+    /// ROD (0x55/0x0C) when it cannot; LBA OUT OF RANGE outside the medium.
+    pub async fn snapshot(&self, ranges: &[(u64, u64)]) -> Result<Arc<dyn Snapshot>, ScsiError> {
+        let mut bytes = Vec::with_capacity(ranges.len());
+        for &(lba, blocks) in ranges {
+            bytes.push(self.lu.byte_range(lba, blocks)?);
+        }
+        if !self.lu.capabilities().point_in_time {
+            return Err(ScsiError::InsufficientResourcesRod);
+        }
+        self.lu.backend.snapshot(&bytes).await.map_err(|e| {
+            tracing::warn!(backend = %self.lu.describe(), error = %e, "snapshot failed");
+            ScsiError::InsufficientResourcesRod
+        })
     }
 }
 
@@ -399,6 +436,54 @@ impl Writer<'_> {
             .flush()
             .await
             .map_err(|e| self.lu.write_error(lba, &e))
+    }
+
+    /// The kernel's copy of `len` bytes at offset `snap_off` (token order)
+    /// of a point-in-time snapshot to this LU at `dst_off`, when the
+    /// snapshot and this LU's backend both offer a file. Stops at the first
+    /// short step (the caller reads and writes the rest). What the kernel
+    /// copied is durable (write-through) before return.
+    pub async fn copy_native_from_snapshot(
+        &self,
+        snap: &dyn Snapshot,
+        snap_off: u64,
+        dst_off: u64,
+        len: u64,
+        on_progress: Arc<dyn Fn(u64) + Send + Sync>,
+    ) -> Result<NativeCopy, ScsiError> {
+        self.lu.check_bytes(dst_off, len)?;
+        let (Some(from), Some(to)) = (snap.native_file(), self.lu.backend.native_file()) else {
+            return Ok(NativeCopy::Unavailable);
+        };
+        self.before(self.lu.covering(dst_off, len), WriteKind::NativeCopy);
+        let mut copied = 0u64;
+        let mut base = 0u64; // token offset of the current extent
+        for &(file_off, ext_len) in &from.extents {
+            let (want_from, want_to) = (snap_off + copied, snap_off + len);
+            let ext_end = base.saturating_add(ext_len);
+            if copied < len && want_from < ext_end && want_from >= base {
+                let in_ext = want_from - base;
+                let n = (ext_len - in_ext).min(want_to - want_from);
+                let out = crate::copy::native::copy(
+                    from.file.clone(),
+                    file_off + in_ext,
+                    to.clone(),
+                    dst_off + copied,
+                    n,
+                    on_progress.clone(),
+                )
+                .await;
+                copied += out.copied.min(n);
+                if out.copied < n {
+                    break;
+                }
+            }
+            base = ext_end;
+        }
+        if copied > 0 {
+            self.settle(self.lu.lba_of(dst_off)).await?;
+        }
+        Ok(NativeCopy::Copied(copied))
     }
 
     /// The backends' own copy of `len` bytes from `src` at `src_off` to

@@ -9,6 +9,10 @@
 use super::opcodes::*;
 use super::{DataDir, DataOut, Flags, Handler, HandlerFuture, OpcodeEntry, UnmappedHandler};
 use crate::command::CommandCtx;
+use crate::copy::odx::cdb::{
+    SA_COPY_OPERATION_ABORT, SA_POPULATE_TOKEN, SA_RECEIVE_COPY_STATUS_LID4,
+    SA_RECEIVE_ROD_TOKEN_INFORMATION, SA_REPORT_ALL_ROD_TOKENS, SA_WRITE_USING_TOKEN,
+};
 use crate::copy::{self, CopyManager};
 use crate::{sbc, spc};
 
@@ -136,6 +140,17 @@ pub static TABLE: &[OpcodeEntry] = &[
     row(THIRD_PARTY_COPY_OUT, sa(SA_EXTENDED_COPY_LID1), "EXTENDED_COPY", &[THIRD_PARTY_COPY_OUT, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
         bytes(10, 4), cm!(copy::extended_copy), NONE),
+    // ODX (SBC-4 5.12, 5.59; SPC-5 6.3): WRITE USING TOKEN writes the
+    // receiving LU; POPULATE TOKEN only reads.
+    row(THIRD_PARTY_COPY_OUT, sa(SA_POPULATE_TOKEN), "POPULATE_TOKEN", &[THIRD_PARTY_COPY_OUT, 0x10, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
+        bytes(10, 4), cm!(copy::populate_token), NONE),
+    row(THIRD_PARTY_COPY_OUT, sa(SA_WRITE_USING_TOKEN), "WRITE_USING_TOKEN", &[THIRD_PARTY_COPY_OUT, 0x11, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
+        bytes(10, 4), cm!(copy::write_using_token), WRITES),
+    row(THIRD_PARTY_COPY_OUT, sa(SA_COPY_OPERATION_ABORT), "COPY_OPERATION_ABORT", &[THIRD_PARTY_COPY_OUT, 0x1C, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0],
+        NoData, cm!(copy::copy_operation_abort), NONE),
     row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_STATUS_LID1), "RECEIVE_COPY_STATUS", &[THIRD_PARTY_COPY_IN, 0x00, 0xFF, 0, 0, 0, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
         In, cm!(copy::receive_copy_status), NONE),
@@ -145,6 +160,15 @@ pub static TABLE: &[OpcodeEntry] = &[
     row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_FAILURE_DETAILS_LID1), "RECEIVE_COPY_FAILURE_DETAILS", &[THIRD_PARTY_COPY_IN, 0x04, 0xFF, 0, 0, 0, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
         In, cm!(copy::receive_copy_failure_details), NONE),
+    row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_STATUS_LID4), "RECEIVE_COPY_STATUS_LID4", &[THIRD_PARTY_COPY_IN, 0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0,
+        0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        In, cm!(copy::receive_copy_status_lid4), NONE),
+    row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_ROD_TOKEN_INFORMATION), "RECEIVE_ROD_TOKEN_INFORMATION", &[THIRD_PARTY_COPY_IN, 0x07, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0,
+        0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        In, cm!(copy::receive_rod_token_information), NONE),
+    row(THIRD_PARTY_COPY_IN, sa(SA_REPORT_ALL_ROD_TOKENS), "REPORT_ALL_ROD_TOKENS", &[THIRD_PARTY_COPY_IN, 0x08, 0, 0, 0, 0, 0, 0, 0, 0,
+        0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        In, cm!(copy::report_all_rod_tokens), NONE),
     row(READ_16, None, "READ_16", &[READ_16, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
         In, lu!(sbc::read::read16), NONE),

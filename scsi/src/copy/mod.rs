@@ -16,11 +16,13 @@ pub mod engine;
 pub mod native;
 pub mod odx;
 pub mod params;
+pub mod pieces;
 pub mod plan;
 pub mod resolve;
 pub mod results;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod token;
 pub mod vpd;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -50,16 +52,86 @@ pub struct CopyManager {
     resolver: std::sync::RwLock<Arc<dyn CscdResolver>>,
     /// TOTAL CONCURRENT COPIES: further copies wait for a slot.
     slots: Semaphore,
+    /// ROD tokens (POPULATE TOKEN, WRITE USING TOKEN); `None` only when
+    /// the OS random generator could not give a MAC key (the token
+    /// commands then answer HARDWARE ERROR).
+    odx: Option<Arc<token::Odx>>,
 }
 
 impl CopyManager {
+    /// A copy manager with the default ODX configuration.
     pub fn new(limits: CopyLimits, resolver: Arc<dyn CscdResolver>) -> Self {
+        Self::with_odx(limits, resolver, odx::OdxConfig::default())
+    }
+
+    /// A copy manager with the ODX configuration `odx`, on the system clock.
+    pub fn with_odx(
+        limits: CopyLimits,
+        resolver: Arc<dyn CscdResolver>,
+        odx: odx::OdxConfig,
+    ) -> Self {
+        Self::with_odx_clock(limits, resolver, odx, Arc::new(tokens::SystemClock::new()))
+    }
+
+    /// As [`CopyManager::with_odx`], with token time from `clock` (tests
+    /// move a [`tokens::ManualClock`]).
+    pub fn with_odx_clock(
+        limits: CopyLimits,
+        resolver: Arc<dyn CscdResolver>,
+        odx: odx::OdxConfig,
+        clock: Arc<dyn tokens::Clock>,
+    ) -> Self {
         let slots = Semaphore::new(usize::from(limits.total_concurrent_copies.max(1)));
+        let odx = match token::Odx::new(odx, clock) {
+            Ok(o) => Some(Arc::new(o)),
+            Err(e) => {
+                tracing::error!(error = %e, "no ROD token MAC key: ODX token commands disabled");
+                None
+            }
+        };
         Self {
             limits,
             results: CopyResults::default(),
             resolver: std::sync::RwLock::new(resolver),
             slots,
+            odx,
+        }
+    }
+
+    /// The ROD token state (HARDWARE ERROR when there is none).
+    pub fn odx(&self) -> Result<&Arc<token::Odx>, ScsiError> {
+        self.odx.as_ref().ok_or(ScsiError::InternalTargetFailure)
+    }
+
+    /// VPD 0x8F descriptors for `lu`: Block Device ROD Token Limits first,
+    /// the EXTENDED COPY descriptors, ROD Token Features, Supported ROD
+    /// Types (per LU), General Copy Operations (SPC-5 ascending order).
+    pub fn third_party_copy_descriptors(&self, lu: &crate::device::LogicalUnit) -> Vec<u8> {
+        let bs = lu.block_size();
+        let odx_limits = match &self.odx {
+            Some(o) => o.config.limits.clone(),
+            None => odx::OdxLimits::default(),
+        };
+        vpd::third_party_copy_descriptors(
+            &self.limits,
+            &table_commands(),
+            &odx::vpd::block_device_rod_token_limits(&odx_limits, bs),
+            &[
+                odx::vpd::rod_token_features(&odx_limits, bs),
+                odx::vpd::supported_rod_types(&token::Odx::rod_types(lu)),
+            ]
+            .concat(),
+        )
+    }
+
+    /// A LID1 copy with this list id runs on the nexus: the list id space
+    /// is shared by every copy command.
+    fn list_id_busy(&self, nexus: u64, list_id: u32) -> Result<(), ScsiError> {
+        match self.results.view(nexus, list_id) {
+            Some(v) if v.state == results::CopyState::Running => {
+                Err(ScsiError::OperationInProgress)
+            }
+            _ => Ok(()),
         }
     }
 
@@ -173,10 +245,78 @@ impl CopyManager {
         in_data(ctx, "receive_copy_failure_details", data)
     }
 
-    /// The I_T nexus ended: forget its held results.
+    /// The I_T nexus ended: forget its held results (ROD tokens live on).
     pub fn nexus_lost(&self, nexus_id: u64) {
         self.results.nexus_lost(nexus_id);
+        if let Some(o) = &self.odx {
+            o.nexus_lost(nexus_id);
+        }
     }
+
+    /// The LU was reset or removed: its tokens are cancelled (0x23/0x08).
+    pub fn lu_reset(&self, lu: &crate::device::LogicalUnit) {
+        if let Some(o) = &self.odx {
+            o.cancel_lu(lu);
+        }
+    }
+
+    /// Expire idle ROD tokens and release their snapshots (for a periodic
+    /// task; the token commands sweep on their own).
+    pub fn sweep_tokens(&self) {
+        if let Some(o) = &self.odx {
+            o.sweep_expired();
+        }
+    }
+
+    /// POPULATE TOKEN, 0x83/0x10.
+    pub async fn populate_token(&self, ctx: &CommandCtx<'_>) -> CommandResult {
+        self.list_id_busy(ctx.nexus.id, token_list_id(ctx.cdb))?;
+        self.odx()?.populate_token(ctx).await
+    }
+
+    /// WRITE USING TOKEN, 0x83/0x11.
+    pub async fn write_using_token(&self, ctx: &CommandCtx<'_>) -> CommandResult {
+        self.list_id_busy(ctx.nexus.id, token_list_id(ctx.cdb))?;
+        let resolver = self.resolver();
+        let chunk = u64::from(self.limits.chunk_size);
+        self.odx()?.write_using_token(ctx, &*resolver, chunk).await
+    }
+}
+
+/// LIST IDENTIFIER (bytes 6-9) of a POPULATE TOKEN / WRITE USING TOKEN CDB
+/// (the table guarantees 16 bytes; 0 otherwise).
+fn token_list_id(cdb: &[u8]) -> u32 {
+    be_uint(cdb, 6, 4).map_or(0, |v| v as u32)
+}
+
+/// Opcode-table handler: POPULATE TOKEN, 0x83/0x10.
+pub async fn populate_token(m: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
+    m.populate_token(ctx).await
+}
+
+/// Opcode-table handler: WRITE USING TOKEN, 0x83/0x11.
+pub async fn write_using_token(m: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
+    m.write_using_token(ctx).await
+}
+
+/// Opcode-table handler: COPY OPERATION ABORT, 0x83/0x1C.
+pub async fn copy_operation_abort(m: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
+    m.odx()?.copy_operation_abort(ctx).await
+}
+
+/// Opcode-table handler: RECEIVE COPY STATUS (LID4), 0x84/0x05.
+pub async fn receive_copy_status_lid4(m: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
+    m.odx()?.receive_copy_status_lid4(ctx).await
+}
+
+/// Opcode-table handler: RECEIVE ROD TOKEN INFORMATION, 0x84/0x07.
+pub async fn receive_rod_token_information(m: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
+    m.odx()?.receive_rod_token_information(ctx).await
+}
+
+/// Opcode-table handler: REPORT ALL ROD TOKENS, 0x84/0x08.
+pub async fn report_all_rod_tokens(m: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
+    m.odx()?.report_all_rod_tokens(ctx).await
 }
 
 /// Ends a copy's record and in-flight count exactly once, also when the
@@ -570,7 +710,7 @@ mod tests {
             op.data,
             results::operating_parameters_payload(&CopyLimits::default())
         );
-        let err = run(&e, &rcr_cdb(0x05, 0, 1024), vec![]).await.unwrap_err();
+        let err = run(&e, &rcr_cdb(0x06, 0, 1024), vec![]).await.unwrap_err();
         assert_eq!(err, ScsiError::InvalidFieldInCdb(FieldPointer::bit(1, 4)));
     }
 }

@@ -53,7 +53,22 @@ fn supported_commands_body(commands: &[(u8, u8)]) -> Vec<u8> {
 /// after the 4-byte VPD page header. `commands`: every (opcode, service
 /// action) of the opcode table with opcode 0x83 or 0x84, sorted.
 pub fn extended_copy_descriptors(limits: &CopyLimits, commands: &[(u8, u8)]) -> BytesMut {
+    BytesMut::from(&third_party_copy_descriptors(limits, commands, &[], &[])[..])
+}
+
+/// The whole VPD 0x8F payload in ascending descriptor type order:
+/// `first` (Block Device ROD Token Limits, 0x0000: Windows enables ODX
+/// only when it comes first), the EXTENDED COPY descriptors 0x0001..0x000C,
+/// `middle` (ROD Token Features 0x0106, Supported ROD Types 0x0108), then
+/// General Copy Operations (0x8001).
+pub fn third_party_copy_descriptors(
+    limits: &CopyLimits,
+    commands: &[(u8, u8)],
+    first: &[u8],
+    middle: &[u8],
+) -> Vec<u8> {
     let mut out = BytesMut::new();
+    out.put_slice(first);
     put_descriptor(
         &mut out,
         DESC_SUPPORTED_COMMANDS,
@@ -79,6 +94,7 @@ pub fn extended_copy_descriptors(limits: &CopyLimits, commands: &[(u8, u8)]) -> 
     }
     put_descriptor(&mut out, DESC_SUPPORTED_CSCD_IDS, &ids);
 
+    out.put_slice(middle);
     let mut gco = BytesMut::new();
     gco.put_u32(u32::from(limits.total_concurrent_copies));
     gco.put_u32(u32::from(limits.max_concurrent_copies));
@@ -87,7 +103,7 @@ pub fn extended_copy_descriptors(limits: &CopyLimits, commands: &[(u8, u8)]) -> 
     gco.put_u8(limits.inline_data_granularity_log2);
     gco.put_bytes(0, 18);
     put_descriptor(&mut out, DESC_GENERAL_COPY_OPERATIONS, &gco);
-    out
+    out.to_vec()
 }
 
 #[cfg(test)]

@@ -186,16 +186,26 @@ async fn vpd_8f_byte_exact() {
     let n = nexus(&s, &t).await;
     #[rustfmt::skip]
     let want: Vec<u8> = [
-        &[0x00, 0x8F, 0x00, 0x64][..],
-        // Supported Commands: 0x83 {0x00}, 0x84 {0x00, 0x03, 0x04}.
-        &[0x00, 0x01, 0x00, 0x0C, 8, 0x83, 1, 0x00, 0x84, 3, 0x00, 0x03, 0x04, 0, 0, 0],
-        // Parameter Data: 64 CSCDs, 64 segments, 8192-byte list, no inline.
+        &[0x00, 0x8F, 0x01, 0x74][..],
+        // Block Device ROD Token Limits first (Windows): 64 ranges, 600 s
+        // maximum and 60 s default inactivity timeout, 4 GiB and 64 MiB in
+        // 512-byte blocks.
+        &[0x00, 0x00, 0x00, 0x20, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0x02, 0x58, 0, 0, 0, 60,
+          0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x02, 0, 0],
+        // Supported Commands: 0x83 {00, 10, 11, 1C}, 0x84 {00, 03, 04, 05, 07, 08}.
+        &[0x00, 0x01, 0x00, 0x10, 14, 0x83, 4, 0x00, 0x10, 0x11, 0x1C,
+          0x84, 6, 0x00, 0x03, 0x04, 0x05, 0x07, 0x08, 0],
         &[0x00, 0x04, 0x00, 0x1C, 0, 0, 0, 0, 0, 64, 0, 64, 0, 0, 0x20, 0, 0, 0, 0, 0,
           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         // Supported Descriptors: 0x02, 0x0A, 0xE4.
         &[0x00, 0x08, 0x00, 0x04, 3, 0x02, 0x0A, 0xE4],
         // Supported CSCD IDs: 0xFFFF.
         &[0x00, 0x0C, 0x00, 0x04, 0, 2, 0xFF, 0xFF],
+        // ROD Token Features and Supported ROD Types (their encoders are
+        // tested byte for byte in `odx::vpd`): change vulnerable and the
+        // zero token on a memory LU.
+        &crate::copy::odx::vpd::rod_token_features(&crate::copy::odx::OdxLimits::default(), 512),
+        &crate::copy::odx::vpd::supported_rod_types(&crate::copy::token::Odx::rod_types(&a)),
         // General Copy Operations: 16 copies, 256 MiB segments, 2^9 granularity.
         &[0x80, 0x01, 0x00, 0x20, 0, 0, 0, 16, 0, 0, 0, 16, 0x10, 0, 0, 0, 9, 0,
           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
@@ -263,7 +273,18 @@ async fn rsoc_vpd_8f_and_operating_parameters_agree() {
     rsoc.sort_unstable();
     assert_eq!(
         rsoc,
-        vec![(0x83, 0x00), (0x84, 0x00), (0x84, 0x03), (0x84, 0x04)]
+        vec![
+            (0x83, 0x00),
+            (0x83, 0x10),
+            (0x83, 0x11),
+            (0x83, 0x1C),
+            (0x84, 0x00),
+            (0x84, 0x03),
+            (0x84, 0x04),
+            (0x84, 0x05),
+            (0x84, 0x07),
+            (0x84, 0x08)
+        ]
     );
 
     let page = vpd(&s, &n, 0x8F).await;
@@ -281,6 +302,10 @@ async fn rsoc_vpd_8f_and_operating_parameters_agree() {
     }
     vpd_cmds.sort_unstable();
     assert_eq!(vpd_cmds, rsoc);
+    // ODX: Block Device ROD Token Limits first, and its maximum inactivity
+    // timeout is the ROD Token Features one.
+    assert_eq!(page[4..8], [0x00, 0x00, 0x00, 0x20]);
+    assert_eq!(be32(&desc[&0x0000], 8), be32(&desc[&0x0106], 20));
 
     let r = exec(&s, &n, 0, &rcr_cdb(0x03, 0), &[]).await;
     assert_eq!(r.status, Status::Good);

@@ -32,6 +32,8 @@ pub(super) fn task_management(
         TmfFunction::LunReset => match lu {
             Some(lu) => {
                 reset_lu(lu, &ScsiError::BusDeviceResetOccurred);
+                // Tokens whose source is reset are cancelled (0x23/0x08).
+                server.copy.lu_reset(lu);
                 TmfResponse::Complete
             }
             None => TmfResponse::LunDoesNotExist,
@@ -45,9 +47,9 @@ pub(super) fn task_management(
             } else {
                 ScsiError::BusDeviceResetOccurred
             };
-            let _ = server;
             for lu in nexus.target.luns.values() {
                 reset_lu(lu, &ua);
+                server.copy.lu_reset(lu);
             }
             TmfResponse::Complete
         }

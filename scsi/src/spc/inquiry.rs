@@ -85,7 +85,7 @@ fn lu_standard_data(lu: &LogicalUnit) -> Vec<u8> {
 pub async fn inquiry(copy: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
     let c = parse(ctx.cdb)?;
     let data = if c.evpd {
-        vpd::page(ctx, &copy.limits, c.page_code)?
+        vpd::page(ctx, copy, c.page_code)?
     } else {
         lu_standard_data(ctx.lu)
     };

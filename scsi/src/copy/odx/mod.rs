@@ -12,6 +12,7 @@
 //! store; running the copy, to the copy engine.
 
 pub mod cdb;
+pub mod config;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod limits;
@@ -23,6 +24,7 @@ pub mod vpd;
 pub use cdb::{
     CopyOperationAbortCdb, ReceiveCopyStatusCdb, ReportAllRodTokensCdb, TokenCopyOutCdb,
 };
+pub use config::OdxConfig;
 pub use limits::{rod_type, OdxLimits, RodTypeSupport};
 pub use params::{
     offset_into_rod, parse_populate_token, parse_write_using_token, PopulateToken, WriteUsingToken,

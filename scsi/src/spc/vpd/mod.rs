@@ -16,7 +16,7 @@ pub use supported::supported_pages;
 
 use super::inquiry::{NO_LUN, TYPE_DISK};
 use crate::command::CommandCtx;
-use crate::copy::CopyLimits;
+use crate::copy::CopyManager;
 use crate::sense::{FieldPointer, ScsiError};
 
 pub const SUPPORTED_PAGES: u8 = 0x00;
@@ -51,11 +51,7 @@ pub(crate) fn with_header(page_code: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// The VPD page `page_code` of the addressed logical unit.
-pub fn page(
-    ctx: &CommandCtx<'_>,
-    copy_limits: &CopyLimits,
-    page_code: u8,
-) -> Result<Vec<u8>, ScsiError> {
+pub fn page(ctx: &CommandCtx<'_>, copy: &CopyManager, page_code: u8) -> Result<Vec<u8>, ScsiError> {
     let lu = ctx.lu;
     Ok(match page_code {
         SUPPORTED_PAGES => supported_pages(),
@@ -63,13 +59,7 @@ pub fn page(
         DEVICE_IDENTIFICATION => device_identification(lu, &ctx.nexus.target),
         // SPC-5 7.7.17: from the opcode table and the copy manager's limits,
         // like RSOC and RECEIVE COPY OPERATING PARAMETERS.
-        THIRD_PARTY_COPY => with_header(
-            THIRD_PARTY_COPY,
-            &crate::copy::vpd::extended_copy_descriptors(
-                copy_limits,
-                &crate::copy::table_commands(),
-            ),
-        ),
+        THIRD_PARTY_COPY => with_header(THIRD_PARTY_COPY, &copy.third_party_copy_descriptors(lu)),
         BLOCK_LIMITS => block_limits(lu),
         BLOCK_DEVICE_CHARACTERISTICS => block_device_characteristics(lu),
         LOGICAL_BLOCK_PROVISIONING => logical_block_provisioning(lu),
