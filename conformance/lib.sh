@@ -1,14 +1,17 @@
 # Shared helpers for the conformance scripts (sourced, not run).
 #
-# Every check prints exactly one line "PASS <name>" or "FAIL <name>" (a
-# FAIL may be followed by indented detail lines); `summary` prints
-# "N passed, M failed" and returns non-zero if anything failed.
+# Every check prints exactly one line "PASS <name>", "FAIL <name>" or
+# "SKIP <name> (<reason>)" (a FAIL may be followed by indented detail
+# lines); `summary` prints "N passed, M failed, K skipped" and returns
+# non-zero if anything failed. A check that cannot run here is a SKIP,
+# never a PASS.
 
 CONF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$CONF_DIR/.." && pwd)
 XTGT_BIN=${XTGT_BIN:-$REPO_DIR/target/release/xtgt}
 PASSED=0
 FAILED=0
+SKIPPED=0
 XTGT_PID=
 PORTAL=
 METRICS=
@@ -24,6 +27,11 @@ fail() {
     done
     return 0
 }
+# skip NAME REASON: a check that could not run here (counted, not passed).
+skip() {
+    echo "SKIP $1 ($2)"
+    SKIPPED=$((SKIPPED + 1))
+}
 # check NAME COMMAND...: PASS if the command succeeds.
 check() {
     local name=$1
@@ -36,7 +44,7 @@ check() {
     fi
 }
 summary() {
-    echo "$PASSED passed, $FAILED failed"
+    echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
     [ "$FAILED" -eq 0 ]
 }
 
@@ -78,6 +86,9 @@ start_xtgt() {
         if grep -q '^connect:' "$log" 2>/dev/null; then
             PORTAL=$(awk '/^portal /{print $2; exit}' "$log")
             METRICS=$(awk '/^metrics http/{sub("http://",""); sub("/metrics",""); print $2; exit}' "$log")
+            # CONF_METRICS_ADDR=host:port reads /metrics elsewhere (e.g. a
+            # closed port, to see the metrics guard fail the checks).
+            [ -n "${CONF_METRICS_ADDR:-}" ] && METRICS=$CONF_METRICS_ADDR
             return 0
         fi
         if ! kill -0 "$XTGT_PID" 2>/dev/null; then
@@ -120,5 +131,39 @@ stop_xtgt() {
 
 xtgt_alive() { [ -n "${XTGT_PID:-}" ] && kill -0 "$XTGT_PID" 2>/dev/null; }
 
-# Resident set size of xtgt in KiB.
-xtgt_rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$XTGT_PID/status" 2>/dev/null || echo 0; }
+# Resident set size of xtgt in KiB (empty when it cannot be read).
+xtgt_rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$XTGT_PID/status" 2>/dev/null; }
+
+# metrics_snapshot: the /metrics text of the running xtgt on stdout;
+# non-zero (and a reason on stderr) when it cannot be read: no metrics
+# address, curl failed, or the text lacks xtgt_build_info (always exported),
+# so an unreachable endpoint never reads as "all counters 0".
+metrics_snapshot() {
+    local text
+    if [ -z "${METRICS:-}" ]; then
+        echo "no metrics address (metrics_listen not set?)" >&2
+        return 1
+    fi
+    if ! text=$(curl -fsS --max-time 10 "http://$METRICS/metrics" 2>&1); then
+        echo "curl http://$METRICS/metrics failed: $text" >&2
+        return 1
+    fi
+    if ! grep -q '^xtgt_build_info' <<<"$text"; then
+        echo "http://$METRICS/metrics has no xtgt_build_info: not xtgt's metrics" >&2
+        return 1
+    fi
+    printf '%s\n' "$text"
+}
+
+# metric_sum SNAPSHOT PREFIX [required]: sum of the samples whose line starts
+# with PREFIX. A counter never incremented is not exported and sums to 0,
+# unless "required" is given: then its absence is an error (non-zero).
+metric_sum() {
+    local snap=$1 prefix=$2 required=${3:-}
+    awk -v p="$prefix" -v req="$required" '
+        index($0, p) == 1 { s += $NF; n++ }
+        END {
+            if (req != "" && n == 0) { print "metric " p " absent" > "/dev/stderr"; exit 1 }
+            printf "%.0f\n", s
+        }' <<<"$snap"
+}

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Robustness: a client killed with SIGKILL in the middle of a large write
-# does not disturb another client; 10 MB of random bytes and a few thousand
-# malformed PDUs (tools/malformed_pdus.py) neither crash xtgt nor grow its
-# resident memory beyond a bound (ROBUST_RSS_GROWTH_MIB, default 64).
+# does not disturb another client; each class of malformed PDU
+# (tools/malformed_pdus.py classes) gets the answer RFC 7143 prescribes
+# (a Reject with the right reason, or the connection closed); 10 MB of
+# random bytes get only Login Responses or Rejects back; a few thousand
+# random malformed PDUs are all sent and answered with target PDUs; none
+# of it crashes xtgt or grows its resident memory beyond a bound
+# (ROBUST_RSS_GROWTH_MIB, default 64).
 set -u
 . "$(dirname "$0")/lib.sh"
 need qemu-img iscsi-inq python3
@@ -48,24 +52,22 @@ qemu-img bench -f raw -w -c 10000000 -d 16 -s 1M --pattern=120 "$URL0" >"$WORK/w
 WRITER=$!
 sleep 2
 # bytes xtgt has written to LUN 0 so far (proves the writer is mid-transfer)
-lun0_written() {
-    python3 - "$METRICS" <<'PY'
-import sys, urllib.request
-total = 0.0
-for line in urllib.request.urlopen("http://%s/metrics" % sys.argv[1], timeout=5).read().decode().splitlines():
-    if line.startswith("xtgt_write_bytes_total{") and 'lun="0"' in line:
-        total += float(line.rsplit(" ", 1)[1])
-print(int(total))
-PY
-}
-WRITTEN=$(lun0_written 2>/dev/null || echo 0)
-if kill -0 $WRITER 2>/dev/null && [ "${WRITTEN:-0}" -gt 0 ]; then
+# (an unreadable /metrics fails the check rather than reading as 0)
+if SNAP=$(metrics_snapshot 2>"$WORK/metrics.err"); then
+    WRITTEN=$(metric_sum "$(grep '^xtgt_write_bytes_total{' <<<"$SNAP" | grep 'lun="0"')" xtgt_write_bytes_total)
+else
+    WRITTEN=
+fi
+if [ -z "$WRITTEN" ]; then
+    kill -9 $WRITER 2>/dev/null; wait $WRITER 2>/dev/null
+    fail "robustness: writer killed with SIGKILL mid-write" "cannot tell: $(cat "$WORK/metrics.err")"
+elif kill -0 $WRITER 2>/dev/null && [ "$WRITTEN" -gt 0 ]; then
     kill -9 $WRITER
     wait $WRITER 2>/dev/null
-    pass "robustness: writer killed with SIGKILL mid-write"
+    pass "robustness: writer killed with SIGKILL mid-write ($WRITTEN bytes written to LUN 0 by then)"
 else
     kill -9 $WRITER 2>/dev/null; wait $WRITER 2>/dev/null
-    fail "robustness: writer killed with SIGKILL mid-write" "the writer was not mid-transfer at the kill (LUN 0 bytes written: ${WRITTEN:-0})" "$(tail -3 "$WORK/writer.log")"
+    fail "robustness: writer killed with SIGKILL mid-write" "the writer was not mid-transfer at the kill (LUN 0 bytes written: $WRITTEN)" "$(tail -3 "$WORK/writer.log")"
 fi
 if wait $READER; then
     pass "robustness: the other client kept being served"
@@ -82,23 +84,46 @@ rm -f "$WORK/after.img"
 sleep 1
 RSS0=$(xtgt_rss_kib)
 
-# 2. Random bytes at the portal.
+# 2. Each class of malformed PDU, on its own connection: the answer RFC
+# 7143 prescribes. One check per class (the tool prints PASS/FAIL lines).
+out=$(timeout 300 python3 "$CONF_DIR/tools/malformed_pdus.py" classes "$PORTAL" "$IQN" 2>&1)
+rc=$?
+n=0
+while IFS= read -r line; do
+    case "$line" in
+    "PASS "*) pass "robustness: malformed PDU: ${line#PASS }"; n=$((n + 1)) ;;
+    "FAIL "*) fail "robustness: malformed PDU: ${line#FAIL }"; n=$((n + 1)) ;;
+    esac
+done <<<"$out"
+if [ "$n" -eq 0 ] || { [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; }; then
+    fail "robustness: malformed PDU classes ran" "exit status $rc" "$(tail -5 <<<"$out")"
+else
+    echo "    $(tail -1 <<<"$out")"
+fi
+if ! xtgt_alive || ! served; then
+    fail "robustness: xtgt serves after the malformed PDU classes" "$(tail -5 "$WORK/xtgt.err")"
+fi
+
+# 3. Random bytes at the portal: only Login Responses / Rejects come back.
 if out=$(timeout 300 python3 "$CONF_DIR/tools/malformed_pdus.py" garbage "$PORTAL" "$GARBAGE" 2>&1) && xtgt_alive && served; then
     pass "robustness: $GARBAGE random bytes ($out)"
 else
     fail "robustness: $GARBAGE random bytes" "$out" "$(tail -5 "$WORK/xtgt.err")"
 fi
 
-# 3. Malformed PDUs, before and after login.
-if out=$(timeout 400 python3 "$CONF_DIR/tools/malformed_pdus.py" pdus "$PORTAL" "$IQN" "$PDUS" 7 2>&1) && xtgt_alive && served; then
-    pass "robustness: malformed PDUs ($out)"
+# 4. Random malformed PDUs, before and after login: all sent, every answer
+# a target PDU (counted by opcode and Reject reason).
+if out=$(timeout 400 python3 "$CONF_DIR/tools/malformed_pdus.py" storm "$PORTAL" "$IQN" "$PDUS" 7 2>&1) && xtgt_alive && served; then
+    pass "robustness: random malformed PDUs ($out)"
 else
-    fail "robustness: malformed PDUs" "$out" "$(tail -5 "$WORK/xtgt.err")"
+    fail "robustness: random malformed PDUs" "$out" "$(tail -5 "$WORK/xtgt.err")"
 fi
 
 sleep 1
 RSS1=$(xtgt_rss_kib)
-if xtgt_alive && [ "$RSS1" -le $((RSS0 + GROWTH_KIB)) ]; then
+if [ -z "$RSS0" ] || [ -z "$RSS1" ]; then
+    fail "robustness: RSS bounded" "cannot read VmRSS of xtgt (before: '${RSS0}', after: '${RSS1}')"
+elif xtgt_alive && [ "$RSS1" -le $((RSS0 + GROWTH_KIB)) ]; then
     pass "robustness: RSS bounded (${RSS0} KiB -> ${RSS1} KiB, limit +${GROWTH_KIB} KiB)"
 else
     fail "robustness: RSS bounded" "${RSS0} KiB -> ${RSS1} KiB, limit +${GROWTH_KIB} KiB"
@@ -108,8 +133,6 @@ if grep -q "panicked" "$WORK/xtgt.err"; then
 else
     pass "robustness: no panic in the log"
 fi
-if [ -n "$METRICS" ] && command -v curl >/dev/null 2>&1; then
-    curl -s "http://$METRICS/metrics" | grep -E '^xtgt_(pdu_rejects|logins)_total' | head -10 | sed 's/^/    /'
-fi
+metrics_snapshot 2>/dev/null | grep -E '^xtgt_(pdu_rejects|logins)_total' | head -10 | sed 's/^/    /'
 stop_xtgt
 summary

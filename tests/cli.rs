@@ -330,13 +330,12 @@ fn env_overrides_the_portal() {
 }
 
 /// The whole path (config -> assemble -> fabric -> device server ->
-/// metrics) with a real initiator, when libiscsi's tools are installed.
+/// metrics) with a real initiator: needs libiscsi's iscsi-inq, so it is
+/// ignored by a plain `cargo test`; conformance/test.sh runs it with
+/// `--ignored` once libiscsi-bin is installed (or prints SKIP).
 #[test]
+#[ignore = "needs iscsi-inq (libiscsi-bin); conformance/test.sh runs it"]
 fn real_initiator_login_is_counted() {
-    if Command::new("iscsi-inq").arg("--help").output().is_err() {
-        eprintln!("iscsi-inq not installed: skipping");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let body = valid_config().replace("chap = { user = \"alice\", secret = \"123456789012\" }", "");
     let cfg = write_config(dir.path(), &body);

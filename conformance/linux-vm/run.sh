@@ -45,16 +45,17 @@ case $MODE in all|passthrough|kernel) ;; *) echo "usage: $0 [all|passthrough|ker
 case $TARGET in xtgt|tgt) ;; *) echo "LINUX_VM_TARGET must be xtgt or tgt" >&2; exit 2;; esac
 
 T_START=$(date +%s)
-TOTAL_PASS=0; TOTAL_FAIL=0
+TOTAL_PASS=0; TOTAL_FAIL=0; TOTAL_SKIP=0
 pass() { echo "PASS $*"; TOTAL_PASS=$((TOTAL_PASS + 1)); }
 fail() { echo "FAIL $*"; TOTAL_FAIL=$((TOTAL_FAIL + 1)); }
+skip() { echo "SKIP $1 ($2)"; TOTAL_SKIP=$((TOTAL_SKIP + 1)); }
 
 # --- host prerequisites ------------------------------------------------------
 need_pkgs=""
 command -v qemu-system-x86_64 >/dev/null || need_pkgs="$need_pkgs qemu-system-x86 qemu-block-extra"
 [ -n "$(ls /usr/lib/x86_64-linux-gnu/qemu/block-iscsi.so 2>/dev/null)" ] || need_pkgs="$need_pkgs qemu-system-x86 qemu-block-extra"
 if [ -n "$need_pkgs" ] && [ -n "${XTGT_NO_APT:-}" ]; then
-  echo "FAIL host_packages (missing:$need_pkgs; XTGT_NO_APT is set)"; echo "0 passed, 1 failed"; exit 1
+  echo "FAIL host_packages (missing:$need_pkgs; XTGT_NO_APT is set)"; echo "0 passed, 1 failed, 0 skipped"; exit 1
 elif [ -n "$need_pkgs" ]; then
   echo "installing host packages:$need_pkgs"
   # qemu-block-extra must match QEMU's exact version: install both in one command
@@ -63,13 +64,13 @@ elif [ -n "$need_pkgs" ]; then
 fi
 if [ "$TARGET" = xtgt ] && [ ! -x "$XTGT_BIN" ]; then
   echo "xtgt binary $XTGT_BIN missing: building it (cargo build --release)"
-  (cd "$REPO" && cargo build --release -q) || { echo "FAIL build_xtgt"; echo "0 passed, 1 failed"; exit 1; }
+  (cd "$REPO" && cargo build --release -q) || { echo "FAIL build_xtgt"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 fi
 
 # --- the guest (cached) --------------------------------------------------------
 T0=$(date +%s)
 GUEST=$("$HERE/build-guest.sh" | tail -n 1)
-if [ -z "$GUEST" ] || [ ! -f "$GUEST/base.cpio.gz" ]; then echo "FAIL build_guest"; echo "0 passed, 1 failed"; exit 1; fi
+if [ -z "$GUEST" ] || [ ! -f "$GUEST/base.cpio.gz" ]; then echo "FAIL build_guest"; echo "0 passed, 1 failed, 0 skipped"; exit 1; fi
 echo "guest: $GUEST ($(cat "$GUEST/kernel"), ready in $(( $(date +%s) - T0 ))s)"
 BB=$GUEST/busybox
 
@@ -147,6 +148,7 @@ run_vm() {
     case $line in
       "PASS "*) last_start=""; TOTAL_PASS=$((TOTAL_PASS + 1)); echo "${line/PASS /PASS $name.}" ;;
       "FAIL "*) last_start=""; TOTAL_FAIL=$((TOTAL_FAIL + 1)); echo "${line/FAIL /FAIL $name.}" ;;
+      "SKIP "*) last_start=""; TOTAL_SKIP=$((TOTAL_SKIP + 1)); echo "${line/SKIP /SKIP $name.}" ;;
       "START "*) last_start=${line#START } ;;
       "    | "*|"NOTE "*|"SUMMARY "*) echo "$line" ;;
       *) [ "${VERBOSE:-0}" = 1 ] && echo "    . $line" ;;
@@ -272,10 +274,12 @@ passthrough() {
     # evidence from the target itself: the commands it counted (QEMU could answer some itself)
     http_get "$METRICS_PORT" /metrics > "$W/metrics.txt"
     grep '^xtgt_commands_total' "$W/metrics.txt" | sed 's/^/NOTE target counted: /'
-    if grep -Eq '^xtgt_commands_total\{[^}]*opcode="VERIFY_(10|16)"[^}]*\} [1-9]' "$W/metrics.txt"; then
+    if ! grep -q '^xtgt_build_info' "$W/metrics.txt"; then
+      fail "passthrough.verify_reached_target (cannot read xtgt's /metrics on port $METRICS_PORT)"
+    elif grep -Eq '^xtgt_commands_total\{[^}]*opcode="VERIFY_(10|16)"[^}]*\} [1-9]' "$W/metrics.txt"; then
       pass "passthrough.verify_reached_target (xtgt counted VERIFY commands)"
     elif [ "$DEV" = scsi-block ]; then
-      echo "NOTE no VERIFY reached xtgt: QEMU's scsi-block answered ddpt --verify itself"
+      skip "passthrough.verify_reached_target" "no VERIFY reached xtgt: QEMU's scsi-block answered ddpt --verify itself"
     else fail "passthrough.verify_reached_target (no VERIFY in xtgt's xtgt_commands_total)"; fi
   fi
   if kill -0 "$TPID" 2>/dev/null; then pass "passthrough.target_alive ($TARGET still running after the run)"
@@ -305,6 +309,6 @@ case $MODE in
   passthrough) passthrough ;;
   kernel) kernel ;;
 esac
-echo "=== linux-vm ($TARGET): $TOTAL_PASS passed, $TOTAL_FAIL failed in $(( $(date +%s) - T_START ))s"
-echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+echo "=== linux-vm ($TARGET): $TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped in $(( $(date +%s) - T_START ))s"
+echo "$TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"
 [ "$TOTAL_FAIL" -eq 0 ]

@@ -3,6 +3,9 @@
 
 Usage: libiscsi_table.py ALL-512.log ALL-4096.log [READONLY.log [RM-512.log RM-4096.log]]
        libiscsi_table.py --check SUITE.log   (exit 0 iff every test passed)
+       libiscsi_table.py --counts LOG        (one line: N tests: P passed,
+                                              F failed, S skipped, R no result;
+                                              exit 1 if LOG has no test)
 
 A test is FAILED if its block mentions FAILED, SKIPPED if it mentions
 [SKIPPED], passed if it says "passed", and "no result" otherwise (the tool
@@ -125,9 +128,22 @@ def check(path):
     return 1 if bad else 0
 
 
+def counts(path):
+    """--counts LOG: the per-status totals of every test in LOG."""
+    totals = {"passed": 0, "failed": 0, "skipped": 0, "no result": 0}
+    for res in parse(path).values():
+        for _, status, _ in res:
+            totals[status] += 1
+    n = sum(totals.values())
+    print("%d tests: %s" % (n, ", ".join("%d %s" % (v, k) for k, v in totals.items())))
+    return 0 if n else 1
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--check":
         return check(sys.argv[2])
+    if len(sys.argv) == 3 and sys.argv[1] == "--counts":
+        return counts(sys.argv[2])
     if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
@@ -135,7 +151,7 @@ def main():
     b = parse(sys.argv[2])
     ro = parse(sys.argv[3]) if len(sys.argv) > 3 else {}
     # Suites that need a removable medium run on removable LUNs instead.
-    rma = parse(sys.argv[4]) if len(sys.argv) > 5 else {}
+    rma = parse(sys.argv[4]) if len(sys.argv) > 4 else {}
     rmb = parse(sys.argv[5]) if len(sys.argv) > 5 else {}
     if not a and not b:
         print("no iscsi-test-cu results in the logs", file=sys.stderr)

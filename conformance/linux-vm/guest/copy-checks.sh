@@ -72,7 +72,7 @@ pt_abort() {
 copy_checks() {
   A=$(v dev t1l0); B=$(v dev t1l2); C=$(v dev t2l0); bs=$(v bs t1l0)
   xcopy_checks
-  if have_odx; then odx_checks; else note "ODX token checks skipped (LINUX_VM_ODX=1 enables them)"; fi
+  if have_odx; then odx_checks; else skip "ODX token checks" "LINUX_VM_ODX=1 enables them"; fi
 }
 
 xcopy_checks() {

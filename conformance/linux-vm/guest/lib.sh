@@ -40,6 +40,8 @@ have_copy() { [ "${LINUX_VM_COPY:-1}" = 1 ]; }
 have_odx() { [ "${LINUX_VM_ODX:-0}" = 1 ]; }
 # note TEXT: an informational line the host passes through (not counted)
 note() { echo "NOTE $*"; }
+# skip NAME REASON: a check not run here; the host counts it as skipped
+skip() { echo "SKIP $1 ($2)"; }
 # hexbytes FILE [SKIP [COUNT]]: the file's bytes as lowercase hex, one per line
 hexbytes() { od -An -v -tx1 ${2:+-j $2} ${3:+-N $3} "$1" | tr -s ' ' '\n' | grep -v '^$'; }
 # decbytes FILE [SKIP [COUNT]]: the same as unsigned decimals

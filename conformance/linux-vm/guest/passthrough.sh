@@ -238,9 +238,9 @@ for lab in $LABELS; do
   cnt=$((1048576 / bs))   # 1 MiB
   s=$(v dev "$lab"); d=$(v dev "$peer")
   check "$lab.ddpt_copy_verify_to_$peer" c_ddpt_copy "$s" "$d" "$bs" "$cnt" 2048 4096
-  if [ "$PT_DEV" = scsi-block ]; then note "$lab: miscompare check skipped: QEMU's scsi-block completes VERIFY(BYTCHK=1) itself"
+  if [ "$PT_DEV" = scsi-block ]; then skip "$lab.ddpt_verify_miscompare_$peer" "QEMU's scsi-block completes VERIFY(BYTCHK=1) itself"
   else check "$lab.ddpt_verify_miscompare_$peer" c_ddpt_verify_miscompare "$s" "$d" "$bs" "$cnt" 2048 4096; fi
 done
 
-if have_copy; then copy_checks; else note "copy offload checks skipped (LINUX_VM_COPY=0)"; fi
+if have_copy; then copy_checks; else skip "copy offload checks" "LINUX_VM_COPY=0"; fi
 finish

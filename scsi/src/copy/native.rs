@@ -7,6 +7,7 @@
 //! copy, or any other error) is not an error here: the caller copies the
 //! rest by reading and writing, which also gives precise read/write errors.
 
+use crate::backend::file::clone_range;
 use std::fs::File;
 use std::io;
 use std::os::unix::io::AsRawFd;
@@ -87,28 +88,6 @@ fn copy_blocking(
         copied: done,
         cloned: false,
     }
-}
-
-fn clone_range(src: &File, src_off: u64, dst: &File, dst_off: u64, len: u64) -> io::Result<()> {
-    let arg = libc::file_clone_range {
-        src_fd: i64::from(src.as_raw_fd()),
-        src_offset: src_off,
-        src_length: len,
-        dest_offset: dst_off,
-    };
-    // SAFETY: both descriptors are open for the duration of the call (the
-    // `File`s are borrowed) and `arg` is a valid `file_clone_range`.
-    let r = unsafe {
-        libc::ioctl(
-            dst.as_raw_fd(),
-            libc::FICLONERANGE,
-            &arg as *const libc::file_clone_range,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 /// One `copy_file_range(2)` call with explicit offsets (file positions are

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 mod snapshot;
+pub(crate) use snapshot::clone_range;
 
 /// Reads up to this size are first tried on the runtime thread with
 /// `RWF_NOWAIT`; larger ones go to the blocking pool directly so that a big

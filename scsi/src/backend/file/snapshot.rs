@@ -266,7 +266,13 @@ fn clone_plan(ranges: &[(u64, u64)], align: u64) -> io::Result<Vec<(u64, u64)>> 
 /// `FICLONERANGE`: share `len` bytes of `src` at `src_off` into `dst` at
 /// `dst_off` (offsets aligned to the block size; `len` too, unless the
 /// range ends at the end of `src`).
-fn clone_range(src: &File, src_off: u64, dst: &File, dst_off: u64, len: u64) -> io::Result<()> {
+pub(crate) fn clone_range(
+    src: &File,
+    src_off: u64,
+    dst: &File,
+    dst_off: u64,
+    len: u64,
+) -> io::Result<()> {
     let arg = libc::file_clone_range {
         src_fd: i64::from(src.as_raw_fd()),
         src_offset: src_off,

@@ -145,10 +145,13 @@ async fn punch_hole_reads_zero_and_mapping_follows() {
     let p = d.path().join("disk.img");
     let b = FileBackend::open_or_create(&p, Some(4 << 20), false).unwrap();
     let caps = b.capabilities();
-    if !caps.unmap || !caps.mapping_status {
-        eprintln!("file system without hole punching/SEEK_DATA; skipping");
-        return;
-    }
+    // ext4, XFS, btrfs and tmpfs all punch holes and answer SEEK_DATA: a
+    // temp dir without them is a failure here, not a silent pass.
+    assert!(
+        caps.unmap && caps.mapping_status,
+        "{} has no hole punching/SEEK_DATA: set TMPDIR to a folder on ext4, XFS, btrfs or tmpfs",
+        d.path().display()
+    );
     assert!(caps.unmapped_reads_zero);
     b.write(0, Bytes::from(vec![1u8; 1 << 20]), false)
         .await
@@ -221,13 +224,13 @@ impl Drop for Loop {
 }
 
 #[tokio::test]
+#[ignore = "needs root and a free loop device; conformance/test.sh runs it as root"]
 async fn block_device_size_discard_and_zeroout() {
     let d = TempDir::new("fb-blk");
     let img = d.path().join("blk.img");
     std::fs::write(&img, vec![0xA5u8; 8 << 20]).unwrap();
     let Some(lo) = Loop::attach(&img) else {
-        eprintln!("no loop devices here; skipping");
-        return;
+        panic!("losetup -f --show failed: not root, or no loop device");
     };
     let b = FileBackend::open_or_create(Path::new(&lo.0), None, false).unwrap();
     assert_eq!(b.size(), 8 << 20);
