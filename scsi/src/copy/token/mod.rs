@@ -49,6 +49,23 @@ pub type Store = TokenStore<u64, SharedClock>;
 pub(crate) struct Source {
     pub lu: Arc<LogicalUnit>,
     pub snapshot: Option<Arc<dyn Snapshot>>,
+    /// The target and LUN the POPULATE TOKEN came through: the labels of
+    /// `xtgt_rod_tokens` for this token.
+    pub target: Arc<str>,
+    pub lun: u64,
+}
+
+impl Source {
+    /// Count this token in `xtgt_rod_tokens{target,lun}` (+1 when it is
+    /// recorded, -1 when it is forgotten).
+    pub(crate) fn count(&self, delta: f64) {
+        metrics::gauge!(
+            "xtgt_rod_tokens",
+            "target" => self.target.to_string(),
+            "lun" => self.lun.to_string()
+        )
+        .increment(delta);
+    }
 }
 
 /// The copy manager's ROD token state.
@@ -135,13 +152,12 @@ impl Odx {
     /// count them and log each.
     pub(crate) fn reaped(&self, ids: &[TokenId], event: &'static str) {
         for &id in ids {
-            self.sources.remove(&id);
+            self.forget(id);
             tracing::debug!(token = id, event, "ROD token died");
         }
         if !ids.is_empty() {
             metrics::counter!("xtgt_rod_token_events_total", "event" => event)
                 .increment(ids.len() as u64);
-            self.gauge();
         }
     }
 
@@ -154,8 +170,16 @@ impl Odx {
         self.reaped(&ids, "expired");
     }
 
-    pub(crate) fn gauge(&self) {
-        metrics::gauge!("xtgt_rod_tokens").set(self.store.stats().live as f64);
+    /// Drop what a dead token copied from (its snapshot goes) and its
+    /// count in `xtgt_rod_tokens`. True if the token was still recorded.
+    pub(crate) fn forget(&self, id: TokenId) -> bool {
+        match self.sources.remove(&id) {
+            Some((_, source)) => {
+                source.count(-1.0);
+                true
+            }
+            None => false,
+        }
     }
 
     pub(crate) fn source(&self, id: TokenId) -> Option<Source> {

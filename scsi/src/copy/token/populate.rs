@@ -132,16 +132,16 @@ impl Odx {
             RodType::ChangeVulnerable => None,
         };
         let created = self.store.create(request).map_err(token_error)?;
-        self.sources.insert(
-            created.info.id,
-            Source {
-                lu: lu.clone(),
-                snapshot,
-            },
-        );
+        let source = Source {
+            lu: lu.clone(),
+            snapshot,
+            target: Arc::from(ctx.nexus.target.name.as_str()),
+            lun: ctx.lun,
+        };
+        source.count(1.0);
+        self.sources.insert(created.info.id, source);
         drop(freeze);
         metrics::counter!("xtgt_rod_token_events_total", "event" => "created").increment(1);
-        self.gauge();
         tracing::debug!(
             token = created.info.id,
             initiator = %ctx.nexus.initiator_port,

@@ -193,9 +193,8 @@ impl Odx {
         if matches!(
             e,
             TokenError::Expired | TokenError::Revoked | TokenError::Cancelled | TokenError::Deleted
-        ) && self.sources.remove(&id).is_some()
-        {
-            self.gauge();
+        ) {
+            self.forget(id);
         }
         token_error(e)
     }
