@@ -122,7 +122,7 @@ counters() {
         fi
     done
     COPY=$(metric_sum "$snap" xtgt_copy_bytes_total)
-    NATIVE=$(metric_sum "$snap" 'xtgt_copy_bytes_total{method="native"}')
+    NATIVE=$(metric_sum "$snap" 'xtgt_copy_bytes_total{method="native"')
     IO=$(($(metric_sum "$snap" xtgt_read_bytes_total) + $(metric_sum "$snap" xtgt_write_bytes_total)))
 }
 
@@ -171,7 +171,7 @@ offload_check() {
     # After a copy the copy counter must exist (and the native one when
     # the copy must have been native).
     # shellcheck disable=SC2046 # the required names are words
-    counters "xcopy: $name (after)" xtgt_copy_bytes_total $([ -n "$want_native" ] && echo 'xtgt_copy_bytes_total{method="native"}') || return
+    counters "xcopy: $name (after)" xtgt_copy_bytes_total $([ -n "$want_native" ] && echo 'xtgt_copy_bytes_total{method="native"') || return
     c1=$COPY n1=$NATIVE io1=$IO
     if [ $((c1 - c0)) -ge "$SIZE" ] && [ $(((io1 - io0) * 100)) -lt "$SIZE" ]; then
         pass "xcopy: $name: copy engine moved $((c1 - c0)) bytes, READ/WRITE moved $((io1 - io0)) (< 1 %)"

@@ -111,7 +111,8 @@ async fn run_segment(
         if let NativeCopy::Copied(n) = native {
             done = n;
             tally.native_bytes += done;
-            metrics::counter!("xtgt_copy_bytes_total", "method" => "native").increment(done);
+            metrics::counter!("xtgt_copy_bytes_total", "method" => "native", "command" => "xcopy")
+                .increment(done);
         }
     }
     if done < seg.length {
@@ -209,7 +210,7 @@ async fn emulate(
             Ok(Ok(n)) => {
                 progress.add_bytes(n);
                 tally.emulated_bytes += n;
-                metrics::counter!("xtgt_copy_bytes_total", "method" => "emulated").increment(n);
+                metrics::counter!("xtgt_copy_bytes_total", "method" => "emulated", "command" => "xcopy").increment(n);
             }
             Ok(Err(e)) => {
                 set.abort_all();
@@ -262,7 +263,8 @@ async fn emulate_overlapping(
         .await?;
         progress.add_bytes(n);
         tally.emulated_bytes += n;
-        metrics::counter!("xtgt_copy_bytes_total", "method" => "emulated").increment(n);
+        metrics::counter!("xtgt_copy_bytes_total", "method" => "emulated", "command" => "xcopy")
+            .increment(n);
         remaining -= n;
     }
     Ok(())
