@@ -8,7 +8,7 @@
 use crate::copy::odx::{CopyOperationStatus, ROD_TOKEN_LEN};
 use crate::sense::ScsiError;
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -103,17 +103,87 @@ impl Drop for EndGuard {
 }
 
 /// The held results of one copy manager.
+///
+/// Commands look their own (nexus, list id) up in a hash map; nothing on
+/// the command path walks all held results. Retention is enforced on
+/// access (an expired record is never returned) and by a sweep that runs
+/// at most once per [`SWEEP_INTERVAL`]; when the map is full, the oldest
+/// finished record goes, found from the front of the begin-order queue.
 #[derive(Debug)]
 pub struct OdxResults {
-    map: Mutex<HashMap<(u64, u32), Arc<OdxRecord>>>,
+    inner: Mutex<Held>,
     retention: Duration,
     max: usize,
+}
+
+/// How often a command may pay for a walk over all held results.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+type Key = (u64, u32);
+
+#[derive(Debug)]
+struct Held {
+    /// Each record with the sequence number of its `begin`.
+    map: HashMap<Key, (u64, Arc<OdxRecord>)>,
+    /// Keys in begin order; an entry whose sequence number no longer
+    /// matches the map's is stale (superseded or removed) and skipped.
+    order: VecDeque<(Key, u64)>,
+    next_seq: u64,
+    last_sweep: Option<Instant>,
+}
+
+impl Held {
+    fn sweep_if_due(&mut self, now: Instant, retention: Duration) {
+        if self
+            .last_sweep
+            .is_some_and(|t| now.saturating_duration_since(t) < SWEEP_INTERVAL)
+        {
+            return;
+        }
+        self.last_sweep = Some(now);
+        self.map.retain(|_, (_, r)| !r.expired(now, retention));
+        let map = &self.map;
+        self.order
+            .retain(|(k, seq)| map.get(k).is_some_and(|(s, _)| s == seq));
+    }
+
+    fn current(&self, key: &Key, seq: u64) -> bool {
+        self.map.get(key).is_some_and(|(s, _)| *s == seq)
+    }
+
+    /// Remove the finished record that began first; false if every held
+    /// record is still running.
+    fn evict_oldest_finished(&mut self) -> bool {
+        while let Some(&(k, seq)) = self.order.front() {
+            if self.current(&k, seq) {
+                break;
+            }
+            self.order.pop_front();
+        }
+        let found = self.order.iter().position(|(k, seq)| {
+            self.map
+                .get(k)
+                .is_some_and(|(s, r)| s == seq && !r.running())
+        });
+        match found.and_then(|i| self.order.remove(i)) {
+            Some((k, _)) => {
+                self.map.remove(&k);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl OdxResults {
     pub fn new(retention: Duration, max: usize) -> Self {
         Self {
-            map: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Held {
+                map: HashMap::new(),
+                order: VecDeque::new(),
+                next_seq: 0,
+                last_sweep: None,
+            }),
             retention,
             max: max.max(1),
         }
@@ -131,23 +201,15 @@ impl OdxResults {
         lu: u64,
     ) -> Result<Arc<OdxRecord>, ScsiError> {
         let now = Instant::now();
-        let mut map = lock(&self.map);
-        map.retain(|_, r| !r.expired(now, self.retention));
-        if map.get(&(nexus, list_id)).is_some_and(|r| r.running()) {
-            return Err(ScsiError::OperationInProgress);
-        }
-        if !map.contains_key(&(nexus, list_id)) && map.len() >= self.max {
-            let oldest = map
-                .iter()
-                .filter_map(|(k, r)| lock(&r.finished).map(|t| (t, *k)))
-                .min()
-                .map(|(_, k)| k);
-            match oldest {
-                Some(k) => {
-                    map.remove(&k);
-                }
-                None => return Err(ScsiError::OperationInProgress),
+        let key = (nexus, list_id);
+        let mut held = lock(&self.inner);
+        held.sweep_if_due(now, self.retention);
+        if let Some((_, r)) = held.map.get(&key) {
+            if r.running() {
+                return Err(ScsiError::OperationInProgress);
             }
+        } else if held.map.len() >= self.max && !held.evict_oldest_finished() {
+            return Err(ScsiError::OperationInProgress);
         }
         let r = Arc::new(OdxRecord {
             service_action,
@@ -159,7 +221,10 @@ impl OdxResults {
             outcome: Mutex::new(Outcome::Running),
             finished: Mutex::new(None),
         });
-        map.insert((nexus, list_id), r.clone());
+        let seq = held.next_seq;
+        held.next_seq += 1;
+        held.map.insert(key, (seq, r.clone()));
+        held.order.push_back((key, seq));
         Ok(r)
     }
 
@@ -170,16 +235,22 @@ impl OdxResults {
 
     pub fn get(&self, nexus: u64, list_id: u32) -> Option<Arc<OdxRecord>> {
         let now = Instant::now();
-        let mut map = lock(&self.map);
-        map.retain(|_, r| !r.expired(now, self.retention));
-        map.get(&(nexus, list_id)).cloned()
+        let key = (nexus, list_id);
+        let mut held = lock(&self.inner);
+        held.sweep_if_due(now, self.retention);
+        let (_, r) = held.map.get(&key)?;
+        if r.expired(now, self.retention) {
+            held.map.remove(&key);
+            return None;
+        }
+        Some(r.clone())
     }
 
     /// The nexus is gone: its finished results go; its running operations
     /// (IMMED copies) are told to stop at their next step, finish as
     /// terminated with the blocks done, then age out.
     pub fn nexus_lost(&self, nexus: u64) {
-        lock(&self.map).retain(|(n, _), r| {
+        lock(&self.inner).map.retain(|(n, _), (_, r)| {
             if *n != nexus {
                 return true;
             }
@@ -193,7 +264,7 @@ impl OdxResults {
     /// The LU `lu` (NAA id) was reset: its running operations stop at
     /// their next step and finish terminated with the blocks done.
     pub fn abort_lu(&self, lu: u64) {
-        for r in lock(&self.map).values() {
+        for (_, r) in lock(&self.inner).map.values() {
             if r.lu == lu && r.running() {
                 r.abort.store(true, Ordering::Release);
             }
@@ -201,7 +272,7 @@ impl OdxResults {
     }
 
     pub fn len(&self) -> usize {
-        lock(&self.map).len()
+        lock(&self.inner).map.len()
     }
 
     pub fn is_empty(&self) -> bool {
