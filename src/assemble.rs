@@ -2,12 +2,13 @@
 //! backends, logical units, target ports, the device server and the iSCSI
 //! server configuration.
 
-use crate::config::{format_size, BackendKind, Config, Lun, Target};
+use crate::config::{format_size, BackendKind, Config, Lun, OdxSettings, Target};
 use iscsi::{ServerConfig, TargetConfig};
 use scsi::access::AccessPolicy;
 use scsi::backend::file::FileBackend;
 use scsi::backend::memory::MemoryBackend;
 use scsi::backend::Backend;
+use scsi::copy::odx::{OdxConfig, OdxLimits};
 use scsi::device::MediumConfig;
 use scsi::{DeviceServer, LogicalUnit, LuConfig, TargetPort};
 use std::collections::BTreeMap;
@@ -189,6 +190,29 @@ fn port_access(t: &TargetConfig) -> scsi::copy::PortAccess {
     }
 }
 
+/// The copy manager's ODX configuration from the `[odx]` section: the
+/// advertised inactivity timeouts (VPD 0x8F, also the token store's), the
+/// store limits, the WRITE USING TOKEN work budget, the authorization
+/// switch and the result retention; everything else keeps its default.
+pub fn odx_config(s: &OdxSettings) -> OdxConfig {
+    let d = OdxConfig::default();
+    OdxConfig {
+        limits: OdxLimits {
+            default_inactivity_timeout_secs: s.default_inactivity_timeout_secs,
+            max_inactivity_timeout_secs: s.max_inactivity_timeout_secs,
+            ..d.limits.clone()
+        },
+        // The config bounds both far below usize::MAX on any 64-bit host.
+        max_live_tokens: usize::try_from(s.max_live_tokens).unwrap_or(usize::MAX),
+        max_tokens_per_initiator: usize::try_from(s.max_tokens_per_initiator).unwrap_or(usize::MAX),
+        max_bytes_represented: u128::from(s.max_bytes_represented),
+        max_wut_duration: s.write_using_token_budget,
+        allow_any_token_holder: s.allow_any_token_holder,
+        result_retention: s.result_retention,
+        ..d
+    }
+}
+
 /// Open every backend and build the device server.
 pub fn build(cfg: &Config) -> Result<Assembly, AssembleError> {
     let mut ports = Vec::with_capacity(cfg.targets.len());
@@ -205,14 +229,18 @@ pub fn build(cfg: &Config) -> Result<Assembly, AssembleError> {
             port,
         });
     }
-    let device = Arc::new(DeviceServer::new(ports));
-    // EXTENDED COPY may name LUs of other targets only where this initiator
+    let mut device = DeviceServer::new(ports);
+    // EXTENDED COPY may name LUs of other targets, and WRITE USING TOKEN
+    // may use a token of another target's LU, only where this initiator
     // could log in too (ACL, same CHAP credential): scsi::copy::AclResolver.
-    device
-        .copy
-        .set_resolver(Arc::new(scsi::copy::AclResolver::from_port_access(
+    device.copy = scsi::copy::CopyManager::with_odx(
+        scsi::copy::CopyLimits::default(),
+        Arc::new(scsi::copy::AclResolver::from_port_access(
             targets.iter().map(port_access).collect(),
-        )));
+        )),
+        odx_config(&cfg.odx),
+    );
+    let device = Arc::new(device);
     Ok(Assembly {
         device,
         targets,
@@ -277,6 +305,38 @@ mod tests {
         assert_eq!(lu.config.naa_id, naa_id("iqn.2026-11.com.example:a", 3));
         assert_eq!(lu.backend.size(), 1 << 20);
         assert_eq!(a.device.targets.len(), 2);
+    }
+
+    #[test]
+    fn odx_defaults_agree_with_the_copy_manager() {
+        // No [odx] section: exactly what a copy manager without
+        // configuration uses, so the README's defaults are both.
+        assert_eq!(odx_config(&OdxSettings::default()), OdxConfig::default());
+    }
+
+    #[test]
+    fn odx_section_reaches_the_copy_manager() {
+        let toml = "[odx]\nmax_live_tokens = 1000\nmax_tokens_per_initiator = 10\nmax_bytes_represented = \"1GiB\"\n\
+                    default_inactivity_timeout_secs = 5\nmax_inactivity_timeout_secs = 30\n\
+                    write_using_token_budget_ms = 20\nallow_any_token_holder = true\nresult_retention_secs = 7\n\
+                    [[targets]]\niqn = \"iqn.2026-11.com.example:a\"\n[[targets.luns]]\nlun = 0\nbackend = \"memory\"\nsize = \"1MiB\"\n";
+        let cfg =
+            crate::config::load_str("t", toml, std::path::Path::new("."), Vec::new()).unwrap();
+        let a = build(&cfg).unwrap();
+        let c = &a.device.copy.odx().unwrap().config;
+        assert_eq!(c.max_live_tokens, 1000);
+        assert_eq!(c.max_tokens_per_initiator, 10);
+        assert_eq!(c.max_bytes_represented, 1 << 30);
+        assert_eq!(c.limits.default_inactivity_timeout_secs, 5);
+        assert_eq!(c.limits.max_inactivity_timeout_secs, 30);
+        assert_eq!(c.max_wut_duration, std::time::Duration::from_millis(20));
+        assert!(c.allow_any_token_holder);
+        assert_eq!(c.result_retention, std::time::Duration::from_secs(7));
+        // The advertised limits are the configured ones (VPD 0x8F).
+        let lu = &a.targets[0].port.luns[&0];
+        let vpd = a.device.copy.third_party_copy_descriptors(lu);
+        assert_eq!(&vpd[..4], &[0x00, 0x00, 0x00, 0x20]);
+        assert_eq!(&vpd[12..20], &[0, 0, 0, 30, 0, 0, 0, 5]);
     }
 
     #[test]

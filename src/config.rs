@@ -8,10 +8,12 @@
 //! be valid. Nothing here panics on any input.
 
 mod names;
+mod odx;
 mod raw;
 mod size;
 
 pub use names::validate_iscsi_name;
+pub use odx::OdxSettings;
 pub use size::{format_size, parse_size};
 
 use std::collections::{BTreeMap, HashSet};
@@ -78,6 +80,8 @@ pub struct Config {
     /// Default tracing filter when `RUST_LOG` is not set.
     pub log: String,
     pub targets: Vec<Target>,
+    /// The `[odx]` section: ODX token limits and timeouts.
+    pub odx: OdxSettings,
     /// Accepted but questionable settings, logged at start.
     pub warnings: Vec<String>,
 }
@@ -287,6 +291,7 @@ impl Checker<'_> {
 fn validate(source: &str, base_dir: &Path, raw: raw::RawConfig) -> Result<Config, ConfigError> {
     let c = Checker { source };
     let server = validate_server(&c, raw.server.unwrap_or_default())?;
+    let odx = odx::validate_odx(&c, raw.odx.unwrap_or_default())?;
     let log =
         match raw.log {
             Some(l) if l.trim().is_empty() => return Err(c.err(
@@ -342,6 +347,7 @@ fn validate(source: &str, base_dir: &Path, raw: raw::RawConfig) -> Result<Config
         server,
         log,
         targets,
+        odx,
         warnings,
     })
 }

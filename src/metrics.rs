@@ -65,7 +65,7 @@ fn describe() {
     describe_counter!(
         "xtgt_copy_bytes_total",
         Unit::Bytes,
-        "Bytes moved by the copy manager, by method (native, emulated)"
+        "Bytes moved by the copy manager (EXTENDED COPY, WRITE USING TOKEN), by method (native, emulated)"
     );
     describe_counter!(
         "xtgt_copy_commands_total",
@@ -74,6 +74,11 @@ fn describe() {
     describe_gauge!(
         "xtgt_copies_in_flight",
         "EXTENDED COPY commands running now"
+    );
+    describe_gauge!("xtgt_rod_tokens", "Live ROD tokens (ODX)");
+    describe_counter!(
+        "xtgt_rod_token_events_total",
+        "ROD token events: created, revoked, expired, deleted, cancelled, refused (store full)"
     );
 }
 

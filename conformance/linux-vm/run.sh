@@ -16,7 +16,8 @@
 #   LINUX_VM_TARGET=tgt    use Debian's tgtd instead of xtgt (for comparison)
 #   LINUX_VM_COPY=0        leave out the copy offload checks (guest/copy-checks.sh;
 #                          default on for xtgt, off for tgt which has no copy offload)
-#   LINUX_VM_ODX=1         also run the ODX token checks (off until tokens land)
+#   LINUX_VM_ODX=0         leave out the ODX token checks (ddpt --odx, ddptctl; default on
+#                          for xtgt, off for tgt which has no ODX)
 #   VERBOSE=1              print every check's output, not only failures'
 #   XTGT_CACHE=dir         cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/xtgt)
 #   VM_TIMEOUT=seconds     per guest run (default 240)
@@ -39,6 +40,7 @@ VM_TIMEOUT=${VM_TIMEOUT:-240}
 DEV=${LINUX_VM_DEV:-scsi-generic}
 # tgt has no copy offload: its copy checks would only fail
 if [ "$TARGET" = tgt ]; then COPY_DEFAULT=0; else COPY_DEFAULT=1; fi
+ODX_DEFAULT=$COPY_DEFAULT
 case $MODE in all|passthrough|kernel) ;; *) echo "usage: $0 [all|passthrough|kernel]" >&2; exit 2;; esac
 case $TARGET in xtgt|tgt) ;; *) echo "LINUX_VM_TARGET must be xtgt or tgt" >&2; exit 2;; esac
 
@@ -257,7 +259,7 @@ passthrough() {
   start_host_target || return 0
   local ov=$W/ov-pt; mkdir -p "$ov"
   cp "${LINUX_VM_SCRIPT:-$HERE/guest/passthrough.sh}" "$ov/test.sh"; cp "$HERE/guest/copy-checks.sh" "$ov/"
-  printf 'PT_LUNS="%s"\nPT_DEV=%s\nLINUX_VM_COPY=%s\nLINUX_VM_ODX=%s\nVERBOSE=%s\n' "$PT_LUNS" "$DEV" "${LINUX_VM_COPY:-$COPY_DEFAULT}" "${LINUX_VM_ODX:-0}" "${VERBOSE:-0}" > "$ov/env.sh"
+  printf 'PT_LUNS="%s"\nPT_DEV=%s\nLINUX_VM_COPY=%s\nLINUX_VM_ODX=%s\nVERBOSE=%s\n' "$PT_LUNS" "$DEV" "${LINUX_VM_COPY:-$COPY_DEFAULT}" "${LINUX_VM_ODX:-$ODX_DEFAULT}" "${VERBOSE:-0}" > "$ov/env.sh"
   local args=(-iscsi "initiator-name=iqn.2026-11.com.example:linux-vm-qemu" -device virtio-scsi-pci,id=scsi0)
   local n=0 e lab t l rest iqn
   for e in $PT_LUNS; do

@@ -9,6 +9,21 @@ pub(super) struct RawConfig {
     pub server: Option<RawServer>,
     pub log: Option<String>,
     pub targets: Option<Vec<RawTarget>>,
+    pub odx: Option<RawOdx>,
+}
+
+/// `[odx]`: ODX token limits and timeouts (see `odx.rs`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOdx {
+    pub max_live_tokens: Option<u64>,
+    pub max_tokens_per_initiator: Option<u64>,
+    pub max_bytes_represented: Option<SizeValue>,
+    pub default_inactivity_timeout_secs: Option<u32>,
+    pub max_inactivity_timeout_secs: Option<u32>,
+    pub write_using_token_budget_ms: Option<u64>,
+    pub allow_any_token_holder: Option<bool>,
+    pub result_retention_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -467,3 +467,124 @@ fn arbitrary_input_never_panics() {
         let _ = load_t(&src[..i]);
     }
 }
+
+#[test]
+fn odx_defaults_without_a_section() {
+    let c = load_t(&one_lun("")).unwrap();
+    assert_eq!(c.odx, OdxSettings::default());
+    assert_eq!(c.odx.max_live_tokens, 262_144);
+    assert_eq!(c.odx.max_tokens_per_initiator, 131_072);
+    assert_eq!(c.odx.max_bytes_represented, 1 << 48);
+    assert_eq!(c.odx.default_inactivity_timeout_secs, 60);
+    assert_eq!(c.odx.max_inactivity_timeout_secs, 600);
+    assert_eq!(
+        c.odx.write_using_token_budget,
+        std::time::Duration::from_millis(1000)
+    );
+    assert!(!c.odx.allow_any_token_holder);
+    assert_eq!(c.odx.result_retention, std::time::Duration::from_secs(300));
+    assert_eq!(load(None, no_env()).unwrap().odx, OdxSettings::default());
+}
+
+#[test]
+fn odx_section_sets_every_key() {
+    let toml = format!(
+        "[odx]\nmax_live_tokens = 1000\nmax_tokens_per_initiator = 10\nmax_bytes_represented = \"1TiB\"\n\
+         default_inactivity_timeout_secs = 5\nmax_inactivity_timeout_secs = 30\n\
+         write_using_token_budget_ms = 20\nallow_any_token_holder = true\nresult_retention_secs = 7\n{}",
+        one_lun("")
+    );
+    let c = load_t(&toml).unwrap();
+    assert_eq!(
+        c.odx,
+        OdxSettings {
+            max_live_tokens: 1000,
+            max_tokens_per_initiator: 10,
+            max_bytes_represented: 1 << 40,
+            default_inactivity_timeout_secs: 5,
+            max_inactivity_timeout_secs: 30,
+            write_using_token_budget: std::time::Duration::from_millis(20),
+            allow_any_token_holder: true,
+            result_retention: std::time::Duration::from_secs(7),
+        }
+    );
+    // A byte count works as well as a size string.
+    let toml = format!("[odx]\nmax_bytes_represented = 1048576\n{}", one_lun(""));
+    assert_eq!(load_t(&toml).unwrap().odx.max_bytes_represented, 1 << 20);
+}
+
+#[test]
+fn odx_small_limits_pull_the_dependent_defaults_down() {
+    // A store of 100 tokens: the per-initiator default (131072) would be
+    // out of range, so it follows max_live_tokens; same for the timeouts.
+    let toml = format!(
+        "[odx]\nmax_live_tokens = 100\nmax_inactivity_timeout_secs = 10\n{}",
+        one_lun("")
+    );
+    let c = load_t(&toml).unwrap();
+    assert_eq!(c.odx.max_tokens_per_initiator, 100);
+    assert_eq!(c.odx.default_inactivity_timeout_secs, 10);
+}
+
+#[test]
+fn odx_bad_values_name_the_key_and_the_valid_range() {
+    for (k, v, hint) in [
+        ("max_live_tokens", "0", "1..=16777216"),
+        ("max_live_tokens", "16777217", "1..=16777216"),
+        ("max_tokens_per_initiator", "0", "1..=262144"),
+        (
+            "max_tokens_per_initiator",
+            "262145",
+            "at most odx.max_live_tokens",
+        ),
+        ("max_bytes_represented", "0", "positive size"),
+        ("max_bytes_represented", "\"12 parsecs\"", "12 parsecs"),
+        ("default_inactivity_timeout_secs", "0", "1..=600"),
+        (
+            "default_inactivity_timeout_secs",
+            "601",
+            "at most odx.max_inactivity_timeout_secs",
+        ),
+        ("max_inactivity_timeout_secs", "0", "1..=86400"),
+        ("max_inactivity_timeout_secs", "86401", "1..=86400"),
+        ("write_using_token_budget_ms", "0", "1..=3000"),
+        ("write_using_token_budget_ms", "4000", "about 4 s"),
+        ("result_retention_secs", "0", "1..=86400"),
+    ] {
+        let toml = format!("[odx]\n{k} = {v}\n{}", one_lun(""));
+        let e = err_of(&toml);
+        assert_eq!(e.key, format!("odx.{k}"), "{k} = {v}: {e}");
+        assert!(e.message.contains(hint), "{k} = {v}: {e}");
+        assert_eq!(e.source, "test.toml");
+    }
+    // Wrong types and unknown keys are named too.
+    let e = err_of(&format!(
+        "[odx]\nallow_any_token_holder = [1]\n{}",
+        one_lun("")
+    ));
+    assert_eq!(e.key, "odx.allow_any_token_holder", "{e}");
+    let e = err_of(&format!("[odx]\nmax_tokens = 5\n{}", one_lun("")));
+    assert!(e.message.contains("max_tokens"), "{e}");
+}
+
+#[test]
+fn env_overrides_odx_keys() {
+    let env = vec![
+        (
+            "XTGT_ODX__WRITE_USING_TOKEN_BUDGET_MS".to_string(),
+            "25".to_string(),
+        ),
+        (
+            "XTGT_ODX__ALLOW_ANY_TOKEN_HOLDER".to_string(),
+            "true".to_string(),
+        ),
+    ];
+    let c = load(None, env).unwrap();
+    assert_eq!(
+        c.odx.write_using_token_budget,
+        std::time::Duration::from_millis(25)
+    );
+    assert!(c.odx.allow_any_token_holder);
+    let env = vec![("XTGT_ODX__MAX_LIVE_TOKENS".to_string(), "0".to_string())];
+    assert_eq!(load(None, env).unwrap_err().key, "odx.max_live_tokens");
+}
