@@ -14,17 +14,24 @@
 #    to target A; RRTI twice gives the same token; WRITE USING TOKEN from a
 #    session of initiator 2 to target B, another LU: backing files equal.
 #    A token with one byte flipped: 0x23/0x05; DEL_TKN then reuse: 0x23/0x09.
-# 3. A write to the source of a change-vulnerable token (memory LU): 0x23/0x06.
+# 3. A write to the source of a change-vulnerable token (memory LU, and a file
+#    LU on the host file system, e.g. ext4): 0x23/0x06; a write outside its
+#    ranges does not revoke it.
 # 4. An initiator not allowed on the source's target: 0x26/0x15, and nothing
 #    written (files and /metrics unchanged; /metrics must be readable).
-# 5. The zero token (0xFFFF0001) zeroes its ranges.
-# 6. Time slicing: with write_using_token_budget_ms = 20, WRITE USING TOKENs
-#    of 256 MiB over a 512 MiB emulated copy (file LU -> memory LU) end with
+# 5. The zero token (0xFFFF0001) zeroes its ranges. A token idle past its
+#    inactivity timeout (1 s) is expired by the periodic sweep (/metrics)
+#    and then answers 0x23/0x07. After a LOGICAL UNIT RESET of its source a
+#    token answers 0x23/0x08 and nothing is written.
+# 6. Limits: with max_live_tokens = 3 the 4th POPULATE TOKEN gets 0x55/0x0D
+#    and the 3 live tokens keep working.
+# 7. Time slicing: with write_using_token_budget_ms = 20, WRITE USING TOKENs
+#    of 256 MiB over a 1 GiB (ODX_SLICE_MIB) emulated copy (file LU -> memory LU) end with
 #    COPY ABORTED 0x0D/0x04, VALID=1, INFORMATION = blocks written, RRTI
 #    0x04 with the same count; continuing like Windows (OFFSET INTO ROD
 #    advanced) finishes byte-exact; no GOOD with fewer blocks than asked;
 #    each command returns within 4 s.
-# 7. As root with mkfs.xfs and a loop device: on XFS a point-in-time token
+# 8. As root with mkfs.xfs and a loop device: on XFS a point-in-time token
 #    survives a write to its source (the copy has the old data), and the
 #    copy goes method="native" (xtgt_copy_bytes_total).
 #
@@ -39,7 +46,7 @@ IQN_B=iqn.2026-11.org.xtgt.conformance:odx-b
 INIT1=iqn.2026-11.org.xtgt.conformance:host1
 INIT2=iqn.2026-11.org.xtgt.conformance:host2
 INTRUDER=iqn.2026-11.org.xtgt.conformance:intruder
-SLICE_MIB=${ODX_SLICE_MIB:-512}
+SLICE_MIB=${ODX_SLICE_MIB:-1024}
 PROBE="python3 $CONF_DIR/tools/odx_probe.py"
 MNT=
 
@@ -84,8 +91,9 @@ counters() {
     echo "copy=$c write=$w read=$r"
 }
 
+fstype() { findmnt -n -o FSTYPE -T "$1" 2>/dev/null || stat -f -c %T "$1"; }
 host_types() {
-    case $(findmnt -n -o FSTYPE -T "$1" 2>/dev/null || stat -f -c %T "$1") in
+    case $(fstype "$1") in
     xfs | btrfs) echo 00800000,00800001,ffff0001 ;;
     *) echo 00800001,ffff0001 ;;
     esac
@@ -117,8 +125,11 @@ run_main() {
     probe vpd "$INIT1@$IQN_A/0" "$(host_types "$dir")" 300 30
     probe vpd "$INIT1@$IQN_A/1" 00800001,ffff0001 300 30
     probe copy "$INIT1@$IQN_A/0" "$INIT2@$IQN_B/0" "$dir/a0.img" "$dir/b0.img"
-    probe revoke "$INIT1@$IQN_A/1" "$INIT2@$IQN_B/1"
+    probe revoke "memory LU" "$INIT1@$IQN_A/1" "$INIT2@$IQN_B/1"
+    probe revoke "$(fstype "$dir") file LU" "$INIT1@$IQN_A/0" "$INIT2@$IQN_B/1"
     probe zero "$INIT2@$IQN_B/1"
+    probe expiry "$INIT1@$IQN_A/1" "$INIT2@$IQN_B/1" "$METRICS"
+    probe cancel "$INIT1@$IQN_A/1" "$INIT2@$IQN_B/1"
     local sums0 sums1
     sums0=$(md5sum "$dir/a0.img" "$dir/b0.img")
     before=$(counters) || before=
@@ -148,13 +159,14 @@ run_slicing() {
     head -c $((SLICE_MIB << 20)) /dev/urandom >"$dir/src.img"
     {
         printf '[server]\nlisten = ["127.0.0.1:0"]\nmetrics_listen = "127.0.0.1:0"\n\n'
-        printf '[odx]\nwrite_using_token_budget_ms = 20\n\n'
+        printf '[odx]\nwrite_using_token_budget_ms = 20\nmax_live_tokens = 3\n\n'
         printf '[[targets]]\niqn = "%s"\n' "$IQN_A"
         lun_file 0 "$dir/src.img" "${SLICE_MIB}MiB"
         printf '\n[[targets]]\niqn = "%s"\n' "$IQN_B"
         lun_memory 0 "${SLICE_MIB}MiB"
     } >"$WORK/slice.toml"
     start_xtgt "$WORK/slice.toml" || return 1
+    probe limits "$INIT1@$IQN_A/0" "$INIT2@$IQN_B/0" 3 "$METRICS"
     # 256 MiB per WRITE USING TOKEN: Windows' largest transfer.
     probe slicing "$INIT1@$IQN_A/0" "$INIT2@$IQN_B/0" "$dir/src.img" "$blocks" 524288 2000
     stop_xtgt

@@ -14,6 +14,8 @@ use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -168,6 +170,7 @@ async fn run(cfg: config::Config) -> ExitCode {
         device.clone(),
     );
     tokio::spawn(signals.watch(shutdown.clone()));
+    tokio::spawn(sweep_tokens(device.clone(), shutdown.clone()));
     let served = server.serve(listeners, shutdown.clone()).await;
     shutdown.cancel();
     tracing::info!("flushing backends");
@@ -180,6 +183,23 @@ async fn run(cfg: config::Config) -> ExitCode {
         Err(e) => {
             eprintln!("xtgt: the iSCSI server failed: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// How often idle ROD tokens are expired when no token command does it, so
+/// that a token nobody uses again still releases its point-in-time clone
+/// (disk space) and its place in the store soon after its inactivity
+/// timeout. A sweep costs work proportional to what expires.
+const TOKEN_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+async fn sweep_tokens(device: Arc<scsi::DeviceServer>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(TOKEN_SWEEP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => device.copy.sweep_tokens(),
         }
     }
 }

@@ -78,7 +78,7 @@ fn describe() {
     describe_gauge!("xtgt_rod_tokens", "Live ROD tokens (ODX)");
     describe_counter!(
         "xtgt_rod_token_events_total",
-        "ROD token events: created, revoked, expired, deleted, cancelled, refused (store full)"
+        "ROD token events: created, used, revoked, expired, deleted, cancelled, refused (store full)"
     );
 }
 

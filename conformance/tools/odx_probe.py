@@ -9,14 +9,15 @@ one line per check: "PASS name" or "FAIL name" followed by indented detail
 lines. conformance/odx.sh relays these lines and counts them. The exit status
 is 1 if any check failed.
 
-A LU is named IQN/LUN, a session INITIATOR@IQN. Blocks are 512 bytes.
+WHO = INITIATOR@IQN/LUN: a session of INITIATOR to target IQN whose commands
+go to LUN. Blocks are 512 bytes.
 """
-import hashlib
 import os
 import socket
 import struct
 import sys
 import time
+import urllib.request
 
 BS = 512
 FAILED = False
@@ -74,10 +75,13 @@ class Sense:
         self.key = self.asc = self.ascq = None
         self.valid = False
         self.information = None
+        self.sks = None  # sense key specific bytes (3), when SKSV=1
         if len(raw) >= 14 and raw[0] & 0x7F in (0x70, 0x71):
             self.key, self.asc, self.ascq = raw[2] & 0x0F, raw[12], raw[13]
             self.valid = bool(raw[0] & 0x80)
             self.information = int.from_bytes(raw[3:7], "big")
+            if len(raw) >= 18 and raw[15] & 0x80:
+                self.sks = raw[15:18]
         elif len(raw) >= 8 and raw[0] & 0x7F in (0x72, 0x73):
             self.key, self.asc, self.ascq = raw[1] & 0x0F, raw[2], raw[3]
             i = 8
@@ -86,6 +90,8 @@ class Sense:
                 if typ == 0x00 and n >= 0x0A and i + 12 <= len(raw):
                     self.valid = bool(raw[i + 2] & 0x80)
                     self.information = int.from_bytes(raw[i + 4:i + 12], "big")
+                if typ == 0x02 and n >= 0x06 and i + 7 <= len(raw) and raw[i + 4] & 0x80:
+                    self.sks = raw[i + 4:i + 7]
                 i += 2 + n
 
     def kcq(self):
@@ -232,6 +238,19 @@ class Session:
             if not (r.status == 2 and r.sense is not None and r.sense.key == 0x06):
                 return r
         return r
+
+    def lun_reset(self):
+        """LOGICAL UNIT RESET (task management function 5) of this LUN;
+        returns the TMF response code (0 = function complete)."""
+        itt = self.itt
+        self.itt += 1
+        rest = lun_field(self.lun) + struct.pack(">IIIIII", itt, 0xFFFFFFFF, self.cmdsn, self.expstatsn, 0, 0) + bytes(8)
+        self.s.sendall(pdu(0x02 | 0x40, 0x80 | 0x05, b"", rest))
+        while True:
+            h, _ = self._read_pdu()
+            if h[0] & 0x3F == 0x22 and struct.unpack(">I", h[16:20])[0] == itt:
+                self.expstatsn = struct.unpack(">I", h[24:28])[0] + 1
+                return h[2]
 
     def close(self):
         try:
@@ -446,6 +465,17 @@ def sc_vpd(portal, who, expect_types, max_timeout, default_timeout):
            "%s: Supported ROD Types = %s (zero token TOKEN_IN only, the others TOKEN_IN+TOKEN_OUT)"
            % (lu, ",".join("%08x" % t for t in want)),
            "got " + ", ".join("%08x flags %02x" % tf for tf in types))
+    # POPULATE TOKEN with RTV=1 asking for point in time (0x00800000): made
+    # where the LU lists it, else INVALID FIELD IN PARAMETER LIST pointing at
+    # ROD TYPE (byte 8 of the parameter list; SBC-4 POPULATE TOKEN).
+    r = populate_token(s, 0x1901, [(0, 8)], rod_type=PIT_DEFAULT)
+    if PIT_DEFAULT in want:
+        report(r.answer() == "good", "%s: POPULATE TOKEN with RTV=1, ROD type 0x00800000 -> GOOD" % lu, r.answer())
+    else:
+        sks = r.sense.sks if r.sense else None
+        report(r.answer() == "05/26/00" and sks == b"\x80\x00\x08",
+               "%s: POPULATE TOKEN with RTV=1, ROD type 0x00800000 (not made here) -> 0x26/0x00, field pointer byte 8" % lu,
+               "got %s, sense key specific %s" % (r.answer(), sks.hex() if sks else None))
     s.close()
 
 
@@ -498,24 +528,25 @@ def sc_copy(portal, src_who, dst_who, src_file, dst_file):
     dst.close()
 
 
-def sc_revoke(portal, src_who, dst_who):
-    """Change-vulnerable token (a LU without point-in-time snapshots): a
+def sc_revoke(portal, label, src_who, dst_who):
+    """Change-vulnerable token (RTV=1, 0x00800001) on the LU LABEL names: a
     write outside its ranges leaves it usable, a write inside revokes it:
     0x23/0x06."""
     src = open_lu(portal, src_who)
     dst = open_lu(portal, dst_who)
     ranges = [(1024, 64)]
-    token = populate(src, 0x1101, ranges, "revoke", rod_type=PIT_CHANGE_VULNERABLE)
+    name = "revoke (%s)" % label
+    token = populate(src, 0x1101, ranges, name, rod_type=PIT_CHANGE_VULNERABLE)
     if token is None:
         return
     w = write16(src, 4096, os.urandom(8 * BS)).answer()
     a = wut_answer(dst, 0x2101, token, [(0, 64)])
     report(w == "good" and a == "good",
-           "revoke: a write outside the token's ranges leaves it usable", "write %s, WUT %s" % (w, a))
+           name + ": a write outside the token's ranges leaves it usable", "write %s, WUT %s" % (w, a))
     w = write16(src, 1060, os.urandom(8 * BS)).answer()
     a = wut_answer(dst, 0x2102, token, [(0, 64)])
     report(w == "good" and a == "05/23/06",
-           "revoke: a write to the source of a change-vulnerable token -> 0x23/0x06 TOKEN REVOKED",
+           name + ": a write to the source of a change-vulnerable token -> 0x23/0x06 TOKEN REVOKED",
            "write %s, WUT %s" % (w, a))
     src.close()
     dst.close()
@@ -638,14 +669,114 @@ def sc_pit(portal, src_who, dst_who, src_file, dst_file):
     dst.close()
 
 
+def metric_sum(metrics, name, label=""):
+    """Sum of the samples of NAME whose labels contain LABEL, from
+    http://METRICS/metrics; None when it cannot be read."""
+    try:
+        with urllib.request.urlopen("http://%s/metrics" % metrics, timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        key, _, value = line.rpartition(" ")
+        if key.partition("{")[0] == name and label in key:
+            total += float(value)
+    return total
+
+
+def sc_expiry(portal, src_who, dst_who, metrics):
+    """A token whose INACTIVITY TIMEOUT (1 s) passes with no command at all
+    is expired by xtgt's periodic sweep (xtgt_rod_tokens drops, an
+    "expired" event is counted), and a late WRITE USING TOKEN gets
+    0x23/0x07 TOKEN EXPIRED."""
+    src = open_lu(portal, src_who)
+    dst = open_lu(portal, dst_who)
+    before = metric_sum(metrics, "xtgt_rod_token_events_total", 'event="expired"')
+    token = populate(src, 0x1601, [(0, 64)], "expiry", timeout=1)
+    if token is None:
+        return
+    live = metric_sum(metrics, "xtgt_rod_tokens")
+    time.sleep(3.5)
+    after = metric_sum(metrics, "xtgt_rod_token_events_total", 'event="expired"')
+    live_after = metric_sum(metrics, "xtgt_rod_tokens")
+    ok = None not in (before, after, live, live_after) and after == before + 1 and live_after == live - 1
+    report(ok, "expiry: an idle token expires on its own 1 s after its last use "
+           "(xtgt_rod_tokens -1, xtgt_rod_token_events_total{event=\"expired\"} +1)",
+           "expired events %s -> %s, live tokens %s -> %s (None: /metrics unreadable)"
+           % (before, after, live, live_after))
+    a = wut_answer(dst, 0x2601, token, [(0, 64)])
+    report(a == "05/23/07", "expiry: WRITE USING TOKEN after the inactivity timeout -> 0x23/0x07 TOKEN EXPIRED",
+           "got " + a)
+    src.close()
+    dst.close()
+
+
+def sc_limits(portal, src_who, dst_who, max_live, metrics):
+    """With odx.max_live_tokens = MAX_LIVE: MAX_LIVE POPULATE TOKENs
+    succeed, the next gets 0x55/0x0D INSUFFICIENT RESOURCES TO CREATE ROD
+    TOKEN (counted as event="refused"), and the live tokens keep working.
+    The tokens have a 3 s inactivity timeout; the scenario waits until they
+    are gone, so the store is empty again afterwards."""
+    src = open_lu(portal, src_who)
+    dst = open_lu(portal, dst_who)
+    refused0 = metric_sum(metrics, "xtgt_rod_token_events_total", 'event="refused"')
+    tokens = []
+    for i in range(max_live):
+        t = populate(src, 0x1701 + i, [(i * 64, 64)], "limits: token %d of %d" % (i + 1, max_live), timeout=3)
+        if t is None:
+            return
+        tokens.append(t)
+    r = populate_token(src, 0x1701 + max_live, [(4096, 64)], timeout=3)
+    refused1 = metric_sum(metrics, "xtgt_rod_token_events_total", 'event="refused"')
+    report(r.answer() == "05/55/0d" and refused0 is not None and refused1 == refused0 + 1,
+           "limits: POPULATE TOKEN beyond odx.max_live_tokens = %d -> 0x55/0x0D, counted as refused" % max_live,
+           "got %s, refused events %s -> %s" % (r.answer(), refused0, refused1))
+    answers = [wut_answer(dst, 0x2701 + i, t, [(i * 64, 64)]) for i, t in enumerate(tokens)]
+    report(answers == ["good"] * max_live, "limits: the live tokens keep working after the refusal",
+           " ".join(answers))
+    time.sleep(4.5)
+    src.close()
+    dst.close()
+
+
+def sc_cancel(portal, src_who, dst_who):
+    """A LOGICAL UNIT RESET of the source LU cancels its tokens: a later
+    WRITE USING TOKEN (from another session) gets 0x23/0x08 TOKEN
+    CANCELLED and writes nothing."""
+    src = open_lu(portal, src_who)
+    dst = open_lu(portal, dst_who)
+    # Random source data, so that a copy that happened anyway would show.
+    if write16(src, 0, os.urandom(64 * BS)).answer() != "good":
+        report(False, "cancel: writing the source")
+        return
+    token = populate(src, 0x1801, [(0, 64)], "cancel")
+    if token is None:
+        return
+    before = read_blocks(dst, 30000, 64)
+    code = src.lun_reset()
+    a = wut_answer(dst, 0x2801, token, [(30000, 64)])
+    after = read_blocks(dst, 30000, 64)
+    report(code == 0 and a == "05/23/08" and before is not None and before == after,
+           "cancel: after a LOGICAL UNIT RESET of the source, WRITE USING TOKEN -> 0x23/0x08 TOKEN CANCELLED, "
+           "nothing written", "TMF response %d, WUT %s, destination unchanged %s" % (code, a, before == after))
+    src.close()
+    dst.close()
+
+
 SCENARIOS = {
     "vpd": (sc_vpd, "WHO EXPECT_TYPES MAX_TIMEOUT DEFAULT_TIMEOUT"),
     "copy": (sc_copy, "SRC_WHO DST_WHO SRC_FILE DST_FILE"),
-    "revoke": (sc_revoke, "SRC_WHO DST_WHO"),
+    "revoke": (sc_revoke, "LABEL SRC_WHO DST_WHO"),
     "unauthorized": (sc_unauthorized, "SRC_WHO DST_WHO"),
     "zero": (sc_zero, "WHO"),
     "slicing": (sc_slicing, "SRC_WHO DST_WHO SRC_FILE BLOCKS CHUNK MAX_ROUNDS"),
     "pit": (sc_pit, "SRC_WHO DST_WHO SRC_FILE DST_FILE"),
+    "expiry": (sc_expiry, "SRC_WHO DST_WHO METRICS"),
+    "cancel": (sc_cancel, "SRC_WHO DST_WHO"),
+    "limits": (sc_limits, "SRC_WHO DST_WHO MAX_LIVE METRICS"),
 }
 
 
