@@ -16,6 +16,9 @@
 #    VmRSS before and after creating them.
 # The table goes to $OUT.
 
+# One compound command, parsed before it runs (as run.sh): editing this file
+# during a run does not derail the run.
+{
 ODX_BENCH="python3 $SCRIPT_DIR/odx_bench.py"
 ODX_PORT=$XTGT_PORT
 # the second xtgt of the token store comparison
@@ -109,8 +112,9 @@ odx_start odx-copy "$ODX_PORT"
 ODX_URL=iscsi://127.0.0.1:$ODX_PORT/$ODX_IQN
 
 declare -A OC     # OC[side,method] = seconds per round
-declare -A OWUT   # OWUT[side] = "wuts/partials/longest" per round
-declare -A OBYTES # OBYTES[side] = copy engine bytes by method during the ODX copies
+declare -A OWUT   # OWUT[side,odx|odxw] = "wuts/partials/longest" per round
+declare -A OBYTES # OBYTES[side,odx|odxw] = copy engine bytes by method during the ODX copies
+declare -A OCHUNK # OCHUNK[odx|odxw] = blocks per WRITE USING TOKEN
 ODX_XCOPY_FELL_BACK=""
 
 # odx_copy SIDE METHOD: one timed copy of SIDE's source LU to its
@@ -120,25 +124,27 @@ odx_copy() {
     [[ $side == ext4 ]] || i=2
     src=${ODX_FILES[i]} dst=${ODX_FILES[i + 1]}
     case $method in
-    odx)
+    odx | odxw)
         zero_file "$dst"
         sync
         n0=$(odx_metric xtgt_copy_bytes_total 'method="native",command="wut"')
         b0=$(odx_metric xtgt_copy_bytes_total 'method="emulated",command="wut"')
         json=$($ODX_BENCH copy "127.0.0.1:$ODX_PORT" "$(who "$ODX_INIT_SRC" "$i")" \
-            "$(who "$ODX_INIT_DST" $((i + 1)))" "$COPY_BLOCKS" 0 2>>"$WORK/copy.log") ||
-            { log "ODX copy on $side failed: $(tail -n1 "$WORK/copy.log")"; json=""; }
+            "$(who "$ODX_INIT_DST" $((i + 1)))" "$COPY_BLOCKS" "$([[ $method == odx ]] && echo 0 || echo windows)" \
+            2>>"$WORK/copy.log") ||
+            { log "ODX copy ($method) on $side failed: $(tail -n1 "$WORK/copy.log")"; json=""; }
         n1=$(odx_metric xtgt_copy_bytes_total 'method="native",command="wut"')
         b1=$(odx_metric xtgt_copy_bytes_total 'method="emulated",command="wut"')
-        OBYTES[$side]+="native $(((n1 - n0) >> 20)) MiB + emulated $(((b1 - b0) >> 20)) MiB|"
+        OBYTES[$side,$method]+="native $(((n1 - n0) >> 20)) MiB + emulated $(((b1 - b0) >> 20)) MiB|"
         if [[ -n $json ]]; then
             secs=$(jq -r .seconds <<<"$json")
-            OWUT[$side]+="$(jq -r '"\(.wuts)/\(.partials)/\(.longest_wut)"' <<<"$json") "
+            OWUT[$side,$method]+="$(jq -r '"\(.wuts)/\(.partials)/\(.longest_wut)"' <<<"$json") "
+            OCHUNK[$method]=$(jq -r .chunk_blocks <<<"$json")
         else
             secs=nan
-            COPY_BAD+=("ODX copy on $side (failed)")
+            COPY_BAD+=("ODX copy ($method) on $side (failed)")
         fi
-        check_copy "ODX copy on $side" "$src" "$dst"
+        check_copy "ODX copy ($method) on $side" "$src" "$dst"
         ;;
     host)
         zero_file "$dst"
@@ -169,17 +175,18 @@ odx_copy() {
     OC[$side,$method]+="$secs "
 }
 
-ODX_METHODS=(odx host xcopy backend)
+ODX_METHODS=(odx odxw host xcopy backend)
 for rep in $(seq "$REPS"); do
     log "ODX copy round $rep/$REPS"
     cat "${ODX_FILES[@]}" >/dev/null # warm page cache
     # rotate the method order from round to round
-    order=("${ODX_METHODS[@]:$(((rep - 1) % 4))}" "${ODX_METHODS[@]:0:$(((rep - 1) % 4))}")
+    k=$(((rep - 1) % ${#ODX_METHODS[@]}))
+    order=("${ODX_METHODS[@]:k}" "${ODX_METHODS[@]:0:k}")
     for side in "${ODX_SIDES[@]}"; do
         for m in "${order[@]}"; do odx_copy "$side" "$m"; done
-        log "  $side: odx $(last "${OC[$side,odx]}") s (WUTs/short/longest $(last "${OWUT[$side]:-n/a}")," \
-            "$(b=${OBYTES[$side]%|}; echo "${b##*|}")), host $(last "${OC[$side,host]}") s," \
-            "xcopy $(last "${OC[$side,xcopy]}") s, backend $(last "${OC[$side,backend]}") s"
+        log "  $side: odx $(last "${OC[$side,odx]}") s (WUTs/short/longest $(last "${OWUT[$side,odx]:-n/a}"))," \
+            "odx in Windows' WUTs $(last "${OC[$side,odxw]}") s ($(last "${OWUT[$side,odxw]:-n/a}"))," \
+            "host $(last "${OC[$side,host]}") s, xcopy $(last "${OC[$side,xcopy]}") s, backend $(last "${OC[$side,backend]}") s"
     done
 done
 stop_pid "$ODX_PID"
@@ -218,7 +225,7 @@ log "token store: $SCALE_JSON; xtgt_rod_tokens $ODX_LIVE_1 and $ODX_LIVE"
 ELAPSED=$(awk -v a="$START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
 fmt() { awk -v v="$1" -v p="$2" 'BEGIN { if (v == "nan" || v == "") print "n/a"; else printf "%." p "f\n", v }'; }
 # shellcheck disable=SC2086
-med() { fmt "$(median $1)" 3; }
+med() { fmt "$(median $1)" 4; }
 # wut_stats SIDE -> "WUTs per copy (range), longest single WUT"
 wut_stats() {
     local w
@@ -243,12 +250,13 @@ XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null 
     echo "### Copy of $COPY_SIZE, seconds (median of $REPS rounds, method order rotating; page cache warm)"
     echo
     echo "ODX = the Windows sequence over raw iSCSI (\`odx_bench.py copy\`): POPULATE TOKEN of the" \
-        "whole LU (one range), RRTI, then WRITE USING TOKEN of all of it, repeated with OFFSET" \
-        "INTO ROD advanced after each COPY ABORTED 0Dh/04h until GOOD (sessions logged in before" \
-        "the clock starts). Every destination was compared with its source (\`cmp\`)."
+        "whole LU (one range), RRTI, then WRITE USING TOKENs, each repeated with OFFSET INTO ROD" \
+        "advanced after a COPY ABORTED 0Dh/04h until GOOD; timed from POPULATE TOKEN to the last" \
+        "GOOD, with the sessions logged in before (the qemu-img and backend times include process" \
+        "start and, for qemu-img, the login). Every destination was compared with its source (\`cmp\`)."
     echo
-    printf '| file system | ODX (PT + RRTI + WUTs) | WUTs per copy | longest WUT | host copy through xtgt (qemu-img convert) | EXTENDED COPY (qemu-img convert -C) | backend'"'"'s own copy | ODX / backend | ODX / host copy |\n'
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| file system | copy | seconds | / backend | / host copy | WUTs per copy | longest WUT |"
+    echo "|---|---|---:|---:|---:|---:|---:|"
     for side in "${ODX_SIDES[@]}"; do
         if [[ $side == ext4 ]]; then
             label="$ODX_FS_EXT4 (change-vulnerable tokens)"
@@ -257,24 +265,36 @@ XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null 
             label="XFS, loop-mounted, reflink (point-in-time tokens)"
             bk="cp --reflink=always"
         fi
-        o=$(med "${OC[$side,odx]}")
-        h=$(med "${OC[$side,host]}")
-        x=$(med "${OC[$side,xcopy]}")
         b=$(med "${OC[$side,backend]}")
-        printf '| %s | %s | %s | %s | %s | %s (%s) | %s |\n' "$label" "$o" "$(wut_stats "$side")" "$h" "$x" \
-            "$b" "$bk" "$(awk -v o="$o" -v b="$b" -v h="$h" 'BEGIN { if (b + 0 > 0) printf "%.2f", o / b; else printf "n/a"
-                printf " | "; if (h + 0 > 0) printf "%.2f", o / h; else printf "n/a" }')"
+        h=$(med "${OC[$side,host]}")
+        for m in odx odxw xcopy host backend; do
+            case $m in
+            odx) what="ODX, one WRITE USING TOKEN of the whole copy (repeated until GOOD)" ;;
+            odxw) what="ODX, WRITE USING TOKENs of $((${OCHUNK[odxw]:-0} >> 11)) MiB (Windows' transfer size)" ;;
+            xcopy) what="EXTENDED COPY (qemu-img convert -C)" ;;
+            host) what="host copy through xtgt (qemu-img convert)" ;;
+            backend) what="backend's own copy ($bk)" ;;
+            esac
+            v=$(med "${OC[$side,$m]}")
+            if [[ $m == odx* ]]; then w=$(wut_stats "$side,$m"); else w="|"; fi
+            printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$what" "$v" \
+                "$(awk -v v="$v" -v b="$b" 'BEGIN { if (b + 0 > 0 && v != "n/a") printf "%.2f", v / b; else printf "n/a" }')" \
+                "$(awk -v v="$v" -v h="$h" 'BEGIN { if (h + 0 > 0 && v != "n/a") printf "%.2f", v / h; else printf "n/a" }')" "$w"
+        done
     done
     echo
     for side in "${ODX_SIDES[@]}"; do
-        echo "- $side: copy engine bytes during each ODX copy (\`xtgt_copy_bytes_total{command=\"wut\"}\`): $(b=${OBYTES[$side]%|}; echo "${b//|/; }")."
+        for m in odx odxw; do
+            echo "- $side, $m: copy engine bytes during each ODX copy (\`xtgt_copy_bytes_total{command=\"wut\"}\`):" \
+                "$(b=${OBYTES[$side,$m]%|}; echo "${b//|/; }")."
+        done
     done
     [[ -z $ODX_XFS_NOTE ]] || echo "- XFS part $ODX_XFS_NOTE."
     [[ -z $ODX_XCOPY_FELL_BACK ]] || echo "- qemu-img convert -C sent no EXTENDED COPY on:$ODX_XCOPY_FELL_BACK (it fell back to a host copy)."
     if ((${#COPY_BAD[@]})); then
         echo "- Copies whose destination differed from the source (or that failed): ${COPY_BAD[*]}."
     else
-        echo "- All $((${#ODX_SIDES[@]} * 4 * REPS)) destinations equal their sources."
+        echo "- All $((${#ODX_SIDES[@]} * ${#ODX_METHODS[@]} * REPS)) destinations equal their sources."
     fi
     echo
     echo "### Token store: $(jq -r .tokens_created <<<"$SCALE_JSON") live tokens (ext4, change vulnerable, no clone)"
@@ -307,3 +327,4 @@ XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null 
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"
 log "results written to $OUT"
+}

@@ -5,7 +5,9 @@ Usage:
   odx_bench.py copy PORTAL SRC_WHO DST_WHO BLOCKS CHUNK
       The Windows sequence for a LU -> LU copy of BLOCKS blocks from LBA 0:
       POPULATE TOKEN of the range, RECEIVE ROD TOKEN INFORMATION (the token),
-      then WRITE USING TOKENs of CHUNK blocks (0: the whole copy in one),
+      then WRITE USING TOKENs of CHUNK blocks (0: the whole copy in one;
+      "windows": what Windows sends, the OPTIMAL TRANSFER COUNT of VPD 0x8F,
+      64 MiB if that is 0, at most 256 MiB and the MAXIMUM TOKEN TRANSFER SIZE),
       each repeated with OFFSET INTO ROD advanced while it ends COPY ABORTED
       0x0D/0x04 with INFORMATION = blocks written, until GOOD. Prints one
       JSON object: seconds of the sequence (sessions already logged in),
@@ -51,6 +53,19 @@ def token_of(sess, list_id, ranges, timeout=0):
     return info.token
 
 
+def windows_chunk(sess):
+    """Blocks per WRITE USING TOKEN as Windows' class driver picks them
+    from the destination's Block Device ROD Token Limits (512-byte blocks)."""
+    r = sess.command(odx.cdb_inquiry_vpd(0x8F, 8192), data_in_len=8192)
+    lim = dict(odx.descriptors(r.data)).get(0x0000, b"")
+    if r.status != 0 or len(lim) < 36:
+        raise BenchError("VPD 0x8F without Block Device ROD Token Limits: %s" % r.answer())
+    max_blocks = int.from_bytes(lim[20:28], "big")
+    optimal = int.from_bytes(lim[28:36], "big") or (64 << 20) // odx.BS
+    chunk = min(optimal, (256 << 20) // odx.BS)
+    return min(chunk, max_blocks) if max_blocks else chunk
+
+
 def copy(portal, src_who, dst_who, blocks, chunk):
     src = odx.open_lu(portal, src_who)
     dst = odx.open_lu(portal, dst_who)
@@ -58,6 +73,10 @@ def copy(portal, src_who, dst_who, blocks, chunk):
     # out of the timed part.
     for s in (src, dst):
         s.command(bytes(6))
+    if chunk == "windows":
+        chunk = windows_chunk(dst)
+    elif not isinstance(chunk, int):
+        raise BenchError("CHUNK must be a number of blocks or \"windows\", not %r" % chunk)
     chunk = chunk or blocks
     wuts = partials = 0
     longest = 0.0
@@ -87,7 +106,7 @@ def copy(portal, src_who, dst_who, blocks, chunk):
     src.close()
     dst.close()
     return {"seconds": round(seconds, 4), "wuts": wuts, "partials": partials,
-            "longest_wut": round(longest, 4)}
+            "longest_wut": round(longest, 4), "chunk_blocks": chunk}
 
 
 def vm_rss_kib(pid):

@@ -39,7 +39,7 @@ usage: $0 [options]
                     store latency and memory with 1 and --odx-tokens live
                     tokens. Results to conformance/bench/results-odx.md
   --odx-tokens N    live tokens for the token store scale part (default 100000)
-  --odx-samples N   commands per latency sample set (default 200)
+  --odx-samples N   commands of each kind timed per xtgt (default 1000)
   --xtgt PATH       xtgt binary (default target/release/xtgt, built if missing)
   --tgt-tuned       give tgt 256 KiB data segments (MaxRecvDataSegmentLength,
                     MaxXmitDataSegmentLength) like xtgt's default, instead of
@@ -68,7 +68,7 @@ COPY=0
 COPY_SIZE=1GiB
 ODX=0
 ODX_TOKENS=100000
-ODX_SAMPLES=200
+ODX_SAMPLES=1000
 XTGT_BIN=""
 B_AS_TGT=0
 TGT_TUNED=0
