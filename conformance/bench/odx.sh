@@ -303,13 +303,14 @@ XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null 
         "On each, $(jq -r .samples <<<"$SCALE_JSON") POPULATE TOKENs (each a new token of $(jq -r .blocks <<<"$SCALE_JSON") blocks)" \
         "and as many WRITE USING TOKENs ($(jq -r .blocks <<<"$SCALE_JSON") blocks, one token), interleaved, one at a time," \
         "timed at the initiator (\`odx_bench.py scale\`), in $(jq -r .rounds <<<"$SCALE_JSON") sets alternating between" \
-        "the two xtgts (order swapped every set), after an uncounted warm-up. The first keeps 1 live token plus the ones" \
-        "its own timed POPULATE TOKENs create ($(jq -r .live_1_end <<<"$SCALE_JSON") at the end). The second first got" \
+        "the two xtgts (order swapped every set), after an uncounted warm-up. The token of each timed POPULATE TOKEN is" \
+        "deleted right after (untimed: RRTI, then a WRITE USING TOKEN with DEL_TKN), so the first xtgt keeps 1 live token" \
+        "($(jq -r .live_1_end <<<"$SCALE_JSON") at the end, plus tombstones of the deleted ones) and the second got first" \
         "$(jq -r .tokens_created <<<"$SCALE_JSON") POPULATE TOKENs (8 blocks each, spread over the LU," \
         "inactivity timeout 3600 s, one list id so that only the token store grows, not the held results), which took" \
         "$(jq -r .create_seconds <<<"$SCALE_JSON") s (\`xtgt_rod_tokens\` at the end: $ODX_LIVE_1 and $ODX_LIVE)."
     echo
-    echo "| command | 1 live token: median µs | p99 µs | $(jq -r .live_n_before <<<"$SCALE_JSON")+$(jq -r .tokens_created <<<"$SCALE_JSON") live tokens: median µs | p99 µs | ratio median | ratio p99 |"
+    echo "| command | 1 live token: median µs | p99 µs | $(jq -r .live_n_end <<<"$SCALE_JSON") live tokens: median µs | p99 µs | ratio median | ratio p99 |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
     for c in populate wut; do
         if [[ $c == populate ]]; then name="POPULATE TOKEN"; else name="WRITE USING TOKEN"; fi

@@ -168,10 +168,26 @@ class Side:
         self.wut_lba = (self.wut_lba + self.blocks) % self.capacity
         return r.seconds
 
+    def delete(self, list_id):
+        """Untimed: the token the last POPULATE TOKEN on LIST_ID made is
+        read (RRTI) and used up by a WRITE USING TOKEN with DEL_TKN (to the
+        last BLOCKS blocks of the destination), so the timed POPULATE
+        TOKENs leave the number of live tokens as it was."""
+        rr, info = odx.rrti(self.src, list_id)
+        if rr.status != 0 or not info.ok or len(info.token) != 512:
+            raise BenchError("RRTI after a timed POPULATE TOKEN: %s, %s" % (rr.answer(), info))
+        r = odx.write_using_token(self.dst, 0x4400, info.token,
+                                  [(self.capacity - self.blocks, self.blocks)], del_tkn=True)
+        if r.answer() != "good":
+            raise BenchError("WRITE USING TOKEN with DEL_TKN: %s" % r.answer())
+        self.live -= 1
+
     def measure(self, n, keep=True):
-        """N POPULATE TOKENs and N WRITE USING TOKENs, interleaved."""
+        """N POPULATE TOKENs (each deleted again, untimed) and N WRITE
+        USING TOKENs, interleaved."""
         for i in range(n):
             pt = self.populate(0x4100 + (i % 2))
+            self.delete(0x4100 + (i % 2))
             wut = self.write(0x4200 + (i % 2))
             if keep:
                 self.pt.append(pt)
@@ -188,8 +204,8 @@ class Side:
 
 def scale(portal_1, portal_n, src_who, dst_who, pid_n, tokens, samples, blocks, rounds):
     """Two xtgts with the same LUs side by side: one keeps 1 live token
-    (plus the ones its timed POPULATE TOKENs add), the other gets TOKENS
-    more first. SAMPLES pairs are measured on each, in ROUNDS sets that
+    (each timed POPULATE TOKEN's token is deleted right after, untimed), the
+    other gets TOKENS more first. SAMPLES pairs are measured on each, in ROUNDS sets that
     alternate between the two (order swapped every round), so drift on a
     shared machine hits both alike."""
     one = Side(portal_1, src_who, dst_who, blocks)
