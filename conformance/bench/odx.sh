@@ -209,7 +209,7 @@ odx_start odx-scale-n "$ODX_PORT_N"
 ODX_PID_N=$ODX_PID
 log "token store: $ODX_TOKENS live tokens, $ODX_SAMPLES commands per sample set"
 SCALE_JSON=$($ODX_BENCH scale "127.0.0.1:$ODX_PORT" "127.0.0.1:$ODX_PORT_N" "$(who "$ODX_INIT_SRC" 0)" \
-    "$(who "$ODX_INIT_DST" 1)" "$ODX_PID_N" "$ODX_TOKENS" "$ODX_SAMPLES" 8 10 2>>"$WORK/scale.log") ||
+    "$(who "$ODX_INIT_DST" 1)" "$ODX_PID_N" "$ODX_TOKENS" "$ODX_SAMPLES" 8 20 2>>"$WORK/scale.log") ||
     die "token store scale run failed: $(tail -n1 "$WORK/scale.log")"
 ODX_LIVE_1=$(odx_metric xtgt_rod_tokens "")
 ODX_LIVE=$(XTGT_METRICS_PORT=$ODX_METRICS_PORT_N odx_metric xtgt_rod_tokens "")
@@ -236,7 +236,7 @@ wut_stats() {
         END { lo = hi = n[1]; for (i in n) { if (n[i] < lo) lo = n[i]; if (n[i] > hi) hi = n[i] }
               printf "%s | %.3f s\n", (lo == hi ? lo : lo "–" hi), l }'
 }
-lat() { jq -r ".$1.$2" <<<"$SCALE_JSON"; }
+lat() { jq -r "${LAT_PREFIX:-}.$1.$2" <<<"$SCALE_JSON"; }
 lratio() { awk -v a="$(lat "$1" "$3")" -v b="$(lat "$2" "$3")" 'BEGIN { printf "%.2f\n", b / a }'; }
 XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 {
@@ -303,21 +303,29 @@ XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null 
         "On each, $(jq -r .samples <<<"$SCALE_JSON") POPULATE TOKENs (each a new token of $(jq -r .blocks <<<"$SCALE_JSON") blocks)" \
         "and as many WRITE USING TOKENs ($(jq -r .blocks <<<"$SCALE_JSON") blocks, one token), interleaved, one at a time," \
         "timed at the initiator (\`odx_bench.py scale\`), in $(jq -r .rounds <<<"$SCALE_JSON") sets alternating between" \
-        "the two xtgts (order swapped every set), after an uncounted warm-up. The token of each timed POPULATE TOKEN is" \
+        "the two xtgts (order swapped every set), after an uncounted warm-up: first while both have 1 live token" \
+        "(the control), then again after the second got the tokens below. The token of each timed POPULATE TOKEN is" \
         "deleted right after (untimed: RRTI, then a WRITE USING TOKEN with DEL_TKN), so the first xtgt keeps 1 live token" \
-        "($(jq -r .live_1_end <<<"$SCALE_JSON") at the end, plus tombstones of the deleted ones) and the second got first" \
+        "($(jq -r .live_1_end <<<"$SCALE_JSON") at the end, plus tombstones of the deleted ones), and the second, after the control, got" \
         "$(jq -r .tokens_created <<<"$SCALE_JSON") POPULATE TOKENs (8 blocks each, spread over the LU," \
         "inactivity timeout 3600 s, one list id so that only the token store grows, not the held results), which took" \
         "$(jq -r .create_seconds <<<"$SCALE_JSON") s (\`xtgt_rod_tokens\` at the end: $ODX_LIVE_1 and $ODX_LIVE)."
     echo
-    echo "| command | 1 live token: median µs | p99 µs | $(jq -r .live_n_end <<<"$SCALE_JSON") live tokens: median µs | p99 µs | ratio median | ratio p99 |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| command | xtgt 1: live tokens | median µs | p99 µs | xtgt 2: live tokens | median µs | p99 µs | ratio 2/1 median | ratio 2/1 p99 |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for c in populate wut; do
         if [[ $c == populate ]]; then name="POPULATE TOKEN"; else name="WRITE USING TOKEN"; fi
-        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$(lat "${c}_1" median_us)" "$(lat "${c}_1" p99_us)" \
-            "$(lat "${c}_n" median_us)" "$(lat "${c}_n" p99_us)" "$(lratio "${c}_1" "${c}_n" median_us)" \
-            "$(lratio "${c}_1" "${c}_n" p99_us)"
+        for LAT_PREFIX in .control ""; do
+            if [[ -n $LAT_PREFIX ]]; then n2=1; else n2=$(jq -r .live_n_end <<<"$SCALE_JSON"); fi
+            printf '| %s | 1 | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$(lat "${c}_1" median_us)" \
+                "$(lat "${c}_1" p99_us)" "$n2" "$(lat "${c}_n" median_us)" "$(lat "${c}_n" p99_us)" \
+                "$(lratio "${c}_1" "${c}_n" median_us)" "$(lratio "${c}_1" "${c}_n" p99_us)"
+        done
     done
+    LAT_PREFIX=""
+    echo
+    echo "The rows with 1 live token on both xtgts are the control, measured first in the same way: how far two" \
+        "equal xtgts land apart on this machine, the noise floor of the ratio."
     echo
     echo "Memory: the second xtgt's VmRSS $(jq -r .rss_before_kib <<<"$SCALE_JSON") KiB before and" \
         "$(jq -r .rss_after_kib <<<"$SCALE_JSON") KiB after creating the tokens:" \

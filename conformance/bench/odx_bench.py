@@ -202,17 +202,35 @@ class Side:
                              % (self.last_wut_lba, self.last_wut_lba + self.blocks))
 
 
+def alternate(one, many, samples, rounds):
+    """SAMPLES pairs on each side, in ROUNDS sets alternating between the
+    two, the order swapped every set."""
+    per_round = -(-samples // rounds)
+    for r in range(rounds):
+        for side in ((one, many) if r % 2 == 0 else (many, one)):
+            side.measure(min(per_round, samples - len(side.pt)))
+
+
 def scale(portal_1, portal_n, src_who, dst_who, pid_n, tokens, samples, blocks, rounds):
     """Two xtgts with the same LUs side by side: one keeps 1 live token
     (each timed POPULATE TOKEN's token is deleted right after, untimed), the
-    other gets TOKENS more first. SAMPLES pairs are measured on each, in ROUNDS sets that
-    alternate between the two (order swapped every round), so drift on a
-    shared machine hits both alike."""
+    other gets TOKENS more. SAMPLES pairs are measured on each, in ROUNDS
+    sets that alternate between the two, so drift on a shared machine hits
+    both alike: once before the TOKENS are created (the control: two equal
+    xtgts), once after."""
     one = Side(portal_1, src_who, dst_who, blocks)
     many = Side(portal_n, src_who, dst_who, blocks)
     # Warm-up, uncounted (first commands of a session, allocator growth).
     for side in (one, many):
         side.measure(samples // 4 or 1, keep=False)
+    # Control: the same measurement while both have 1 live token, i.e. how
+    # far two equal xtgts land apart on the machine (the noise floor of
+    # the ratio).
+    alternate(one, many, samples, rounds)
+    control = {"populate_1": summary(one.pt), "populate_n": summary(many.pt),
+               "wut_1": summary(one.wut), "wut_n": summary(many.wut)}
+    for side in (one, many):
+        side.pt, side.wut = [], []
     rss_before = vm_rss_kib(pid_n)
     # The TOKENS more live tokens: small ranges spread over the LU. One
     # list id, so the held POPULATE TOKEN results (each carrying its
@@ -223,10 +241,7 @@ def scale(portal_1, portal_n, src_who, dst_who, pid_n, tokens, samples, blocks, 
         many.populate(0x5000)
     create_seconds = time.monotonic() - t0
     rss_after = vm_rss_kib(pid_n)
-    per_round = -(-samples // rounds)
-    for r in range(rounds):
-        for side in ((one, many) if r % 2 == 0 else (many, one)):
-            side.measure(min(per_round, samples - len(side.pt)))
+    alternate(one, many, samples, rounds)
     for side in (one, many):
         side.check()
         side.src.close()
@@ -240,6 +255,7 @@ def scale(portal_1, portal_n, src_who, dst_who, pid_n, tokens, samples, blocks, 
         "rss_before_kib": rss_before,
         "rss_after_kib": rss_after,
         "bytes_per_token": round((rss_after - rss_before) * 1024 / tokens, 1),
+        "control": control,
         "populate_1": summary(one.pt),
         "populate_n": summary(many.pt),
         "wut_1": summary(one.wut),
