@@ -598,7 +598,7 @@ def sc_slicing(portal, src_who, dst_who, src_file, blocks, chunk, max_rounds):
     if token is None:
         return
     dst = open_lu(portal, dst_who)
-    rounds = partials = 0
+    rounds = partials = stalled = 0
     slowest = 0.0
     problems = []
     list_id = 0x2400
@@ -631,6 +631,10 @@ def sc_slicing(portal, src_who, dst_who, src_file, blocks, chunk, max_rounds):
                 problems.append("round %d: WUT said %d blocks written; RRTI: %s" % (rounds, written, info))
             if written >= n - done:
                 problems.append("round %d: COPY ABORTED claims %d of %d blocks" % (rounds, written, n - done))
+            # Windows fails the copy after 4 tries without progress.
+            stalled = stalled + 1 if written == 0 else 0
+            if stalled >= 4:
+                problems.append("round %d: 4 WRITE USING TOKENs in a row wrote nothing (Windows gives up)" % rounds)
             partials += 1
             done += written
         if done < n and not problems:
