@@ -198,7 +198,7 @@ stop_pid "$ODX_PID"
 # odx-scale-1 keeps 1 live token, odx-scale-n gets ODX_TOKENS more; both
 # are measured alternately. Enough room for the tokens, all from one
 # initiator, kept for the run.
-ODX_ROOM=$((ODX_TOKENS + 4 * ODX_SAMPLES + 1024))
+ODX_ROOM=$((ODX_TOKENS + ODX_HELD + 4 * ODX_SAMPLES + 1024))
 ODX_SCALE_KEYS=$(printf 'max_live_tokens = %d\nmax_tokens_per_initiator = %d\nmax_inactivity_timeout_secs = 3600' \
     "$ODX_ROOM" "$ODX_ROOM")
 odx_config odx-scale-1 "$ODX_PORT" "$XTGT_METRICS_PORT" "$ODX_SCALE_KEYS" "$WORK/ext4-src.img" "$WORK/ext4-dst.img"
@@ -209,7 +209,7 @@ odx_start odx-scale-n "$ODX_PORT_N"
 ODX_PID_N=$ODX_PID
 log "token store: $ODX_TOKENS live tokens, $ODX_SAMPLES commands per sample set"
 SCALE_JSON=$($ODX_BENCH scale "127.0.0.1:$ODX_PORT" "127.0.0.1:$ODX_PORT_N" "$(who "$ODX_INIT_SRC" 0)" \
-    "$(who "$ODX_INIT_DST" 1)" "$ODX_PID_N" "$ODX_TOKENS" "$ODX_SAMPLES" 8 20 2>>"$WORK/scale.log") ||
+    "$(who "$ODX_INIT_DST" 1)" "$ODX_PID_N" "$ODX_TOKENS" "$ODX_SAMPLES" 8 20 "$ODX_HELD" 2>>"$WORK/scale.log") ||
     die "token store scale run failed: $(tail -n1 "$WORK/scale.log")"
 ODX_LIVE_1=$(odx_metric xtgt_rod_tokens "")
 ODX_LIVE=$(XTGT_METRICS_PORT=$ODX_METRICS_PORT_N odx_metric xtgt_rod_tokens "")
@@ -217,7 +217,7 @@ stop_pid "$ODX_PID_N"
 stop_pid "$ODX_PID_1"
 log "token store: $SCALE_JSON; xtgt_rod_tokens $ODX_LIVE_1 and $ODX_LIVE"
 # every token the run created is still alive
-[[ $ODX_LIVE -ge $(jq -r .live_n_end <<<"$SCALE_JSON") && $ODX_LIVE_1 -ge $(jq -r .live_1_end <<<"$SCALE_JSON") ]] ||
+[[ $ODX_LIVE -ge $(jq -r '.held.live_n_end // .live_n_end' <<<"$SCALE_JSON") && $ODX_LIVE_1 -ge $(jq -r .live_1_end <<<"$SCALE_JSON") ]] ||
     die "xtgt_rod_tokens is $ODX_LIVE_1 / $ODX_LIVE, fewer than the tokens created"
 
 # ---------------------------------------------------------------- report
@@ -331,6 +331,26 @@ XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null 
         "$(jq -r .rss_after_kib <<<"$SCALE_JSON") KiB after creating the tokens:" \
         "**$(jq -r .bytes_per_token <<<"$SCALE_JSON") bytes per live token**."
     echo
+    if [[ $(jq -r '.held != null' <<<"$SCALE_JSON") == true ]]; then
+        echo "### Held POPULATE TOKEN results: $(jq -r .held.tokens <<<"$SCALE_JSON") more tokens, each with a new list id"
+        echo
+        echo "Then the second xtgt got $(jq -r .held.tokens <<<"$SCALE_JSON") more POPULATE TOKENs, each with a new list id" \
+            "(as a host that numbers its copy operations does), so each result is held for RRTI (up to the copy" \
+            "manager's limit of held results, then the oldest goes). They took $(jq -r .held.create_seconds <<<"$SCALE_JSON") s;" \
+            "VmRSS $(jq -r .held.rss_after_kib <<<"$SCALE_JSON") KiB after. The same alternating measurement once more:"
+        echo
+        echo "| command | xtgt 1: live tokens | median µs | p99 µs | xtgt 2: live tokens | median µs | p99 µs | ratio 2/1 median | ratio 2/1 p99 |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        LAT_PREFIX=.held
+        for c in populate wut; do
+            if [[ $c == populate ]]; then name="POPULATE TOKEN"; else name="WRITE USING TOKEN"; fi
+            printf '| %s | 1 | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$(lat "${c}_1" median_us)" \
+                "$(lat "${c}_1" p99_us)" "$(jq -r .held.live_n_end <<<"$SCALE_JSON")" "$(lat "${c}_n" median_us)" \
+                "$(lat "${c}_n" p99_us)" "$(lratio "${c}_1" "${c}_n" median_us)" "$(lratio "${c}_1" "${c}_n" p99_us)"
+        done
+        LAT_PREFIX=""
+        echo
+    fi
     echo "Whole run: ${ELAPSED} s (\`conformance/bench/run.sh${ARGS:+ $ARGS}\`)."
 } >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"

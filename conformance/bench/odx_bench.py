@@ -12,12 +12,14 @@ Usage:
       0x0D/0x04 with INFORMATION = blocks written, until GOOD. Prints one
       JSON object: seconds of the sequence (sessions already logged in),
       number of WRITE USING TOKENs, how many ended short, the longest one.
-  odx_bench.py scale PORTAL_1 PORTAL_N SRC_WHO DST_WHO PID_N TOKENS SAMPLES BLOCKS ROUNDS
+  odx_bench.py scale PORTAL_1 PORTAL_N SRC_WHO DST_WHO PID_N TOKENS SAMPLES BLOCKS ROUNDS HELD
       POPULATE TOKEN and WRITE USING TOKEN latency (SAMPLES commands each,
       BLOCKS blocks per range) on two xtgts serving the same LU names: the
       one at PORTAL_1 with 1 live token, the one at PORTAL_N (pid PID_N)
       after TOKENS more POPULATE TOKENs, measured in ROUNDS sets alternating
       between the two; VmRSS of PID_N before and after creating the tokens.
+      Then (HELD > 0) HELD more tokens on PORTAL_N, each POPULATE TOKEN
+      with a new list id, so that its result is held, and once more.
       Prints one JSON object.
 
 A LU is named INITIATOR@IQN/LUN (as in conformance/tools/odx_probe.py, whose
@@ -211,13 +213,15 @@ def alternate(one, many, samples, rounds):
             side.measure(min(per_round, samples - len(side.pt)))
 
 
-def scale(portal_1, portal_n, src_who, dst_who, pid_n, tokens, samples, blocks, rounds):
+def scale(portal_1, portal_n, src_who, dst_who, pid_n, tokens, samples, blocks, rounds, held):
     """Two xtgts with the same LUs side by side: one keeps 1 live token
     (each timed POPULATE TOKEN's token is deleted right after, untimed), the
     other gets TOKENS more. SAMPLES pairs are measured on each, in ROUNDS
     sets that alternate between the two, so drift on a shared machine hits
     both alike: once before the TOKENS are created (the control: two equal
-    xtgts), once after."""
+    xtgts), once after. Then, if HELD > 0, HELD more POPULATE TOKENs on
+    the second, each with a new list id (as a host that numbers its
+    operations does), so their results are held for RRTI, and once more."""
     one = Side(portal_1, src_who, dst_who, blocks)
     many = Side(portal_n, src_who, dst_who, blocks)
     # Warm-up, uncounted (first commands of a session, allocator growth).
@@ -242,6 +246,23 @@ def scale(portal_1, portal_n, src_who, dst_who, pid_n, tokens, samples, blocks, 
     create_seconds = time.monotonic() - t0
     rss_after = vm_rss_kib(pid_n)
     alternate(one, many, samples, rounds)
+    out = {"populate_1": summary(one.pt), "populate_n": summary(many.pt),
+           "wut_1": summary(one.wut), "wut_n": summary(many.wut)}
+    held_out = None
+    if held:
+        for side in (one, many):
+            side.check()
+            side.pt, side.wut = [], []
+        t0 = time.monotonic()
+        for i in range(held):
+            many.populate(0x10000 + i)
+        held_seconds = time.monotonic() - t0
+        rss_held = vm_rss_kib(pid_n)
+        alternate(one, many, samples, rounds)
+        held_out = {"tokens": held, "create_seconds": round(held_seconds, 3), "rss_after_kib": rss_held,
+                    "live_n_end": many.live,
+                    "populate_1": summary(one.pt), "populate_n": summary(many.pt),
+                    "wut_1": summary(one.wut), "wut_n": summary(many.wut)}
     for side in (one, many):
         side.check()
         side.src.close()
@@ -251,15 +272,13 @@ def scale(portal_1, portal_n, src_who, dst_who, pid_n, tokens, samples, blocks, 
         "create_seconds": round(create_seconds, 3),
         "live_1_end": one.live,
         "live_n_before": live_before,
-        "live_n_end": many.live,
+        "live_n_end": many.live - (held or 0),
         "rss_before_kib": rss_before,
         "rss_after_kib": rss_after,
         "bytes_per_token": round((rss_after - rss_before) * 1024 / tokens, 1),
         "control": control,
-        "populate_1": summary(one.pt),
-        "populate_n": summary(many.pt),
-        "wut_1": summary(one.wut),
-        "wut_n": summary(many.wut),
+        "held": held_out,
+        **out,
         "samples": samples,
         "rounds": rounds,
         "blocks": blocks,
@@ -278,7 +297,7 @@ def lu_blocks(sess):
 
 
 def main():
-    cmds = {"copy": (copy, 5), "scale": (scale, 9)}
+    cmds = {"copy": (copy, 5), "scale": (scale, 10)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != 2 + cmds[sys.argv[1]][1]:
         sys.exit(__doc__)
     fn = cmds[sys.argv[1]][0]

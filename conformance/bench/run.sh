@@ -40,6 +40,8 @@ usage: $0 [options]
                     tokens. Results to conformance/bench/results-odx.md
   --odx-tokens N    live tokens for the token store scale part (default 100000)
   --odx-samples N   commands of each kind timed per xtgt (default 1000)
+  --odx-held N      then N more tokens, each POPULATE TOKEN with a new list id
+                    (results held), and the latency again (default 20000; 0: no)
   --xtgt PATH       xtgt binary (default target/release/xtgt, built if missing)
   --tgt-tuned       give tgt 256 KiB data segments (MaxRecvDataSegmentLength,
                     MaxXmitDataSegmentLength) like xtgt's default, instead of
@@ -69,6 +71,7 @@ COPY_SIZE=1GiB
 ODX=0
 ODX_TOKENS=100000
 ODX_SAMPLES=1000
+ODX_HELD=20000
 XTGT_BIN=""
 B_AS_TGT=0
 TGT_TUNED=0
@@ -93,6 +96,7 @@ while (($#)); do
     --odx) ODX=1 ;;
     --odx-tokens) ODX_TOKENS=$2; shift ;;
     --odx-samples) ODX_SAMPLES=$2; shift ;;
+    --odx-held) ODX_HELD=$2; shift ;;
     --xtgt) XTGT_BIN=$2; shift ;;
     --b-as-tgt) B_AS_TGT=1 ;;
     --tgt-tuned) TGT_TUNED=1 ;;
