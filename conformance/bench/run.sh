@@ -32,6 +32,16 @@ usage: $0 [options]
   --fio-runtime S   seconds per fio run (default 10)
   --copy            also run the 1 GiB LUN->LUN copy comparison
   --copy-size SIZE  size of the copy LUNs (default 1GiB)
+  --odx             run the ODX benchmarks instead (no tgt; see odx.sh): 1 GiB
+                    copies with POPULATE TOKEN / WRITE USING TOKEN on ext4 (the
+                    --dir file system) and on a loop-mounted XFS, against the
+                    backend's own copy, a host copy and EXTENDED COPY; token
+                    store latency and memory with 1 and --odx-tokens live
+                    tokens. Results to conformance/bench/results-odx.md
+  --odx-tokens N    live tokens for the token store scale part (default 100000)
+  --odx-samples N   commands of each kind timed per xtgt (default 1000)
+  --odx-held N      then N more tokens, each POPULATE TOKEN with a new list id
+                    (results held), and the latency again (default 20000; 0: no)
   --xtgt PATH       xtgt binary (default target/release/xtgt, built if missing)
   --tgt-tuned       give tgt 256 KiB data segments (MaxRecvDataSegmentLength,
                     MaxXmitDataSegmentLength) like xtgt's default, instead of
@@ -58,11 +68,15 @@ COUNT=4096
 FIO_RUNTIME=10
 COPY=0
 COPY_SIZE=1GiB
+ODX=0
+ODX_TOKENS=100000
+ODX_SAMPLES=1000
+ODX_HELD=20000
 XTGT_BIN=""
 B_AS_TGT=0
 TGT_TUNED=0
 BENCH_DIR=${XTGT_BENCH_DIR:-/var/tmp}
-OUT="$SCRIPT_DIR/results.md"
+OUT=""
 INSTALL=1
 KEEP=0
 PERF_DIR=""
@@ -79,6 +93,10 @@ while (($#)); do
     --fio-runtime) FIO_RUNTIME=$2; shift ;;
     --copy) COPY=1 ;;
     --copy-size) COPY_SIZE=$2; shift ;;
+    --odx) ODX=1 ;;
+    --odx-tokens) ODX_TOKENS=$2; shift ;;
+    --odx-samples) ODX_SAMPLES=$2; shift ;;
+    --odx-held) ODX_HELD=$2; shift ;;
     --xtgt) XTGT_BIN=$2; shift ;;
     --b-as-tgt) B_AS_TGT=1 ;;
     --tgt-tuned) TGT_TUNED=1 ;;
@@ -93,6 +111,10 @@ while (($#)); do
     esac
     shift
 done
+
+if [[ -z $OUT ]]; then
+    if ((ODX)); then OUT=$SCRIPT_DIR/results-odx.md; else OUT=$SCRIPT_DIR/results.md; fi
+fi
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -190,6 +212,7 @@ build_fio() {
 PIDS=()
 declare -A TGT_CTL # tgtd pid -> its control port
 WORK=""
+ODX_MNT="" # the loop-mounted XFS of --odx
 
 gone_within() { # PID TENTHS: true once PID has exited
     local i
@@ -222,6 +245,9 @@ cleanup() {
     local rc=$? pid
     trap - EXIT INT TERM
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    if [[ -n $ODX_MNT ]] && mountpoint -q "$ODX_MNT"; then
+        umount "$ODX_MNT" || umount -l "$ODX_MNT" || log "could not unmount $ODX_MNT"
+    fi
     if [[ -n $WORK && -d $WORK ]]; then
         if ((KEEP || rc != 0)); then
             log "work directory kept: $WORK"
@@ -341,14 +367,85 @@ fio_randread() {
     jq -r '.jobs[0].read | "\(.iops) \(.clat_ns.percentile["99.000000"] / 1e6)"' "$json"
 }
 
+# Copy helpers (the --copy comparison and the ODX part)
+
+# xtgt's Prometheus text, read with bash's /dev/tcp (no curl needed)
+metrics_text() {
+    local line
+    exec 5<>"/dev/tcp/127.0.0.1/$XTGT_METRICS_PORT" || return 0
+    printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&5
+    while IFS= read -r -t 5 line <&5; do printf '%s\n' "${line%$'\r'}"; done
+    exec 5<&-
+}
+
+metric_sum() { # NAME FILTER -> sum of matching samples from xtgt's exporter
+    metrics_text |
+        awk -v n="$1" -v f="$2" 'index($0, n) == 1 && index($0, f) { s += $NF } END { print s + 0 }'
+}
+
+time_it() { # command... -> seconds (stdout), command output to the log
+    # Start every copy with no dirty pages queued from the one before.
+    sync
+    local t0=$EPOCHREALTIME
+    "$@" >>"$WORK/copy.log" 2>&1 || { log "failed: $*"; echo nan; return; }
+    awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+cfr_copy() { # SRC DST: copy_file_range(2) in place, 8 MiB chunks, one thread per core
+    python3 - "$1" "$2" <<'EOF'
+import os, sys, threading
+src = os.open(sys.argv[1], os.O_RDONLY)
+dst = os.open(sys.argv[2], os.O_WRONLY)  # overwrite in place, as a LUN copy does
+size = os.fstat(src).st_size
+chunk = 8 << 20
+next_off = [0]
+lock = threading.Lock()
+def worker():
+    while True:
+        with lock:
+            off = next_off[0]
+            next_off[0] += chunk
+        if off >= size:
+            return
+        end = min(off + chunk, size)
+        while off < end:
+            n = os.copy_file_range(src, dst, end - off, off, off)
+            if n == 0:
+                raise SystemExit("copy_file_range: unexpected end of file")
+            off += n
+threads = [threading.Thread(target=worker) for _ in range(os.cpu_count() or 1)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+EOF
+}
+
+zero_file() { dd if=/dev/zero of="$1" bs=1M count=$((COPY_BYTES >> 20)) conv=notrunc status=none; }
+
+check_copy() { # LABEL SRC DST
+    if ! cmp -s "$2" "$3"; then
+        log "WARNING: $1 left a destination that differs from its source"
+        COPY_BAD+=("$1")
+    fi
+}
+
+# "method bytes" lines from xtgt_copy_bytes_total{method="..."}, sorted for join
+copy_bytes_by_method() {
+    metrics_text | sed -n 's/^xtgt_copy_bytes_total{.*method="\([^"]*\)".*} \([0-9.e+]*\)$/\1 \2/p' | sort
+}
+
 # ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
 
 START=$EPOCHREALTIME
 
-if ((INSTALL)); then
-    install_packages
+((ODX && B_AS_TGT)) && die "--odx measures xtgt alone; it does not take --b-as-tgt"
+((INSTALL)) && install_packages
+if ((ODX)); then
+    : # no fio in the ODX part
+elif ((INSTALL)); then
     build_fio
 else
     FIO=$CACHE/fio/fio
@@ -371,6 +468,12 @@ fi
 mkdir -p "$BENCH_DIR"
 WORK=$(mktemp -d "$BENCH_DIR/xtgt-bench.XXXXXX")
 log "work directory $WORK ($(findmnt -n -o FSTYPE -T "$WORK"))"
+
+if ((ODX)); then
+    # shellcheck source=conformance/bench/odx.sh
+    . "$SCRIPT_DIR/odx.sh"
+    exit 0
+fi
 
 # LUN files with real data (reads of holes would measure nothing): one random
 # file, copied for the other target so both read the same bytes.
@@ -493,72 +596,6 @@ if [[ -n $PERF_DIR ]]; then
 fi
 
 # Copy comparison ------------------------------------------------------------
-
-# xtgt's Prometheus text, read with bash's /dev/tcp (no curl needed)
-metrics_text() {
-    local line
-    exec 5<>"/dev/tcp/127.0.0.1/$XTGT_METRICS_PORT" || return 0
-    printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&5
-    while IFS= read -r -t 5 line <&5; do printf '%s\n' "${line%$'\r'}"; done
-    exec 5<&-
-}
-
-metric_sum() { # NAME FILTER -> sum of matching samples from xtgt's exporter
-    metrics_text |
-        awk -v n="$1" -v f="$2" 'index($0, n) == 1 && index($0, f) { s += $NF } END { print s + 0 }'
-}
-
-time_it() { # command... -> seconds (stdout), command output to the log
-    # Start every copy with no dirty pages queued from the one before.
-    sync
-    local t0=$EPOCHREALTIME
-    "$@" >>"$WORK/copy.log" 2>&1 || { log "failed: $*"; echo nan; return; }
-    awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }'
-}
-
-cfr_copy() { # SRC DST: copy_file_range(2) in place, 8 MiB chunks, one thread per core
-    python3 - "$1" "$2" <<'EOF'
-import os, sys, threading
-src = os.open(sys.argv[1], os.O_RDONLY)
-dst = os.open(sys.argv[2], os.O_WRONLY)  # overwrite in place, as a LUN copy does
-size = os.fstat(src).st_size
-chunk = 8 << 20
-next_off = [0]
-lock = threading.Lock()
-def worker():
-    while True:
-        with lock:
-            off = next_off[0]
-            next_off[0] += chunk
-        if off >= size:
-            return
-        end = min(off + chunk, size)
-        while off < end:
-            n = os.copy_file_range(src, dst, end - off, off, off)
-            if n == 0:
-                raise SystemExit("copy_file_range: unexpected end of file")
-            off += n
-threads = [threading.Thread(target=worker) for _ in range(os.cpu_count() or 1)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-EOF
-}
-
-zero_file() { dd if=/dev/zero of="$1" bs=1M count=$((COPY_BYTES >> 20)) conv=notrunc status=none; }
-
-check_copy() { # LABEL SRC DST
-    if ! cmp -s "$2" "$3"; then
-        log "WARNING: $1 left a destination that differs from its source"
-        COPY_BAD+=("$1")
-    fi
-}
-
-# "method bytes" lines from xtgt_copy_bytes_total{method="..."}, sorted for join
-copy_bytes_by_method() {
-    metrics_text | sed -n 's/^xtgt_copy_bytes_total{.*method="\([^"]*\)".*} \([0-9.e+]*\)$/\1 \2/p' | sort
-}
 
 COPY_BAD=()
 if ((COPY)); then
