@@ -34,6 +34,16 @@ impl CommandCtx<'_> {
             lun: self.lun,
         }
     }
+
+    /// The parameter list: the Data-Out received, cut to the CDB's
+    /// PARAMETER LIST LENGTH (the parsers check what is missing).
+    pub fn parameter_list(&self, parameter_list_length: u32) -> Bytes {
+        let take = self
+            .data_out
+            .len()
+            .min(usize::try_from(parameter_list_length).unwrap_or(usize::MAX));
+        self.data_out.slice(..take)
+    }
 }
 
 /// A successful completion: status GOOD or CONDITION MET plus Data-In.

@@ -156,11 +156,7 @@ impl CopyManager {
         if len == 0 {
             return Ok(Completion::good());
         }
-        let take = ctx
-            .data_out
-            .len()
-            .min(usize::try_from(len).unwrap_or(usize::MAX));
-        let data = ctx.data_out.slice(..take);
+        let data = ctx.parameter_list(len);
         let nexus = ctx.nexus.id;
         let list = match params::parse_lid1(&data, &self.limits) {
             Ok(l) => l,

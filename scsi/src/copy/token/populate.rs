@@ -30,11 +30,7 @@ impl Odx {
         if cdb.parameter_list_length == 0 {
             return Ok(Completion::good());
         }
-        let take = ctx
-            .data_out
-            .len()
-            .min(usize::try_from(cdb.parameter_list_length).unwrap_or(usize::MAX));
-        let data = ctx.data_out.slice(..take);
+        let data = ctx.parameter_list(cdb.parameter_list_length);
         let nexus = ctx.nexus.id;
         let list_id = cdb.list_identifier;
         let record = self.results.begin(

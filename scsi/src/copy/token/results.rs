@@ -279,3 +279,51 @@ impl OdxResults {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn done(r: &OdxRecord) {
+        r.finish(Outcome::Done {
+            status: CopyOperationStatus::CompletedWithoutErrors,
+            completion_status: 0,
+            sense: Bytes::new(),
+            transfer_count: 0,
+            token: None,
+        });
+    }
+
+    #[test]
+    fn full_store_evicts_the_oldest_finished_and_refuses_when_all_run() {
+        let held = OdxResults::new(Duration::from_secs(300), 2);
+        let a = held.begin(1, 1, 0x10, false, 512, 0).unwrap();
+        let b = held.begin(1, 2, 0x10, false, 512, 0).unwrap();
+        // Both running: no room for a third.
+        assert!(matches!(
+            held.begin(1, 3, 0x10, false, 512, 0),
+            Err(ScsiError::OperationInProgress)
+        ));
+        done(&b);
+        done(&a);
+        // a began first: it goes, b stays.
+        held.begin(1, 3, 0x10, false, 512, 0).unwrap();
+        assert!(held.get(1, 1).is_none());
+        assert!(Arc::ptr_eq(&held.get(1, 2).unwrap(), &b));
+        assert_eq!(held.len(), 2);
+        // Superseding a finished id keeps one record for it.
+        held.begin(1, 2, 0x11, false, 512, 0).unwrap();
+        assert_eq!(held.get(1, 2).unwrap().service_action, 0x11);
+        assert_eq!(held.len(), 2);
+    }
+
+    #[test]
+    fn expired_results_are_never_returned() {
+        let held = OdxResults::new(Duration::ZERO, 8);
+        let a = held.begin(7, 1, 0x10, false, 512, 0).unwrap();
+        assert!(held.get(7, 1).is_some(), "running records do not expire");
+        done(&a);
+        assert!(held.get(7, 1).is_none());
+    }
+}

@@ -73,11 +73,7 @@ impl Odx {
         if cdb.parameter_list_length == 0 {
             return Ok(Completion::good());
         }
-        let take = ctx
-            .data_out
-            .len()
-            .min(usize::try_from(cdb.parameter_list_length).unwrap_or(usize::MAX));
-        let data = ctx.data_out.slice(..take);
+        let data = ctx.parameter_list(cdb.parameter_list_length);
         let (nexus, list_id) = (ctx.nexus.id, cdb.list_identifier);
         let descriptor = ctx.lu.spc.descriptor_sense();
         let immed = data.get(2).is_some_and(|f| f & 0x01 != 0);
