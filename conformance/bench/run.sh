@@ -38,6 +38,13 @@ usage: $0 [options]
                     backend's own copy, a host copy and EXTENDED COPY; token
                     store latency and memory with 1 and --odx-tokens live
                     tokens. Results to conformance/bench/results-odx.md
+  --fairness        run the copy fairness benchmark instead (see fairness.sh):
+                    fio 4 KiB random reads QD16 idle and beside EXTENDED COPY
+                    and ODX copies on the same file system (ext4 --dir and a
+                    loop-mounted XFS), 16 copying sessions, tgt with a host
+                    copy as the peer. Results to conformance/bench/results-fairness.md
+  --fair-copy-size SIZE  size of each fairness copy (default 4GiB)
+  --fair-storm-size SIZE size of each of the 16 sessions' copies (default 256MiB)
   --odx-tokens N    live tokens for the token store scale part (default 100000)
   --odx-samples N   commands of each kind timed per xtgt (default 1000)
   --odx-held N      then N more tokens, each POPULATE TOKEN with a new list id
@@ -69,6 +76,9 @@ FIO_RUNTIME=10
 COPY=0
 COPY_SIZE=1GiB
 ODX=0
+FAIRNESS=0
+FAIR_COPY_SIZE=4GiB
+FAIR_STORM_SIZE=256MiB
 ODX_TOKENS=100000
 ODX_SAMPLES=1000
 ODX_HELD=20000
@@ -94,6 +104,9 @@ while (($#)); do
     --copy) COPY=1 ;;
     --copy-size) COPY_SIZE=$2; shift ;;
     --odx) ODX=1 ;;
+    --fairness) FAIRNESS=1 ;;
+    --fair-copy-size) FAIR_COPY_SIZE=$2; shift ;;
+    --fair-storm-size) FAIR_STORM_SIZE=$2; shift ;;
     --odx-tokens) ODX_TOKENS=$2; shift ;;
     --odx-samples) ODX_SAMPLES=$2; shift ;;
     --odx-held) ODX_HELD=$2; shift ;;
@@ -113,7 +126,7 @@ while (($#)); do
 done
 
 if [[ -z $OUT ]]; then
-    if ((ODX)); then OUT=$SCRIPT_DIR/results-odx.md; else OUT=$SCRIPT_DIR/results.md; fi
+    if ((ODX)); then OUT=$SCRIPT_DIR/results-odx.md; elif ((FAIRNESS)); then OUT=$SCRIPT_DIR/results-fairness.md; else OUT=$SCRIPT_DIR/results.md; fi
 fi
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -442,6 +455,7 @@ copy_bytes_by_method() {
 START=$EPOCHREALTIME
 
 ((ODX && B_AS_TGT)) && die "--odx measures xtgt alone; it does not take --b-as-tgt"
+((ODX && FAIRNESS)) && die "--odx and --fairness are separate runs; pick one"
 ((INSTALL)) && install_packages
 if ((ODX)); then
     : # no fio in the ODX part
@@ -472,6 +486,11 @@ log "work directory $WORK ($(findmnt -n -o FSTYPE -T "$WORK"))"
 if ((ODX)); then
     # shellcheck source=conformance/bench/odx.sh
     . "$SCRIPT_DIR/odx.sh"
+    exit 0
+fi
+if ((FAIRNESS)); then
+    # shellcheck source=conformance/bench/fairness.sh
+    . "$SCRIPT_DIR/fairness.sh"
     exit 0
 fi
 

@@ -1,0 +1,335 @@
+# Copy fairness benchmark (issue 9), sourced by run.sh --fairness after the
+# work directory exists; uses run.sh's helpers (log, die, median, human_size,
+# port_free, wait_port, start_tgt, metrics_text, PIDS, stop_pid, FIO) and
+# odx_bench.py.
+#
+# Foreground: fio (libiscsi engine) 4 KiB random reads at queue depth 16 on
+# one LU, FIO_RUNTIME seconds, p50/p99/p99.9 of the completion latency.
+# Background, on two other LUs of the same file system (ext4 = the --dir file
+# system, and a loop-mounted reflink XFS as root):
+#   idle   - nothing
+#   xcopy  - EXTENDED COPY of FAIR_COPY_SIZE (qemu-img convert -C), repeated
+#            for as long as fio runs
+#   odx    - the same with ODX (POPULATE TOKEN, RRTI, WRITE USING TOKENs of
+#            64 MiB as Windows sends them; odx_bench.py copy)
+# in rounds with the order rotating. Every copy is also timed alone (no fio)
+# to give the copy's slowdown under foreground load.
+# Then on ext4: 16 initiators (own names), each running EXTENDED COPY of
+# FAIR_STORM_SIZE in a loop with 8 copy commands in flight (qemu-img -m 8 -W),
+# one LU to another, while fio reads a third; xtgt's RSS before and
+# at the end, every destination compared.
+# Peer: tgt with the same three files, fio idle and while a host-side copy
+# (qemu-img convert without -C) runs in a loop.
+# The table goes to $OUT.
+# One compound command, parsed before it runs (as run.sh).
+{
+FAIR_BENCH="python3 $SCRIPT_DIR/odx_bench.py"
+FAIR_IQN=iqn.2026-12.com.example:bench-fair
+FAIR_PORT=$XTGT_PORT
+FAIR_COPY_BYTES=$(to_bytes "$FAIR_COPY_SIZE")
+FAIR_STORM_BYTES=$(to_bytes "$FAIR_STORM_SIZE")
+FG_BYTES=$LUN_BYTES
+COPY_BAD=()
+
+cp "$XTGT_BIN" "$WORK/xtgt.new" && mv "$WORK/xtgt.new" "$WORK/xtgt"
+XTGT_BIN=$WORK/xtgt
+
+# ---------------------------------------------------------------- files
+
+# LUN layout of the one xtgt: per file system SIDE, lun 3*k = foreground,
+# 3*k+1 = copy source, 3*k+2 = copy destination; then the storm LUs.
+log "creating the ext4 LUN files (foreground $LUN_SIZE, copy $FAIR_COPY_SIZE x 2)"
+head -c "$FG_BYTES" /dev/urandom >"$WORK/ext4-fg.img"
+head -c "$FAIR_COPY_BYTES" /dev/urandom >"$WORK/ext4-src.img"
+truncate -s "$FAIR_COPY_BYTES" "$WORK/ext4-dst.img"
+FAIR_FILES=("$WORK/ext4-fg.img" "$WORK/ext4-src.img" "$WORK/ext4-dst.img")
+FAIR_SIDES=(ext4)
+FAIR_FS_EXT4=$(findmnt -n -o FSTYPE -T "$WORK" || stat -f -c %T "$WORK")
+
+FAIR_XFS_NOTE=""
+if [[ $(id -u) -ne 0 ]] || ! command -v mkfs.xfs >/dev/null || ! command -v losetup >/dev/null; then
+    FAIR_XFS_NOTE="not run: needs root, mkfs.xfs and losetup"
+else
+    truncate -s $((2 * FAIR_COPY_BYTES + FG_BYTES + (512 << 20))) "$WORK/xfs.img"
+    if mkfs.xfs -q -m reflink=1 "$WORK/xfs.img" >"$WORK/mkfs.log" 2>&1 &&
+        mkdir -p "$WORK/xfs" && mount -o loop "$WORK/xfs.img" "$WORK/xfs" 2>>"$WORK/mkfs.log"; then
+        ODX_MNT=$WORK/xfs # run.sh's cleanup unmounts it
+        log "XFS (reflink) loop-mounted at $ODX_MNT"
+        cp --reflink=never "$WORK/ext4-fg.img" "$ODX_MNT/xfs-fg.img"
+        cp --reflink=never "$WORK/ext4-src.img" "$ODX_MNT/xfs-src.img"
+        truncate -s "$FAIR_COPY_BYTES" "$ODX_MNT/xfs-dst.img"
+        FAIR_FILES+=("$ODX_MNT/xfs-fg.img" "$ODX_MNT/xfs-src.img" "$ODX_MNT/xfs-dst.img")
+        FAIR_SIDES+=(xfs)
+    else
+        FAIR_XFS_NOTE="not run: $(tail -n1 "$WORK/mkfs.log")"
+    fi
+fi
+[[ -z $FAIR_XFS_NOTE ]] || log "XFS part $FAIR_XFS_NOTE"
+
+FAIR_STORM_LUN=${#FAIR_FILES[@]}
+head -c "$FAIR_STORM_BYTES" /dev/urandom >"$WORK/storm-src.img"
+truncate -s "$FAIR_STORM_BYTES" "$WORK/storm-dst.img"
+FAIR_FILES+=("$WORK/storm-src.img" "$WORK/storm-dst.img")
+
+# ---------------------------------------------------------------- xtgt
+
+{
+    printf '[server]\nlisten = ["127.0.0.1:%s"]\nmetrics_listen = "127.0.0.1:%s"\n' \
+        "$FAIR_PORT" "$XTGT_METRICS_PORT"
+    printf '\n[[targets]]\niqn = "%s"\n' "$FAIR_IQN"
+    lun=0
+    for f in "${FAIR_FILES[@]}"; do
+        printf '\n[[targets.luns]]\nlun = %d\nbackend = "file"\npath = "%s"\nsize = "%s"\nblock_size = 512\n' \
+            "$lun" "$f" "$(human_size "$(stat -c %s "$f")")"
+        lun=$((lun + 1))
+    done
+} >"$WORK/fair.toml"
+port_free "$FAIR_PORT" || die "port $FAIR_PORT is in use"
+RUST_LOG=${RUST_LOG:-warn} "$XTGT_BIN" --config "$WORK/fair.toml" >"$WORK/fair.log" 2>&1 &
+FAIR_PID=$!
+PIDS+=("$FAIR_PID")
+wait_port "$FAIR_PORT" "$FAIR_PID" fair
+log "xtgt pid $FAIR_PID on 127.0.0.1:$FAIR_PORT"
+FAIR_URL=iscsi://127.0.0.1:$FAIR_PORT/$FAIR_IQN
+
+side_lun() { # SIDE ROLE(0 fg, 1 src, 2 dst) -> LUN
+    local k=0
+    [[ $1 == ext4 ]] || k=1
+    echo $((3 * k + $2))
+}
+
+# fio_lat URL BYTES -> "p50_us p99_us p999_us iops"
+fio_lat() {
+    local url=${1//:/\\:} json=$WORK/fio-fair.json
+    "$FIO" --name=fg --ioengine=libiscsi --filename="$url" \
+        --rw=randread --bs=4k --iodepth=16 --runtime="$FIO_RUNTIME" --time_based \
+        --size="$2" --percentile_list=50:99:99.9 \
+        --output-format=json --output="$json" >"$WORK/fio.err" 2>&1 ||
+        { log "fio failed: $(tail -n3 "$WORK/fio.err")"; echo "nan nan nan nan"; return; }
+    jq -r '.jobs[0].read | "\(.clat_ns.percentile["50.000000"] / 1e3) \(.clat_ns.percentile["99.000000"] / 1e3) \(.clat_ns.percentile["99.900000"] / 1e3) \(.iops)"' "$json"
+}
+
+# one_copy METHOD SRC_LUN DST_LUN BYTES -> seconds (or nan)
+one_copy() {
+    local t0=$EPOCHREALTIME json
+    case $1 in
+    xcopy)
+        qemu-img convert -C -n -f raw -O raw "$FAIR_URL/$2" "$FAIR_URL/$3" >>"$WORK/copy.log" 2>&1 ||
+            { echo nan; return; }
+        ;;
+    storm)
+        # one of the storm's initiators: its own name, 8 copy commands in flight
+        local o="driver=iscsi,transport=tcp,portal=127.0.0.1:$FAIR_PORT,target=$FAIR_IQN,initiator-name=$FAIR_INITIATOR"
+        qemu-img convert -C -n -m 8 -W --image-opts "$o,lun=$2" --target-image-opts "$o,lun=$3" \
+            >>"$WORK/copy.log" 2>&1 || { echo nan; return; }
+        ;;
+    host)
+        qemu-img convert -n -f raw -O raw "$TGT_URL/$2" "$TGT_URL/$3" >>"$WORK/copy.log" 2>&1 ||
+            { echo nan; return; }
+        ;;
+    odx)
+        json=$($FAIR_BENCH copy "127.0.0.1:$FAIR_PORT" "iqn.2026-12.com.example:fair-src@$FAIR_IQN/$2" \
+            "iqn.2026-12.com.example:fair-dst@$FAIR_IQN/$3" $(($4 / 512)) windows 2>>"$WORK/copy.log") ||
+            { echo nan; return; }
+        jq -r .seconds <<<"$json"
+        return
+        ;;
+    esac
+    awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }'
+}
+
+# copy_loop METHOD SRC DST BYTES STOPFILE OUTFILE: copies until STOPFILE
+# exists (at least one), one duration per line into OUTFILE
+copy_loop() {
+    : >"$6"
+    while :; do
+        one_copy "$1" "$2" "$3" "$4" >>"$6"
+        [[ -e $5 ]] && break
+    done
+}
+
+declare -A FL # FL[side,load] = "p50 p99 p999 iops" per round, "|"-separated
+declare -A FC # FC[side,method,fg|idle] = copy seconds, space-separated
+declare -A FN # FN[side,method] = copies completed while fio ran, per round
+
+# fair_run SIDE LOAD: one fio run on SIDE's foreground LU with LOAD beside it
+fair_run() {
+    local side=$1 load=$2 fg src dst stop out lpid r
+    fg=$(side_lun "$side" 0) src=$(side_lun "$side" 1) dst=$(side_lun "$side" 2)
+    stop=$WORK/stop.$side.$load out=$WORK/copies.$side.$load
+    rm -f "$stop"
+    if [[ $load != idle ]]; then
+        copy_loop "$load" "$src" "$dst" "$FAIR_COPY_BYTES" "$stop" "$out" &
+        lpid=$!
+        sleep 0.5 # let the first copy start
+    fi
+    r=$(fio_lat "$FAIR_URL/$fg" "$FG_BYTES")
+    FL[$side,$load]+="$r|"
+    if [[ $load != idle ]]; then
+        touch "$stop"
+        wait "$lpid"
+        FC[$side,$load,fg]+="$(tr '\n' ' ' <"$out")"
+        FN[$side,$load]+="$(grep -c . "$out") "
+        if ! cmp -s "${FAIR_FILES[src]}" "${FAIR_FILES[dst]}"; then
+            COPY_BAD+=("$load on $side")
+        fi
+    fi
+    log "  $side $load: fio p50/p99/p99.9 µs, IOPS: $r"
+}
+
+# copies_alone SIDE METHOD N: N copies with nothing else running
+copies_alone() {
+    local i s
+    for i in $(seq "$3"); do
+        s=$(one_copy "$2" "$(side_lun "$1" 1)" "$(side_lun "$1" 2)" "$FAIR_COPY_BYTES")
+        FC[$1,$2,idle]+="$s "
+    done
+}
+
+FAIR_LOADS=(idle xcopy odx)
+for rep in $(seq "$REPS"); do
+    log "fairness round $rep/$REPS"
+    cat "${FAIR_FILES[@]}" >/dev/null # warm the page cache
+    k=$(((rep - 1) % ${#FAIR_LOADS[@]}))
+    order=("${FAIR_LOADS[@]:k}" "${FAIR_LOADS[@]:0:k}")
+    for side in "${FAIR_SIDES[@]}"; do
+        for load in "${order[@]}"; do fair_run "$side" "$load"; done
+        copies_alone "$side" xcopy 2
+        copies_alone "$side" odx 2
+        log "  $side alone: xcopy ${FC[$side,xcopy,idle]}s, odx ${FC[$side,odx,idle]}s"
+    done
+done
+
+# ---------------------------------------------------------------- storm
+
+FAIR_STORM_N=${FAIR_STORM_N:-16}
+log "storm: $FAIR_STORM_N initiators x 8 EXTENDED COPY commands in flight, $FAIR_STORM_SIZE copies in a loop, fio on the ext4 foreground LU"
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$FAIR_PID/status"; }
+STORM_RSS0=$(rss)
+STORM_RSS_MAX=$STORM_RSS0
+rm -f "$WORK/stop.storm"
+SPIDS=()
+for i in $(seq "$FAIR_STORM_N"); do
+    FAIR_INITIATOR=iqn.2026-12.com.example:storm-$i copy_loop storm "$FAIR_STORM_LUN" $((FAIR_STORM_LUN + 1)) \
+        "$FAIR_STORM_BYTES" "$WORK/stop.storm" "$WORK/storm.$i" &
+    SPIDS+=($!)
+done
+(
+    while [[ ! -e $WORK/stop.storm ]]; do rss >>"$WORK/storm.rss"; sleep 0.2; done
+) &
+RSS_PID=$!
+sleep 1
+STORM_FIO=$(fio_lat "$FAIR_URL/$(side_lun ext4 0)" "$FG_BYTES")
+touch "$WORK/stop.storm"
+wait "${SPIDS[@]}" "$RSS_PID"
+STORM_RSS_MAX=$(sort -n "$WORK/storm.rss" | tail -n1)
+STORM_DONE=$(cat "$WORK"/storm.[0-9]* | grep -vc nan || true)
+STORM_FAILED=$(cat "$WORK"/storm.[0-9]* | grep -c nan || true)
+cmp -s "$WORK/storm-src.img" "$WORK/storm-dst.img" || COPY_BAD+=("storm")
+log "storm: fio $STORM_FIO; copies done $STORM_DONE, failed $STORM_FAILED; RSS $STORM_RSS0 -> max $STORM_RSS_MAX KiB"
+STORM_IDLE=$(fio_lat "$FAIR_URL/$(side_lun ext4 0)" "$FG_BYTES")
+log "storm: fio after it, idle: $STORM_IDLE"
+metrics_text >"$WORK/fair-metrics.txt"
+stop_pid "$FAIR_PID"
+
+# ---------------------------------------------------------------- tgt peer
+
+start_tgt tgt "$TGT_PORT" "$FAIR_IQN" "$WORK/ext4-fg.img" "$WORK/ext4-src.img" "$WORK/ext4-dst.img"
+TGT_URL=iscsi://127.0.0.1:$TGT_PORT/$FAIR_IQN
+declare -A TL
+for rep in $(seq "$REPS"); do
+    log "tgt round $rep/$REPS"
+    for load in idle host; do
+        rm -f "$WORK/stop.tgt"
+        if [[ $load == host ]]; then
+            copy_loop host 2 3 "$FAIR_COPY_BYTES" "$WORK/stop.tgt" "$WORK/copies.tgt" &
+            lpid=$!
+            sleep 0.5
+        fi
+        r=$(fio_lat "$TGT_URL/1" "$FG_BYTES")
+        TL[$load]+="$r|"
+        if [[ $load == host ]]; then
+            touch "$WORK/stop.tgt"
+            wait "$lpid"
+            FC[tgt,host,fg]+="$(tr '\n' ' ' <"$WORK/copies.tgt")"
+        fi
+        log "  tgt $load: fio p50/p99/p99.9 µs, IOPS: $r"
+    done
+done
+stop_pid "${PIDS[-1]}"
+
+# ---------------------------------------------------------------- report
+
+ELAPSED=$(awk -v a="$START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+# col SAMPLES N -> median of field N over "|"-separated records
+col() { median "$(tr '|' '\n' <<<"$1" | awk -v n="$2" 'NF { print $n }' | tr '\n' ' ')"; }
+f1() { awk -v v="$1" 'BEGIN { if (v == "nan" || v == "") print "n/a"; else printf "%.0f\n", v }'; }
+f3() { awk -v v="$1" 'BEGIN { if (v == "nan" || v == "") print "n/a"; else printf "%.3f\n", v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "nan") printf "%.2f\n", a / b; else print "n/a" }'; }
+# shellcheck disable=SC2086
+medcopy() { median $(tr ' ' '\n' <<<"$1" | grep -v '^nan$' | tr '\n' ' '); }
+XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+{
+    echo "## Copy fairness ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+    echo
+    echo "xtgt at $XTGT_REV, loopback 127.0.0.1, file LUNs with 512-byte blocks, $(nproc) cores, kernel $(uname -r)," \
+        "$(qemu-img --version | head -n1). Foreground: fio (libiscsi) 4 KiB random reads, queue depth 16," \
+        "${FIO_RUNTIME} s, on a $LUN_SIZE LU; completion latency percentiles, median over $REPS rounds" \
+        "(load order rotating). Background: copies of $FAIR_COPY_SIZE between two other LUs on the same" \
+        "file system, one after the other for as long as fio runs; EXTENDED COPY = \`qemu-img convert -C\`," \
+        "ODX = POPULATE TOKEN + RRTI + WRITE USING TOKENs of 64 MiB (\`odx_bench.py copy\`). Page cache warm."
+    echo
+    echo "| file system | background | p50 µs | p99 µs | p99.9 µs | IOPS | p99 / idle p99 | copy s, with fio | copy s, alone | alone / with fio |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for side in "${FAIR_SIDES[@]}"; do
+        if [[ $side == ext4 ]]; then label=$FAIR_FS_EXT4; else label="XFS (reflink, loop)"; fi
+        idle99=$(col "${FL[$side,idle]}" 2)
+        for load in "${FAIR_LOADS[@]}"; do
+            s=${FL[$side,$load]}
+            p99=$(col "$s" 2)
+            if [[ $load == idle ]]; then
+                what="none (idle)"; cw="" ca="" cr=""
+            else
+                if [[ $load == xcopy ]]; then what="EXTENDED COPY loop"; else what="ODX copy loop"; fi
+                cw=$(medcopy "${FC[$side,$load,fg]}") ca=$(medcopy "${FC[$side,$load,idle]}")
+                cr=$(ratio "$ca" "$cw")
+                cw="$(f3 "$cw") ($(tr ' ' '+' <<<"${FN[$side,$load]% }") copies)" ca=$(f3 "$ca")
+            fi
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$what" \
+                "$(f1 "$(col "$s" 1)")" "$(f1 "$p99")" "$(f1 "$(col "$s" 3)")" "$(f1 "$(col "$s" 4)")" \
+                "$(ratio "$p99" "$idle99")" "$cw" "$ca" "$cr"
+        done
+    done
+    idle99=$(col "${TL[idle]}" 2)
+    for load in idle host; do
+        s=${TL[$load]}
+        if [[ $load == idle ]]; then what="none (idle)"; cw=""; else
+            what="host copy loop (qemu-img convert, no offload)"; cw=$(f3 "$(medcopy "${FC[tgt,host,fg]}")"); fi
+        printf '| tgt (peer), %s | %s | %s | %s | %s | %s | %s | %s | | |\n' "$FAIR_FS_EXT4" "$what" \
+            "$(f1 "$(col "$s" 1)")" "$(f1 "$(col "$s" 2)")" "$(f1 "$(col "$s" 3)")" "$(f1 "$(col "$s" 4)")" \
+            "$(ratio "$(col "$s" 2)" "$idle99")" "$cw"
+    done
+    echo
+    echo "### $FAIR_STORM_N initiators copying, one reading"
+    echo
+    fmt4() { read -r a b c d <<<"$1"; echo "$(f1 "$a") / $(f1 "$b") / $(f1 "$c") µs, $(f1 "$d") IOPS"; }
+    echo "$FAIR_STORM_N initiators (one session each, own initiator names) each copied $FAIR_STORM_SIZE with EXTENDED COPY" \
+        "(\`qemu-img convert -C -m 8 -W\`: 8 copy commands in flight; one LU to another, $FAIR_FS_EXT4) in a loop" \
+        "while a 17th did the fio reads above: p50 / p99 / p99.9 **$(fmt4 "$STORM_FIO")** (idle right after:" \
+        "$(fmt4 "$STORM_IDLE"); p99 ratio $(ratio "$(awk '{print $2}' <<<"$STORM_FIO")" "$(awk '{print $2}' <<<"$STORM_IDLE")")). Copies" \
+        "completed $STORM_DONE, failed (refused or aborted) $STORM_FAILED. xtgt VmRSS $STORM_RSS0 KiB before," \
+        "at most $STORM_RSS_MAX KiB during (+$(((STORM_RSS_MAX - STORM_RSS0) / 1024)) MiB)."
+    echo
+    if ((${#COPY_BAD[@]})); then
+        echo "Destinations that differed from their source: ${COPY_BAD[*]}."
+    else
+        echo "Every destination equalled its source after each loop."
+    fi
+    [[ -z $FAIR_XFS_NOTE ]] || echo "XFS part $FAIR_XFS_NOTE."
+    echo
+    echo "Whole run: ${ELAPSED} s (\`conformance/bench/run.sh${ARGS:+ $ARGS}\`)."
+} >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+cat "$OUT"
+log "results written to $OUT"
+}
