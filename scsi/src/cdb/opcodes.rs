@@ -18,6 +18,7 @@ pub const WRITE_AND_VERIFY_10: u8 = 0x2E;
 pub const VERIFY_10: u8 = 0x2F;
 pub const PRE_FETCH_10: u8 = 0x34;
 pub const SYNCHRONIZE_CACHE_10: u8 = 0x35;
+pub const READ_DEFECT_DATA_10: u8 = 0x37;
 pub const WRITE_SAME_10: u8 = 0x41;
 pub const UNMAP: u8 = 0x42;
 pub const MODE_SELECT_10: u8 = 0x55;
@@ -42,6 +43,7 @@ pub const READ_12: u8 = 0xA8;
 pub const WRITE_12: u8 = 0xAA;
 pub const WRITE_AND_VERIFY_12: u8 = 0xAE;
 pub const VERIFY_12: u8 = 0xAF;
+pub const READ_DEFECT_DATA_12: u8 = 0xB7;
 
 /// THIRD PARTY COPY OUT service actions.
 pub const SA_EXTENDED_COPY_LID1: u8 = 0x00;

@@ -126,6 +126,8 @@ pub static TABLE: &[OpcodeEntry] = &[
         NoData, lu!(sbc::prefetch::prefetch10), NONE),
     row(SYNCHRONIZE_CACHE_10, None, "SYNCHRONIZE_CACHE_10", &[SYNCHRONIZE_CACHE_10, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
         NoData, lu!(sbc::sync::synchronize_cache10), NONE),
+    row(READ_DEFECT_DATA_10, None, "READ_DEFECT_DATA_10", &[READ_DEFECT_DATA_10, 0, 0x1F, 0, 0, 0, 0, 0xFF, 0xFF, 0],
+        In, lu!(sbc::defect::read_defect_data10), NONE),
     row(WRITE_SAME_10, None, "WRITE_SAME_10", &[WRITE_SAME_10, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
         Out(DataOut::OneBlock), lu!(sbc::write_same::write_same10), WRITES),
     row(UNMAP, None, "UNMAP", &[UNMAP, 0, 0, 0, 0, 0, 0x3F, 0xFF, 0xFF, 0],
@@ -216,4 +218,6 @@ pub static TABLE: &[OpcodeEntry] = &[
         blocks(6, 4), lu!(sbc::verify::write_verify12), WRITES),
     row(VERIFY_12, None, "VERIFY_12", &[VERIFY_12, 0x16, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
         Out(DataOut::Verify { offset: 6, width: 4 }), lu!(sbc::verify::verify12), NONE),
+    row(READ_DEFECT_DATA_12, None, "READ_DEFECT_DATA_12", &[READ_DEFECT_DATA_12, 0x1F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        In, lu!(sbc::defect::read_defect_data12), NONE),
 ];

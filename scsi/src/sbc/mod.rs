@@ -10,6 +10,7 @@
 pub mod capacity;
 pub mod caw;
 pub mod cdb;
+pub mod defect;
 pub mod lba_status;
 pub mod orwrite;
 pub mod prefetch;

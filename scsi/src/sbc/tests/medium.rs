@@ -325,3 +325,41 @@ async fn unaligned_write_same_unmap_inside_a_physical_block() {
     }
     assert_eq!(&l.backend.read(0, 16 * 512).await.unwrap()[..], &data[..]);
 }
+
+#[tokio::test]
+async fn read_defect_data_reports_empty_lists_in_the_requested_format() {
+    let p = port(vec![(0, lu(512, MediumConfig::default_for(512), false))]);
+    let s = DeviceServer::new(vec![p.clone()]);
+    let n = nexus(&s, &p).await;
+    // (10): REQ_PLIST, REQ_GLIST, long block format (011b); 32 bytes.
+    let r = exec(&s, &n, 0, &[0x37, 0, 0x1B, 0, 0, 0, 0, 0, 32, 0], &[]).await;
+    assert_eq!(r.status, Status::Good);
+    assert_eq!(&r.data_in[..], &[0, 0x1B, 0, 0]);
+    // What libiscsi's ReadDefectData10.Simple sends: no lists, format 0.
+    let r = exec(&s, &n, 0, &[0x37, 0, 0, 0, 0, 0, 0, 0, 32, 0], &[]).await;
+    assert_eq!(&r.data_in[..], &[0, 0, 0, 0]);
+    // Allocation length 2 truncates the header.
+    let r = exec(&s, &n, 0, &[0x37, 0, 0x10, 0, 0, 0, 0, 0, 2, 0], &[]).await;
+    assert_eq!(&r.data_in[..], &[0, 0x10]);
+    // (12): GLIST only, physical sector format (101b), index 7.
+    let r = exec(&s, &n, 0, &[0xB7, 0x0D, 0, 0, 0, 7, 0, 0, 1, 0, 0, 0], &[]).await;
+    assert_eq!(r.status, Status::Good);
+    assert_eq!(&r.data_in[..], &[0, 0x0D, 0, 0, 0, 0, 0, 0]);
+    // The reserved format 111b: INVALID FIELD IN CDB, byte 2 bit 2 / byte 1 bit 2.
+    for (cdb, byte) in [
+        (vec![0x37, 0, 0x07, 0, 0, 0, 0, 0, 32, 0], 2u16),
+        (vec![0xB7, 0x07, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0], 1),
+    ] {
+        let r = exec(&s, &n, 0, &cdb, &[]).await;
+        assert_eq!(r.status, Status::CheckCondition);
+        assert_eq!(
+            r.sense,
+            sense(ScsiError::InvalidFieldInCdb(
+                crate::sense::FieldPointer::bit(byte, 2)
+            ))
+        );
+    }
+    // A reserved bit (byte 1 of the (10) CDB) is rejected by the table.
+    let r = exec(&s, &n, 0, &[0x37, 0x01, 0, 0, 0, 0, 0, 0, 32, 0], &[]).await;
+    assert_eq!(r.status, Status::CheckCondition);
+}
