@@ -292,7 +292,7 @@ passthrough() {
 kernel() {
   echo "=== kernel initiator mode: iscsid/iscsiadm -> $TARGET on the guest's loopback"
   local ov=$W/ov-ki; mkdir -p "$ov/usr/sbin" "$ov/xtgt"
-  cp "${LINUX_VM_SCRIPT:-$HERE/guest/kernel-initiator.sh}" "$ov/test.sh"
+  cp "${LINUX_VM_SCRIPT:-$HERE/guest/kernel-initiator.sh}" "$ov/test.sh"; cp "$HERE/guest/pr-checks.sh" "$ov/"
   if [ "$TARGET" = xtgt ]; then
     add_bin "$XTGT_BIN" usr/sbin "$ov"
     # debug info is no use in the guest and costs initramfs RAM

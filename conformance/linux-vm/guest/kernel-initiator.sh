@@ -216,6 +216,8 @@ if [ "$KI_TARGET" = xtgt ]; then
   sed 's/^/NOTE xtgt: /' /tmp/logins.txt
 fi
 check kernel_log_clean kernel_log_clean
+# persistent reservations, fence_scsi style (sg passthrough: no block-layer errors)
+. /pr-checks.sh
 check target_alive kill -0 "$(cat /tmp/target.pid)"
 [ "${VERBOSE:-0}" = 1 ] && { echo "--- target log"; tail -n 60 $TLOG; echo "--- iscsid log"; tail -n 40 /tmp/iscsid.log; }
 if [ $NFAIL -gt 0 ]; then note "target log (tail):"; tail -n 30 $TLOG | sed 's/^/    | /'; note "dmesg (tail):"; dmesg | tail -n 30 | sed 's/^/    | /'; fi
