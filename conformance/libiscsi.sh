@@ -13,7 +13,7 @@
 # and whose counts (passed, failed, skipped) its line reports.
 #
 # Needs a release build (target/release/xtgt, or XTGT_BIN) and libiscsi-bin.
-# LIBISCSI_SKIP_ALL=1 skips the informational -t ALL runs.
+# LIBISCSI_SKIP_ALL=1 skips the -t ALL runs.
 set -u
 . "$(dirname "$0")/lib.sh"
 need iscsi-test-cu iscsi-ls python3 qemu-io
@@ -229,12 +229,16 @@ while read -r suite _; do
 done <"${LIBISCSI_REQUIRED:-$CONF_DIR/libiscsi-required.txt}"
 
 if [ -z "${LIBISCSI_SKIP_ALL:-}" ]; then
-    # Informational: every suite; its failures and skips are reported
-    # (counts on the line, the table in results/) but are not FAILs by
-    # themselves. A crash is, and so is a run that produced no results.
+    # Every suite (-t ALL) on the 512-byte and 4096-byte LUNs with one
+    # logical block per physical block (LUNs 4 and 5: GetLBAStatus'
+    # UnmapSingle assumes LBPPB = 1, see above; the LBPPB > 1 paths are
+    # covered by the required suites on LUNs 0 and 1). Any failed test is
+    # a FAIL; skips are counted on the line, and each remaining one is
+    # explained in the README's table. So is a crash, or a run that
+    # produced no results.
     for tag in 512 4096; do
-        url=$URL512
-        [ "$tag" = 4096 ] && url=$URL4096
+        url=$URLP512
+        [ "$tag" = 4096 ] && url=$URLP4096
         zero_head "$url" "-t ALL"
         timeout 1800 iscsi-test-cu -d -t ALL "$url" "$url" </dev/null >"$WORK/all-$tag.log" 2>&1
         counts=$(python3 "$CONF_DIR/tools/libiscsi_table.py" --counts "$WORK/all-$tag.log")
@@ -243,8 +247,12 @@ if [ -z "${LIBISCSI_SKIP_ALL:-}" ]; then
             fail "libiscsi: xtgt survives iscsi-test-cu -t ALL ($tag)" "$(tail -20 "$WORK/xtgt.err")"
         elif [ "$crc" -ne 0 ]; then
             fail "libiscsi: iscsi-test-cu -t ALL ($tag) ran tests" "$counts" "$(tail -5 "$WORK/all-$tag.log")"
+        elif ! grep -q ' 0 failed, ' <<<"$counts" || ! grep -q ' 0 no result$' <<<"$counts"; then
+            fail "libiscsi: iscsi-test-cu -t ALL ($tag): no test failed" "$counts" \
+                "$(python3 "$CONF_DIR/tools/libiscsi_table.py" --check "$WORK/all-$tag.log" | grep -v ' tests, ' | head -8)"
+            mkdir -p "$RESULTS/logs" && cp "$WORK/all-$tag.log" "$RESULTS/logs/"
         else
-            pass "libiscsi: iscsi-test-cu -t ALL ($tag), informational, xtgt still running: $counts"
+            pass "libiscsi: iscsi-test-cu -t ALL ($tag): no test failed, xtgt still running: $counts"
         fi
     done
     timeout 120 iscsi-test-cu -d -t SCSI.ReadOnly "$URLRO" >"$WORK/all-ro.log" 2>&1

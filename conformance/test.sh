@@ -13,7 +13,7 @@
 #   XTGT_NO_APT=1          skip apt-get (packages already installed)
 #   QEMU_IMG_SIZE_MIB=256  smaller image for qemu-img.sh (default 1024)
 #   XCOPY_SIZE_MIB=256     smaller image for xcopy.sh (default 1024)
-#   LIBISCSI_SKIP_ALL=1    skip the informational iscsi-test-cu -t ALL runs
+#   LIBISCSI_SKIP_ALL=1    skip the iscsi-test-cu -t ALL runs
 #   CONFORMANCE_ONLY="libiscsi chap"   run only these scripts (the others
 #                          print SKIP)
 set -u
