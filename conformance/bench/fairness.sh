@@ -14,9 +14,9 @@
 #            64 MiB as Windows sends them; odx_bench.py copy)
 # in rounds with the order rotating. Every copy is also timed alone (no fio)
 # to give the copy's slowdown under foreground load.
-# Then on ext4: 16 initiators (own names), each running EXTENDED COPY of
-# FAIR_STORM_SIZE in a loop with 8 copy commands in flight (qemu-img -m 8 -W),
-# one LU to another, while fio reads a third; xtgt's RSS before and
+# Then on ext4: 16 initiators (own names) x 8 sessions, each running
+# EXTENDED COPY of FAIR_STORM_SIZE in a loop (qemu-img convert -C), one LU
+# to another, while fio reads a third; xtgt's RSS before and
 # at the end, every destination compared.
 # Peer: tgt with the same three files, fio idle and while a host-side copy
 # (qemu-img convert without -C) runs in a loop.
@@ -118,9 +118,12 @@ one_copy() {
             { echo nan; return; }
         ;;
     storm)
-        # one of the storm's initiators: its own name, 8 copy commands in flight
+        # one session of one of the storm's initiators (its own name). Not
+        # -m 8 -W: QEMU gives every EXTENDED COPY list id 1, so parallel
+        # copies on one session collide (0x00/0x16, as SPC-5 says) and
+        # qemu-img falls back to READ/WRITE; parallel sessions do not.
         local o="driver=iscsi,transport=tcp,portal=127.0.0.1:$FAIR_PORT,target=$FAIR_IQN,initiator-name=$FAIR_INITIATOR"
-        qemu-img convert -C -n -m 8 -W --image-opts "$o,lun=$2" --target-image-opts "$o,lun=$3" \
+        qemu-img convert -C -n --image-opts "$o,lun=$2" --target-image-opts "$o,lun=$3" \
             >>"$WORK/copy.log" 2>&1 || { echo nan; return; }
         ;;
     host)
@@ -203,16 +206,25 @@ done
 # ---------------------------------------------------------------- storm
 
 FAIR_STORM_N=${FAIR_STORM_N:-16}
-log "storm: $FAIR_STORM_N initiators x 8 EXTENDED COPY commands in flight, $FAIR_STORM_SIZE copies in a loop, fio on the ext4 foreground LU"
+FAIR_STORM_PER=${FAIR_STORM_PER:-8}
+log "storm: $FAIR_STORM_N initiators x $FAIR_STORM_PER sessions, one EXTENDED COPY in flight each, $FAIR_STORM_SIZE copies in a loop, fio on the ext4 foreground LU"
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$FAIR_PID/status"; }
+# what reached xtgt as offload and as plain I/O (a refused EXTENDED COPY
+# makes qemu-img fall back to READ/WRITE silently)
+storm_counters() {
+    echo "$(metric_sum xtgt_copy_bytes_total 'command="xcopy"') $(metric_sum xtgt_commands_total 'opcode="WRITE_10"') $(metric_sum xtgt_commands_total 'opcode="EXTENDED_COPY"')"
+}
+read -r STORM_XB0 STORM_W0 STORM_X0 <<<"$(storm_counters)"
 STORM_RSS0=$(rss)
 STORM_RSS_MAX=$STORM_RSS0
 rm -f "$WORK/stop.storm"
 SPIDS=()
 for i in $(seq "$FAIR_STORM_N"); do
-    FAIR_INITIATOR=iqn.2026-12.com.example:storm-$i copy_loop storm "$FAIR_STORM_LUN" $((FAIR_STORM_LUN + 1)) \
-        "$FAIR_STORM_BYTES" "$WORK/stop.storm" "$WORK/storm.$i" &
-    SPIDS+=($!)
+    for j in $(seq "$FAIR_STORM_PER"); do
+        FAIR_INITIATOR=iqn.2026-12.com.example:storm-$i copy_loop storm "$FAIR_STORM_LUN" $((FAIR_STORM_LUN + 1)) \
+            "$FAIR_STORM_BYTES" "$WORK/stop.storm" "$WORK/storm.$i.$j" &
+        SPIDS+=($!)
+    done
 done
 (
     while [[ ! -e $WORK/stop.storm ]]; do rss >>"$WORK/storm.rss"; sleep 0.2; done
@@ -227,6 +239,9 @@ STORM_DONE=$(cat "$WORK"/storm.[0-9]* | grep -vc nan || true)
 STORM_FAILED=$(cat "$WORK"/storm.[0-9]* | grep -c nan || true)
 cmp -s "$WORK/storm-src.img" "$WORK/storm-dst.img" || COPY_BAD+=("storm")
 log "storm: fio $STORM_FIO; copies done $STORM_DONE, failed $STORM_FAILED; RSS $STORM_RSS0 -> max $STORM_RSS_MAX KiB"
+read -r STORM_XB1 STORM_W1 STORM_X1 <<<"$(storm_counters)"
+STORM_OFFLOAD="EXTENDED COPY commands $(awk -v a="$STORM_X0" -v b="$STORM_X1" 'BEGIN { printf "%d", b - a }'), bytes copied by them $(awk -v a="$STORM_XB0" -v b="$STORM_XB1" 'BEGIN { printf "%.0f MiB", (b - a) / 1048576 }'), WRITE(10) commands (qemu-img's fallback after a refused copy) $(awk -v a="$STORM_W0" -v b="$STORM_W1" 'BEGIN { printf "%d", b - a }')"
+log "storm: $STORM_OFFLOAD"
 STORM_IDLE=$(fio_lat "$FAIR_URL/$(side_lun ext4 0)" "$FG_BYTES")
 log "storm: fio after it, idle: $STORM_IDLE"
 metrics_text >"$WORK/fair-metrics.txt"
@@ -313,12 +328,13 @@ XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null 
     echo "### $FAIR_STORM_N initiators copying, one reading"
     echo
     fmt4() { read -r a b c d <<<"$1"; echo "$(f1 "$a") / $(f1 "$b") / $(f1 "$c") µs, $(f1 "$d") IOPS"; }
-    echo "$FAIR_STORM_N initiators (one session each, own initiator names) each copied $FAIR_STORM_SIZE with EXTENDED COPY" \
-        "(\`qemu-img convert -C -m 8 -W\`: 8 copy commands in flight; one LU to another, $FAIR_FS_EXT4) in a loop" \
+    echo "$FAIR_STORM_N initiators (own initiator names), each with $FAIR_STORM_PER sessions copying $FAIR_STORM_SIZE with" \
+        "EXTENDED COPY (\`qemu-img convert -C\`, one copy command in flight per session, so $((FAIR_STORM_N * FAIR_STORM_PER)) at once;" \
+        "one LU to another, $FAIR_FS_EXT4) in a loop" \
         "while a 17th did the fio reads above: p50 / p99 / p99.9 **$(fmt4 "$STORM_FIO")** (idle right after:" \
         "$(fmt4 "$STORM_IDLE"); p99 ratio $(ratio "$(awk '{print $2}' <<<"$STORM_FIO")" "$(awk '{print $2}' <<<"$STORM_IDLE")")). Copies" \
         "completed $STORM_DONE, failed (refused or aborted) $STORM_FAILED. xtgt VmRSS $STORM_RSS0 KiB before," \
-        "at most $STORM_RSS_MAX KiB during (+$(((STORM_RSS_MAX - STORM_RSS0) / 1024)) MiB)."
+        "at most $STORM_RSS_MAX KiB during (+$(((STORM_RSS_MAX - STORM_RSS0) / 1024)) MiB). xtgt counted: $STORM_OFFLOAD."
     echo
     if ((${#COPY_BAD[@]})); then
         echo "Destinations that differed from their source: ${COPY_BAD[*]}."
