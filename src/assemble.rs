@@ -396,7 +396,10 @@ mod tests {
         let a = build(&cfg).unwrap();
         let port = &a.targets[0].port;
         assert!(port.luns[&0].pr.ptpl_capable());
-        assert!(!port.luns[&1].pr.ptpl_capable(), "memory LUs do not persist");
+        assert!(
+            !port.luns[&1].pr.ptpl_capable(),
+            "memory LUs do not persist"
+        );
         drop(a);
         // A saved state is restored at start.
         std::fs::write(
@@ -412,7 +415,10 @@ mod tests {
         // A damaged file stops the start, naming the LUN and the file.
         std::fs::write(dir.path().join("l0.img.pr"), "junk").unwrap();
         let e = build(&cfg).err().unwrap().to_string();
-        assert!(e.contains("targets[0].luns[0]") && e.contains("l0.img.pr"), "{e}");
+        assert!(
+            e.contains("targets[0].luns[0]") && e.contains("l0.img.pr"),
+            "{e}"
+        );
         // [reservations] dir: <serial>.pr there.
         let toml2 = format!("[reservations]\ndir = \"prs\"\n{toml}");
         let cfg2 = crate::config::load_str("t", &toml2, dir.path(), Vec::new()).unwrap();
@@ -420,8 +426,16 @@ mod tests {
         let lu = &a.targets[0].port.luns[&0];
         assert!(dir.path().join("prs").is_dir());
         assert_eq!(
-            pr_file(cfg2.reservations_dir.as_deref(), lu, &cfg2.targets[0].luns[0]),
-            Some(dir.path().join("prs").join(format!("{}.pr", lu.config.serial)))
+            pr_file(
+                cfg2.reservations_dir.as_deref(),
+                lu,
+                &cfg2.targets[0].luns[0]
+            ),
+            Some(
+                dir.path()
+                    .join("prs")
+                    .join(format!("{}.pr", lu.config.serial))
+            )
         );
         let bad = "[reservations]\ndir = \" \"\n".to_string() + toml;
         let e = crate::config::load_str("t", &bad, dir.path(), Vec::new()).unwrap_err();
