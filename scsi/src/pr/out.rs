@@ -341,10 +341,8 @@ fn register(
 fn unregister(data: &mut PrData, me: &Registration, out: &mut Outcome) {
     data.registrations.retain(|r| r.id != me.id);
     match data.reservation {
-        Some(Reservation { holder: None, .. }) => {
-            if data.registrations.is_empty() {
-                data.reservation = None;
-            }
+        Some(Reservation { holder: None, .. }) if data.registrations.is_empty() => {
+            data.reservation = None;
         }
         Some(Reservation {
             ty,

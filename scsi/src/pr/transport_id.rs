@@ -99,6 +99,7 @@ pub fn encode(name: &str, isid: Option<&str>) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,7 @@
 //! Byte-exact PERSISTENT RESERVE IN data, every PERSISTENT RESERVE OUT
 //! path on the I/O-free state, persistence, and the device server on the
 //! wire (conflicts, unit attentions, RESERVE/RELEASE, copies).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::inq::{self, Capabilities};
 use super::out::{self, OutAction, OutRequest};

@@ -1,4 +1,5 @@
 //! Through [`DeviceServer::execute`], as the transport drives it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::backend::MemoryBackend;
 use crate::copy::params::build::{cscd, list, seg_b2b};
