@@ -278,3 +278,46 @@ async fn extended_copy_obeys_the_other_lus_reservation() {
     );
     assert!(conflict(&exec(&s, &a, 0, &c, &back).await));
 }
+
+/// RESERVATIONS RELEASED and RESERVATIONS PREEMPTED reach every I_T
+/// nexus of the registrants, not the sender.
+#[tokio::test]
+async fn unit_attentions_of_release_and_clear() {
+    let (s, p) = setup();
+    let a = login(&s, &p, "iqn.a", "000000000001").await;
+    let b = login(&s, &p, "iqn.b", "000000000002").await;
+    // A second session of initiator B (another ISID), not registered.
+    let b2 = login(&s, &p, "iqn.b", "000000000003").await;
+    assert_eq!(prout(&s, &a, 0, 0, 0, KA).await.status, Status::Good);
+    assert_eq!(prout(&s, &b, 0, 0, 0, KB).await.status, Status::Good);
+    assert_eq!(prout(&s, &a, 1, 5, KA, 0).await.status, Status::Good);
+    // Registrants Only: B writes, B2 (not registered) does not.
+    let block = vec![1u8; 512];
+    assert_eq!(exec(&s, &b, 0, &WRITE10, &block).await.status, Status::Good);
+    assert!(conflict(&exec(&s, &b2, 0, &WRITE10, &block).await));
+    assert_eq!(prout(&s, &a, 2, 5, KA, 0).await.status, Status::Good);
+    assert_eq!(
+        sense_of(&exec(&s, &b, 0, &TUR, &[]).await),
+        Some((0x06, 0x2A, 0x04))
+    );
+    assert_eq!(exec(&s, &a, 0, &TUR, &[]).await.status, Status::Good);
+    assert_eq!(exec(&s, &b2, 0, &TUR, &[]).await.status, Status::Good);
+    // CLEAR by B: A gets RESERVATIONS PREEMPTED.
+    assert_eq!(prout(&s, &b, 3, 0, KB, 0).await.status, Status::Good);
+    assert_eq!(
+        sense_of(&exec(&s, &a, 0, &TUR, &[]).await),
+        Some((0x06, 0x2A, 0x03))
+    );
+    assert_eq!(exec(&s, &b, 0, &TUR, &[]).await.status, Status::Good);
+    // READ FULL STATUS after SPEC_I_PT-free re-registration of both.
+    assert_eq!(prout(&s, &a, 0, 0, 0, KA).await.status, Status::Good);
+    let r = prin(&s, &b, 3, 0x1000).await;
+    let mut want = vec![0, 0, 0, 4, 0, 0, 0, 52];
+    want.extend_from_slice(&KA.to_be_bytes());
+    want.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 28]);
+    want.extend_from_slice(&crate::pr::transport_id::encode(
+        "iqn.a",
+        Some("000000000001"),
+    ));
+    assert_eq!(r.data_in.as_ref(), want.as_slice());
+}
