@@ -321,3 +321,73 @@ async fn unit_attentions_of_release_and_clear() {
     ));
     assert_eq!(r.data_in.as_ref(), want.as_slice());
 }
+
+/// WRITE USING TOKEN reads the token's live source LU: an Exclusive
+/// Access reservation of another I_T nexus there refuses it with
+/// RESERVATION CONFLICT and nothing is written; POPULATE TOKEN on a LU
+/// reserved Exclusive Access by another nexus conflicts too.
+#[tokio::test]
+async fn write_using_token_obeys_the_source_lus_reservation() {
+    use crate::copy::odx::params::build::{pt, wut};
+    let (s, p) = setup();
+    let a = login(&s, &p, "iqn.a", "000000000001").await;
+    let b = login(&s, &p, "iqn.b", "000000000002").await;
+    let src = p.luns[&0].clone();
+    let dst = p.luns[&1].clone();
+    src.backend
+        .write(0, Bytes::from(vec![0x33; 8 * 512]), false)
+        .await
+        .unwrap();
+    let out_cdb = |sa: u8, len: usize| {
+        let mut c = [0u8; 16];
+        c[0] = 0x83;
+        c[1] = sa;
+        c[6..10].copy_from_slice(&7u32.to_be_bytes());
+        c[10..14].copy_from_slice(&(len as u32).to_be_bytes());
+        c
+    };
+    let ptl = pt(0, 0, 0, &[(0, 8)]);
+    let r = exec(&s, &a, 0, &out_cdb(0x10, ptl.len()), &ptl).await;
+    assert_eq!(r.status, Status::Good, "{:?}", sense_of(&r));
+    let mut rrti = [0u8; 16];
+    rrti[0] = 0x84;
+    rrti[1] = 0x07;
+    rrti[2..6].copy_from_slice(&7u32.to_be_bytes());
+    rrti[10..14].copy_from_slice(&4096u32.to_be_bytes());
+    let r = exec(&s, &a, 0, &rrti, &[]).await;
+    assert_eq!(r.status, Status::Good);
+    let token: [u8; 512] = r.data_in[38..550].try_into().unwrap();
+    // B registers on LU 0 and reserves it Exclusive Access.
+    let mut pl = vec![0u8; 24];
+    pl[8..16].copy_from_slice(&KB.to_be_bytes());
+    assert_eq!(
+        exec(&s, &b, 0, &[0x5F, 0, 0, 0, 0, 0, 0, 0, 24, 0], &pl)
+            .await
+            .status,
+        Status::Good
+    );
+    let mut pl = vec![0u8; 24];
+    pl[0..8].copy_from_slice(&KB.to_be_bytes());
+    assert_eq!(
+        exec(&s, &b, 0, &[0x5F, 1, 3, 0, 0, 0, 0, 0, 24, 0], &pl)
+            .await
+            .status,
+        Status::Good
+    );
+    let w = wut(0, 0, &token, &[(0, 8)]);
+    let r = exec(&s, &a, 1, &out_cdb(0x11, w.len()), &w).await;
+    assert!(conflict(&r), "{r:?}");
+    assert_eq!(
+        dst.backend.read(0, 8 * 512).await.unwrap(),
+        vec![0u8; 8 * 512]
+    );
+    let r = exec(&s, &a, 0, &out_cdb(0x10, ptl.len()), &ptl).await;
+    assert!(conflict(&r), "POPULATE TOKEN reads the reserved LU");
+    // B (the holder) may use A's token: the data moves.
+    let r = exec(&s, &b, 1, &out_cdb(0x11, w.len()), &w).await;
+    assert_eq!(r.status, Status::Good, "{:?}", sense_of(&r));
+    assert_eq!(
+        dst.backend.read(0, 8 * 512).await.unwrap(),
+        vec![0x33u8; 8 * 512]
+    );
+}
