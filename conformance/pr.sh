@@ -6,7 +6,8 @@
 #    Exclusive) on a file LU: the state file <backing>.pr appears, and a
 #    second initiator's WRITE gets RESERVATION CONFLICT.
 # 2. xtgt stopped with SIGTERM and started again: READ FULL STATUS is the
-#    same bytes, and the reservation still excludes the second initiator.
+#    same bytes but for PRgeneration, which a power on sets to zero (SPC-5
+#    6.15.2), and the reservation still excludes the second initiator.
 # 3. The same after kill -9.
 # 4. Re-registered with APTPL=0: the file is gone, and after a restart
 #    READ FULL STATUS shows no registration.
@@ -54,10 +55,11 @@ restart_and_compare() {
     fi
     start_xtgt "$WORK/xtgt.toml" || { summary; exit 1; }
     after=$($PROBE "$PORTAL" "$IQN" status 2>&1)
-    if [ "$after" = "$before" ]; then
-        pass "pr: after $how and a restart READ FULL STATUS is the same ($(head -c 16 <<<"$after")...)"
+    # Bytes 0-3 (8 hex digits): PRgeneration, zero after a power on.
+    if [ "${after:0:8}" = 00000000 ] && [ -n "${before:8}" ] && [ "${after:8}" = "${before:8}" ]; then
+        pass "pr: after $how and a restart READ FULL STATUS is the same, PRgeneration 0 ($(head -c 24 <<<"$after")...)"
     else
-        fail "pr: after $how and a restart READ FULL STATUS is the same" "before: $before" "after:  $after"
+        fail "pr: after $how and a restart READ FULL STATUS is the same, PRgeneration 0" "before: $before" "after:  $after"
     fi
     check "pr: after $how the reservation still refuses the second initiator's WRITE" \
         $PROBE "$PORTAL" "$IQN" conflict

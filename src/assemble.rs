@@ -409,7 +409,8 @@ mod tests {
         .unwrap();
         let a = build(&cfg).unwrap();
         let d = a.targets[0].port.luns[&0].pr.snapshot();
-        assert_eq!((d.generation, d.aptpl, d.registrations.len()), (7, true, 1));
+        // PRgeneration starts at zero again (SPC-5 6.15.2).
+        assert_eq!((d.generation, d.aptpl, d.registrations.len()), (0, true, 1));
         assert!(d.reservation.is_some());
         drop(a);
         // A damaged file stops the start, naming the LUN and the file.

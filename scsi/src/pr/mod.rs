@@ -67,7 +67,10 @@ impl PrState {
     /// Makes APTPL available, with the state file at `path`, and restores
     /// the state a previous run saved there. Called once, at start.
     pub fn attach_store(&self, path: &Path) -> Result<(), String> {
-        if let Some(d) = persist::load(path)? {
+        if let Some(mut d) = persist::load(path)? {
+            // SPC-5 6.15.2: regardless of APTPL, a power on sets
+            // PRgeneration to zero.
+            d.generation = 0;
             let mut g = lock(&self.inner);
             tracing::info!(
                 path = %path.display(),

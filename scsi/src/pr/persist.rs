@@ -10,6 +10,8 @@
 //! reservation <type hex> <holder: index of its reg line|all>
 //! ```
 //! iSCSI names contain no spaces (RFC 3722), so no quoting is needed.
+//! `generation` is kept for diagnostics; a restore starts PRgeneration at
+//! zero (SPC-5 6.15.2: a power on sets it to zero, APTPL or not).
 
 use super::types::{PrData, PrType, Registration, Reservation};
 use std::io::{self, Write};
