@@ -80,3 +80,26 @@ fn conflicts(d: &PrData, reg: Option<&Registration>, write: bool) -> bool {
 pub fn spc2_conflict(holder: Option<u64>, nexus: u64, access: PrAccess) -> bool {
     access != PrAccess::Always && holder.is_some_and(|h| h != nexus)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_spc2() {
+        let prevent = [0x1E, 0, 0, 0, 0x01, 0];
+        let allow = [0x1E, 0, 0, 0, 0x00, 0];
+        assert_eq!(PrAccess::PreventAllow.kind(&prevent), Some(true));
+        assert_eq!(PrAccess::PreventAllow.kind(&allow), None);
+        assert_eq!(PrAccess::PreventAllow.kind(&[]), None);
+        assert_eq!(PrAccess::Read.kind(&[]), Some(false));
+        assert_eq!(PrAccess::Write.kind(&[]), Some(true));
+        assert_eq!(PrAccess::Allowed.kind(&[]), None);
+        assert_eq!(PrAccess::Always.kind(&[]), None);
+        assert!(spc2_conflict(Some(1), 2, PrAccess::Allowed));
+        assert!(spc2_conflict(Some(1), 2, PrAccess::Read));
+        assert!(!spc2_conflict(Some(1), 2, PrAccess::Always));
+        assert!(!spc2_conflict(Some(2), 2, PrAccess::Write));
+        assert!(!spc2_conflict(None, 2, PrAccess::Write));
+    }
+}

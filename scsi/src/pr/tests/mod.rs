@@ -611,3 +611,55 @@ fn mutated_out_commands_never_panic() {
         }
     }
 }
+
+/// The opcode table's reservation column, row by row for the commands
+/// whose class is not the default (SPC-5 5.14.1, SBC-4 4.17).
+#[test]
+fn opcode_table_reservation_column() {
+    use crate::cdb::TABLE;
+    use crate::pr::PrAccess as P;
+    let of = |name: &str| {
+        TABLE
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| e.pr)
+            .unwrap_or_else(|| panic!("{name} not in the table"))
+    };
+    for (name, want) in [
+        ("INQUIRY", P::Always),
+        ("REPORT_LUNS", P::Always),
+        ("REQUEST_SENSE", P::Always),
+        ("RESERVE_6", P::Always),
+        ("RELEASE_10", P::Always),
+        ("PERSISTENT_RESERVE_IN_READ_KEYS", P::Always),
+        ("PERSISTENT_RESERVE_OUT_REGISTER_AND_MOVE", P::Always),
+        ("TEST_UNIT_READY", P::Allowed),
+        ("READ_CAPACITY_10", P::Allowed),
+        ("READ_CAPACITY_16", P::Allowed),
+        ("REPORT_SUPPORTED_OPERATION_CODES", P::Allowed),
+        ("EXTENDED_COPY", P::Allowed),
+        ("RECEIVE_ROD_TOKEN_INFORMATION", P::Allowed),
+        ("READ_10", P::Read),
+        ("VERIFY_16", P::Read),
+        ("MODE_SENSE_6", P::Read),
+        ("GET_LBA_STATUS", P::Read),
+        ("POPULATE_TOKEN", P::Read),
+        ("PRE_FETCH_10", P::Read),
+        ("WRITE_10", P::Write),
+        ("WRITE_USING_TOKEN", P::Write),
+        ("UNMAP", P::Write),
+        ("COMPARE_AND_WRITE", P::Write),
+        ("SYNCHRONIZE_CACHE_16", P::Write),
+        ("MODE_SELECT_10", P::Write),
+        ("START_STOP_UNIT", P::Write),
+        ("PREVENT_ALLOW_MEDIUM_REMOVAL", P::PreventAllow),
+    ] {
+        assert_eq!(of(name), want, "{name}");
+    }
+    // Every row that writes the medium conflicts under every type.
+    for e in TABLE {
+        if e.flags.contains(crate::cdb::Flags::WRITES_MEDIUM) {
+            assert_eq!(e.pr, P::Write, "{}", e.name);
+        }
+    }
+}
