@@ -201,6 +201,28 @@ lba_status_lbppb2() {
     fi
 }
 
+# ProutReserve on the 4096-byte LUN: libiscsi 1.19's verify_write_works
+# (iscsi-support.c) writes one block as 512 bytes ("const int blksize =
+# 512"), so on a 4096-byte LUN its WRITE(10) of one block carries an
+# eighth of the block and gets INVALID FIELD IN COMMAND IU (0Eh/03h, SAM-5
+# 5.4.2), reservation or not. There the suite may fail only in the six
+# Access* tests, only with that WRITE(10) sense; every other test (the
+# Ownership* ones, on 4096 too) must pass. The 512-byte LUN runs the whole
+# suite strictly.
+PROUT_4096_KNOWN='^ProutReserve\.Access(EA|WE|EARO|WERO|EAAR|WEAR) failed: WRITE10 command: failed with sense: .*\(0x0e03\)$'
+prout_reserve_4096() {
+    local log=$WORK/SCSI.ProutReserve-4096.log verdict bad
+    timeout "$SUITE_TIMEOUT" iscsi-test-cu -d -t SCSI.ProutReserve "$URL4096" </dev/null >"$log" 2>&1
+    verdict=$(python3 "$CONF_DIR/tools/libiscsi_table.py" --check "$log")
+    bad=$(grep -v '^[0-9]* tests, ' <<<"$verdict" | grep -vE "$PROUT_4096_KNOWN")
+    if [ -z "$bad" ] && ! grep -q '\[SKIPPED\]' "$log"; then
+        pass "libiscsi: SCSI.ProutReserve (4096): $(tail -1 <<<"$verdict"); Access* fail only on libiscsi's 512-byte WRITE(10) (0Eh/03h)"
+    else
+        fail "libiscsi: SCSI.ProutReserve (4096): only Access* may fail, on libiscsi's 512-byte WRITE(10)" "$verdict"
+        mkdir -p "$RESULTS/logs" && cp "$log" "$RESULTS/logs/"
+    fi
+}
+
 rm -rf "$RESULTS/logs"
 while read -r suite _; do
     case "$suite" in
@@ -214,6 +236,10 @@ while read -r suite _; do
     SCSI.StartStopUnit | SCSI.PreventAllow | SCSI.NoMedia)
         run_suite "$suite" removable-512 "$URLRM512"
         run_suite "$suite" removable-4096 "$URLRM4096"
+        ;;
+    SCSI.ProutReserve)
+        run_suite "$suite" 512 "$URL512"
+        prout_reserve_4096
         ;;
     SCSI.MultipathIO)
         zero_head "$URL512" "$suite"
@@ -247,12 +273,18 @@ if [ -z "${LIBISCSI_SKIP_ALL:-}" ]; then
             fail "libiscsi: xtgt survives iscsi-test-cu -t ALL ($tag)" "$(tail -20 "$WORK/xtgt.err")"
         elif [ "$crc" -ne 0 ]; then
             fail "libiscsi: iscsi-test-cu -t ALL ($tag) ran tests" "$counts" "$(tail -5 "$WORK/all-$tag.log")"
-        elif ! grep -q ' 0 failed, ' <<<"$counts" || ! grep -q ' 0 no result$' <<<"$counts"; then
-            fail "libiscsi: iscsi-test-cu -t ALL ($tag): no test failed" "$counts" \
-                "$(python3 "$CONF_DIR/tools/libiscsi_table.py" --check "$WORK/all-$tag.log" | grep -v ' tests, ' | head -8)"
-            mkdir -p "$RESULTS/logs" && cp "$WORK/all-$tag.log" "$RESULTS/logs/"
         else
-            pass "libiscsi: iscsi-test-cu -t ALL ($tag): no test failed, xtgt still running: $counts"
+            # Failures but for libiscsi's own 512-byte WRITE(10) in
+            # ProutReserve.Access* on the 4096-byte LUN (see
+            # prout_reserve_4096); a test without a result counts as one.
+            bad=$(python3 "$CONF_DIR/tools/libiscsi_table.py" --check "$WORK/all-$tag.log" | grep -v '^[0-9]* tests, ')
+            [ "$tag" = 4096 ] && bad=$(grep -vE "$PROUT_4096_KNOWN" <<<"$bad")
+            if [ -n "$bad" ] || ! grep -q ' 0 no result$' <<<"$counts"; then
+                fail "libiscsi: iscsi-test-cu -t ALL ($tag): no test failed" "$counts" "$(head -8 <<<"$bad")"
+                mkdir -p "$RESULTS/logs" && cp "$WORK/all-$tag.log" "$RESULTS/logs/"
+            else
+                pass "libiscsi: iscsi-test-cu -t ALL ($tag): no test failed$([ "$tag" = 4096 ] && echo " but ProutReserve.Access* on libiscsi's 512-byte WRITE(10)"), xtgt still running: $counts"
+            fi
         fi
     done
     timeout 120 iscsi-test-cu -d -t SCSI.ReadOnly "$URLRO" >"$WORK/all-ro.log" 2>&1

@@ -203,6 +203,7 @@ run_script libiscsi conformance/libiscsi.sh
 run_script qemu-img conformance/qemu-img.sh
 run_script xcopy conformance/xcopy.sh
 run_script odx conformance/odx.sh
+run_script pr conformance/pr.sh
 run_script chap conformance/chap.sh
 run_script robustness conformance/robustness.sh
 if [ -f conformance/linux-vm/run.sh ]; then

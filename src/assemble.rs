@@ -14,6 +14,7 @@ use scsi::{DeviceServer, LogicalUnit, LuConfig, TargetPort};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// T10 vendor identification (INQUIRY, 8 bytes).
@@ -137,23 +138,49 @@ fn open_backend(key: &str, lun: &Lun) -> Result<(Arc<dyn Backend>, String), Asse
     Ok((backend, what))
 }
 
-fn target_port(ti: usize, t: &Target) -> Result<(Arc<TargetPort>, Vec<String>), AssembleError> {
+/// Where a LU keeps its APTPL state (SPC-5 5.14.5): `<serial>.pr` in
+/// `[reservations] dir`, else `<backing file>.pr`; a memory LU keeps none.
+fn pr_file(dir: Option<&Path>, lu: &LogicalUnit, l: &Lun) -> Option<PathBuf> {
+    let BackendKind::File { path, .. } = &l.backend else {
+        return None;
+    };
+    Some(match dir {
+        Some(d) => d.join(format!("{}.pr", lu.config.serial)),
+        None => {
+            let mut p = path.clone().into_os_string();
+            p.push(".pr");
+            PathBuf::from(p)
+        }
+    })
+}
+
+fn target_port(
+    ti: usize,
+    t: &Target,
+    pr_dir: Option<&Path>,
+) -> Result<(Arc<TargetPort>, Vec<String>), AssembleError> {
     let mut luns = BTreeMap::new();
     let mut lines = Vec::with_capacity(t.luns.len());
     for (li, l) in t.luns.iter().enumerate() {
         let key = format!("targets[{ti}].luns[{li}]");
         let (backend, what) = open_backend(&key, l)?;
-        luns.insert(
-            l.lun,
-            Arc::new(LogicalUnit::with_medium(
-                lu_config(&t.iqn, l),
-                MediumConfig {
-                    physical_block_size: l.physical_block_size,
-                    removable: l.removable,
-                },
-                backend,
-            )),
-        );
+        let lu = Arc::new(LogicalUnit::with_medium(
+            lu_config(&t.iqn, l),
+            MediumConfig {
+                physical_block_size: l.physical_block_size,
+                removable: l.removable,
+            },
+            backend,
+        ));
+        if let Some(file) = pr_file(pr_dir, &lu, l) {
+            lu.pr.attach_store(&file).map_err(|e| AssembleError {
+                key: key.clone(),
+                message: format!(
+                    "cannot restore the persistent reservations (APTPL): {e}; repair or remove the file to start without them"
+                ),
+            })?;
+        }
+        luns.insert(l.lun, lu);
         lines.push(format!("lun {}: {what}", l.lun));
     }
     // RELATIVE TARGET PORT IDENTIFIER: 1..n in config order (0 is reserved,
@@ -218,8 +245,14 @@ pub fn build(cfg: &Config) -> Result<Assembly, AssembleError> {
     let mut ports = Vec::with_capacity(cfg.targets.len());
     let mut targets = Vec::with_capacity(cfg.targets.len());
     let mut lun_descriptions = Vec::with_capacity(cfg.targets.len());
+    if let Some(d) = &cfg.reservations_dir {
+        std::fs::create_dir_all(d).map_err(|e| AssembleError {
+            key: "reservations.dir".to_string(),
+            message: format!("cannot create the folder {}: {e}", d.display()),
+        })?;
+    }
     for (ti, t) in cfg.targets.iter().enumerate() {
-        let (port, lines) = target_port(ti, t)?;
+        let (port, lines) = target_port(ti, t, cfg.reservations_dir.as_deref())?;
         ports.push(port.clone());
         lun_descriptions.push((t.iqn.clone(), lines));
         targets.push(TargetConfig {
@@ -353,5 +386,60 @@ mod tests {
         let cfg = crate::config::load_str("t", toml, dir.path(), Vec::new()).unwrap();
         let e = build(&cfg).err().unwrap();
         assert_eq!(e.key, "targets[0].luns[0]");
+    }
+
+    #[test]
+    fn aptpl_file_next_to_the_backing_file_or_in_the_dir_and_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = "[[targets]]\niqn = \"iqn.2026-11.com.example:a\"\n[[targets.luns]]\nlun = 0\npath = \"l0.img\"\nsize = \"1MiB\"\n[[targets.luns]]\nlun = 1\nbackend = \"memory\"\nsize = \"1MiB\"\n";
+        let cfg = crate::config::load_str("t", toml, dir.path(), Vec::new()).unwrap();
+        let a = build(&cfg).unwrap();
+        let port = &a.targets[0].port;
+        assert!(port.luns[&0].pr.ptpl_capable());
+        assert!(
+            !port.luns[&1].pr.ptpl_capable(),
+            "memory LUs do not persist"
+        );
+        drop(a);
+        // A saved state is restored at start.
+        std::fs::write(
+            dir.path().join("l0.img.pr"),
+            "xtgt-pr 1\ngeneration 7\nreg 00000000000000ab 0 1 iqn.2026-11.com.example:a iqn.i 000000000001\nreservation 1 0\n",
+        )
+        .unwrap();
+        let a = build(&cfg).unwrap();
+        let d = a.targets[0].port.luns[&0].pr.snapshot();
+        // PRgeneration starts at zero again (SPC-5 6.15.2).
+        assert_eq!((d.generation, d.aptpl, d.registrations.len()), (0, true, 1));
+        assert!(d.reservation.is_some());
+        drop(a);
+        // A damaged file stops the start, naming the LUN and the file.
+        std::fs::write(dir.path().join("l0.img.pr"), "junk").unwrap();
+        let e = build(&cfg).err().unwrap().to_string();
+        assert!(
+            e.contains("targets[0].luns[0]") && e.contains("l0.img.pr"),
+            "{e}"
+        );
+        // [reservations] dir: <serial>.pr there.
+        let toml2 = format!("[reservations]\ndir = \"prs\"\n{toml}");
+        let cfg2 = crate::config::load_str("t", &toml2, dir.path(), Vec::new()).unwrap();
+        let a = build(&cfg2).unwrap();
+        let lu = &a.targets[0].port.luns[&0];
+        assert!(dir.path().join("prs").is_dir());
+        assert_eq!(
+            pr_file(
+                cfg2.reservations_dir.as_deref(),
+                lu,
+                &cfg2.targets[0].luns[0]
+            ),
+            Some(
+                dir.path()
+                    .join("prs")
+                    .join(format!("{}.pr", lu.config.serial))
+            )
+        );
+        let bad = "[reservations]\ndir = \" \"\n".to_string() + toml;
+        let e = crate::config::load_str("t", &bad, dir.path(), Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("reservations.dir"), "{e}");
     }
 }

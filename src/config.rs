@@ -82,6 +82,10 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// The `[odx]` section: ODX token limits and timeouts.
     pub odx: OdxSettings,
+    /// `[reservations] dir`: the folder of the APTPL state files
+    /// (`<serial>.pr`); `None`: next to each backing file
+    /// (`<backing file>.pr`).
+    pub reservations_dir: Option<PathBuf>,
     /// Accepted but questionable settings, logged at start.
     pub warnings: Vec<String>,
 }
@@ -292,6 +296,16 @@ fn validate(source: &str, base_dir: &Path, raw: raw::RawConfig) -> Result<Config
     let c = Checker { source };
     let server = validate_server(&c, raw.server.unwrap_or_default())?;
     let odx = odx::validate_odx(&c, raw.odx.unwrap_or_default())?;
+    let reservations_dir = match raw.reservations.and_then(|r| r.dir) {
+        Some(d) if d.trim().is_empty() => {
+            return Err(c.err(
+                "reservations.dir",
+                "empty; give a folder for the APTPL files (relative to the config file's folder), or leave the key out to keep them next to the backing files",
+            ))
+        }
+        Some(d) => Some(base_dir.join(d)),
+        None => None,
+    };
     let log =
         match raw.log {
             Some(l) if l.trim().is_empty() => return Err(c.err(
@@ -348,6 +362,7 @@ fn validate(source: &str, base_dir: &Path, raw: raw::RawConfig) -> Result<Config
         log,
         targets,
         odx,
+        reservations_dir,
         warnings,
     })
 }

@@ -57,6 +57,10 @@ fn describe() {
         "xtgt_scsi_errors_total",
         "CHECK CONDITION responses, by sense key"
     );
+    describe_counter!(
+        "xtgt_reservation_conflicts_total",
+        "RESERVATION CONFLICT responses, by opcode"
+    );
     describe_histogram!(
         "xtgt_command_duration_seconds",
         Unit::Seconds,

@@ -12,6 +12,7 @@ pub mod command;
 pub mod copy;
 pub mod device;
 pub mod lun;
+pub mod pr;
 pub mod sbc;
 pub mod sense;
 pub mod spc;

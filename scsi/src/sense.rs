@@ -224,6 +224,21 @@ pub enum ScsiError {
     ModeParametersChanged,
     #[error("commands cleared by another initiator")]
     CommandsClearedByAnotherInitiator,
+    /// PREEMPT/CLEAR removed the reservation (SPC-5 5.14.11.4/5).
+    #[error("reservations preempted")]
+    ReservationsPreempted,
+    /// A Registrants Only or All Registrants reservation was released.
+    #[error("reservations released")]
+    ReservationsReleased,
+    /// PREEMPT removed this I_T nexus' registration.
+    #[error("registrations preempted")]
+    RegistrationsPreempted,
+    // ---- no sense: a status ----
+    /// RESERVATION CONFLICT status (SAM-5 5.3.1): not CHECK CONDITION,
+    /// no sense data. The dispatcher answers it as a status; its entry in
+    /// [`ScsiError::code`] is never sent.
+    #[error("reservation conflict")]
+    ReservationConflict,
     // ---- ABORTED COMMAND ----
     #[error("aborted command")]
     Aborted,
@@ -308,6 +323,10 @@ impl ScsiError {
             NotReadyToReadyChange => (K::UnitAttention, 0x28, 0x00),
             ModeParametersChanged => (K::UnitAttention, 0x2A, 0x01),
             CommandsClearedByAnotherInitiator => (K::UnitAttention, 0x2F, 0x00),
+            ReservationsPreempted => (K::UnitAttention, 0x2A, 0x03),
+            ReservationsReleased => (K::UnitAttention, 0x2A, 0x04),
+            RegistrationsPreempted => (K::UnitAttention, 0x2A, 0x05),
+            ReservationConflict => (K::NoSense, 0x00, 0x00),
             Aborted => (K::AbortedCommand, 0x00, 0x00),
             DataPhaseError => (K::AbortedCommand, 0x4B, 0x00),
             CopyAborted { asc, ascq, .. } => (K::CopyAborted, *asc, *ascq),

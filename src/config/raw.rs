@@ -10,6 +10,14 @@ pub(super) struct RawConfig {
     pub log: Option<String>,
     pub targets: Option<Vec<RawTarget>>,
     pub odx: Option<RawOdx>,
+    pub reservations: Option<RawReservations>,
+}
+
+/// `[reservations]`: where APTPL state files go.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReservations {
+    pub dir: Option<String>,
 }
 
 /// `[odx]`: ODX token limits and timeouts (see `odx.rs`).

@@ -122,6 +122,9 @@ pub struct OpcodeEntry {
     /// Served for a LUN that is not mapped, by this handler.
     pub unmapped: Option<UnmappedHandler>,
     pub flags: Flags,
+    /// How reservations affect the command (SPC-5 5.14.1, SBC-4 4.17):
+    /// the dispatcher answers RESERVATION CONFLICT from this.
+    pub pr: crate::pr::PrAccess,
     /// Nominal and recommended command timeouts in seconds (SPC-5 6.35.4).
     pub timeouts: (u32, u32),
 }

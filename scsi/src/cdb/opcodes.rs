@@ -8,6 +8,8 @@ pub const READ_6: u8 = 0x08;
 pub const WRITE_6: u8 = 0x0A;
 pub const INQUIRY: u8 = 0x12;
 pub const MODE_SELECT_6: u8 = 0x15;
+pub const RESERVE_6: u8 = 0x16;
+pub const RELEASE_6: u8 = 0x17;
 pub const MODE_SENSE_6: u8 = 0x1A;
 pub const START_STOP_UNIT: u8 = 0x1B;
 pub const PREVENT_ALLOW_MEDIUM_REMOVAL: u8 = 0x1E;
@@ -22,7 +24,11 @@ pub const READ_DEFECT_DATA_10: u8 = 0x37;
 pub const WRITE_SAME_10: u8 = 0x41;
 pub const UNMAP: u8 = 0x42;
 pub const MODE_SELECT_10: u8 = 0x55;
+pub const RESERVE_10: u8 = 0x56;
+pub const RELEASE_10: u8 = 0x57;
 pub const MODE_SENSE_10: u8 = 0x5A;
+pub const PERSISTENT_RESERVE_IN: u8 = 0x5E;
+pub const PERSISTENT_RESERVE_OUT: u8 = 0x5F;
 /// THIRD PARTY COPY OUT (SPC-5 6.5 ff.).
 pub const THIRD_PARTY_COPY_OUT: u8 = 0x83;
 /// THIRD PARTY COPY IN (SPC-5 6.19 ff.).

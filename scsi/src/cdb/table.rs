@@ -14,6 +14,7 @@ use crate::copy::odx::cdb::{
     SA_RECEIVE_ROD_TOKEN_INFORMATION, SA_REPORT_ALL_ROD_TOKENS, SA_WRITE_USING_TOKEN,
 };
 use crate::copy::{self, CopyManager};
+use crate::pr::{handlers as pr, PrAccess};
 use crate::{sbc, spc};
 
 /// Wraps an `async fn(&CommandCtx<'_>) -> CommandResult` into a
@@ -66,8 +67,40 @@ const fn row(
         handler,
         unmapped: None,
         flags,
+        // Unless the row says otherwise (`allowed`, `always`, `writes`):
+        // a command that writes the medium conflicts under every
+        // reservation type, any other one under the Exclusive Access
+        // types.
+        pr: if flags.contains(Flags::WRITES_MEDIUM) {
+            PrAccess::Write
+        } else {
+            PrAccess::Read
+        },
         timeouts: TIMEOUTS,
     }
+}
+
+/// Reservation behaviour other than the default of [`row`].
+const fn pr_access(mut e: OpcodeEntry, pr: PrAccess) -> OpcodeEntry {
+    e.pr = pr;
+    e
+}
+
+/// Allowed under every persistent reservation (SPC-5 5.14.1, SBC-4 4.17);
+/// conflicts under another I_T nexus' SPC-2 reservation.
+const fn allowed(e: OpcodeEntry) -> OpcodeEntry {
+    pr_access(e, PrAccess::Allowed)
+}
+
+/// Never conflicts, or the handler applies the reservation rules.
+const fn always(e: OpcodeEntry) -> OpcodeEntry {
+    pr_access(e, PrAccess::Always)
+}
+
+/// Conflicts under every reservation type though it does not write the
+/// medium (SYNCHRONIZE CACHE, MODE SELECT, START STOP UNIT).
+const fn writes(e: OpcodeEntry) -> OpcodeEntry {
+    pr_access(e, PrAccess::Write)
 }
 
 /// A row that is also served for a LUN without a logical unit.
@@ -90,30 +123,42 @@ const fn bytes(offset: u8, width: u8) -> DataDir {
     Out(DataOut::Bytes { offset, width })
 }
 
+use crate::pr::inq::{
+    SA_READ_FULL_STATUS as SA_PR_READ_FULL_STATUS, SA_READ_KEYS as SA_PR_READ_KEYS,
+    SA_READ_RESERVATION as SA_PR_READ_RESERVATION,
+    SA_REPORT_CAPABILITIES as SA_PR_REPORT_CAPABILITIES,
+};
+
 #[rustfmt::skip]
 pub static TABLE: &[OpcodeEntry] = &[
-    row(TEST_UNIT_READY, None, "TEST_UNIT_READY", &[TEST_UNIT_READY, 0, 0, 0, 0, 0],
-        NoData, lu!(spc::unit::test_unit_ready), NONE),
-    unmapped(row(REQUEST_SENSE, None, "REQUEST_SENSE", &[REQUEST_SENSE, 0x01, 0, 0, 0xFF, 0],
+    allowed(row(TEST_UNIT_READY, None, "TEST_UNIT_READY", &[TEST_UNIT_READY, 0, 0, 0, 0, 0],
+        NoData, lu!(spc::unit::test_unit_ready), NONE)),
+    always(unmapped(row(REQUEST_SENSE, None, "REQUEST_SENSE", &[REQUEST_SENSE, 0x01, 0, 0, 0xFF, 0],
         In, lu!(spc::request_sense::request_sense), ALWAYS),
-        spc::request_sense::unmapped),
+        spc::request_sense::unmapped)),
     row(READ_6, None, "READ_6", &[READ_6, 0x1F, 0xFF, 0xFF, 0xFF, 0],
         In, lu!(sbc::read::read6), NONE),
     row(WRITE_6, None, "WRITE_6", &[WRITE_6, 0x1F, 0xFF, 0xFF, 0xFF, 0],
         Out(DataOut::Blocks6), lu!(sbc::write::write6), WRITES),
-    unmapped(row(INQUIRY, None, "INQUIRY", &[INQUIRY, 0x01, 0xFF, 0xFF, 0xFF, 0],
+    always(unmapped(row(INQUIRY, None, "INQUIRY", &[INQUIRY, 0x01, 0xFF, 0xFF, 0xFF, 0],
         In, cm!(spc::inquiry::inquiry), ALWAYS),
-        spc::inquiry::inquiry_unmapped),
-    row(MODE_SELECT_6, None, "MODE_SELECT_6", &[MODE_SELECT_6, 0x10, 0, 0, 0xFF, 0],
-        bytes(4, 1), lu!(spc::mode::mode_select6), NO_MEDIUM),
+        spc::inquiry::inquiry_unmapped)),
+    writes(row(MODE_SELECT_6, None, "MODE_SELECT_6", &[MODE_SELECT_6, 0x10, 0, 0, 0xFF, 0],
+        bytes(4, 1), lu!(spc::mode::mode_select6), NO_MEDIUM)),
+    // RESERVE(6)/RELEASE(6) (SPC-2 7.21, 7.17): third-party reservations
+    // and extents are not supported.
+    always(row(RESERVE_6, None, "RESERVE_6", &[RESERVE_6, 0, 0, 0, 0, 0],
+        NoData, lu!(pr::reserve), NO_MEDIUM)),
+    always(row(RELEASE_6, None, "RELEASE_6", &[RELEASE_6, 0, 0, 0, 0, 0],
+        NoData, lu!(pr::release), NO_MEDIUM)),
     row(MODE_SENSE_6, None, "MODE_SENSE_6", &[MODE_SENSE_6, 0x08, 0xFF, 0xFF, 0xFF, 0],
         In, lu!(spc::mode::mode_sense6), NO_MEDIUM),
-    row(START_STOP_UNIT, None, "START_STOP_UNIT", &[START_STOP_UNIT, 0x01, 0, 0x0F, 0xF7, 0],
-        NoData, lu!(spc::unit::start_stop_unit), NO_MEDIUM),
-    row(PREVENT_ALLOW_MEDIUM_REMOVAL, None, "PREVENT_ALLOW_MEDIUM_REMOVAL", &[PREVENT_ALLOW_MEDIUM_REMOVAL, 0, 0, 0, 0x03, 0],
-        NoData, lu!(spc::unit::prevent_allow_medium_removal), NO_MEDIUM),
-    row(READ_CAPACITY_10, None, "READ_CAPACITY_10", &[READ_CAPACITY_10, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0x01, 0],
-        In, lu!(sbc::capacity::read_capacity10), NONE),
+    writes(row(START_STOP_UNIT, None, "START_STOP_UNIT", &[START_STOP_UNIT, 0x01, 0, 0x0F, 0xF7, 0],
+        NoData, lu!(spc::unit::start_stop_unit), NO_MEDIUM)),
+    pr_access(row(PREVENT_ALLOW_MEDIUM_REMOVAL, None, "PREVENT_ALLOW_MEDIUM_REMOVAL", &[PREVENT_ALLOW_MEDIUM_REMOVAL, 0, 0, 0, 0x03, 0],
+        NoData, lu!(spc::unit::prevent_allow_medium_removal), NO_MEDIUM), PrAccess::PreventAllow),
+    allowed(row(READ_CAPACITY_10, None, "READ_CAPACITY_10", &[READ_CAPACITY_10, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0x01, 0],
+        In, lu!(sbc::capacity::read_capacity10), NONE)),
     row(READ_10, None, "READ_10", &[READ_10, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
         In, lu!(sbc::read::read10), NONE),
     row(WRITE_10, None, "WRITE_10", &[WRITE_10, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
@@ -124,24 +169,55 @@ pub static TABLE: &[OpcodeEntry] = &[
         Out(DataOut::Verify { offset: 7, width: 2 }), lu!(sbc::verify::verify10), NONE),
     row(PRE_FETCH_10, None, "PRE_FETCH_10", &[PRE_FETCH_10, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
         NoData, lu!(sbc::prefetch::prefetch10), NONE),
-    row(SYNCHRONIZE_CACHE_10, None, "SYNCHRONIZE_CACHE_10", &[SYNCHRONIZE_CACHE_10, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
-        NoData, lu!(sbc::sync::synchronize_cache10), NONE),
+    writes(row(SYNCHRONIZE_CACHE_10, None, "SYNCHRONIZE_CACHE_10", &[SYNCHRONIZE_CACHE_10, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
+        NoData, lu!(sbc::sync::synchronize_cache10), NONE)),
     row(READ_DEFECT_DATA_10, None, "READ_DEFECT_DATA_10", &[READ_DEFECT_DATA_10, 0, 0x1F, 0, 0, 0, 0, 0xFF, 0xFF, 0],
         In, lu!(sbc::defect::read_defect_data10), NONE),
     row(WRITE_SAME_10, None, "WRITE_SAME_10", &[WRITE_SAME_10, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0xFF, 0xFF, 0],
         Out(DataOut::OneBlock), lu!(sbc::write_same::write_same10), WRITES),
     row(UNMAP, None, "UNMAP", &[UNMAP, 0, 0, 0, 0, 0, 0x3F, 0xFF, 0xFF, 0],
         bytes(7, 2), lu!(sbc::unmap::unmap), WRITES),
-    row(MODE_SELECT_10, None, "MODE_SELECT_10", &[MODE_SELECT_10, 0x10, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
-        bytes(7, 2), lu!(spc::mode::mode_select10), NO_MEDIUM),
+    writes(row(MODE_SELECT_10, None, "MODE_SELECT_10", &[MODE_SELECT_10, 0x10, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
+        bytes(7, 2), lu!(spc::mode::mode_select10), NO_MEDIUM)),
+    always(row(RESERVE_10, None, "RESERVE_10", &[RESERVE_10, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        NoData, lu!(pr::reserve), NO_MEDIUM)),
+    always(row(RELEASE_10, None, "RELEASE_10", &[RELEASE_10, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        NoData, lu!(pr::release), NO_MEDIUM)),
     row(MODE_SENSE_10, None, "MODE_SENSE_10", &[MODE_SENSE_10, 0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0],
         In, lu!(spc::mode::mode_sense10), NO_MEDIUM),
+    // PERSISTENT RESERVE IN/OUT (SPC-5 6.15, 6.16): the handlers apply
+    // the reservation rules (key checks, SPC-2 interaction).
+    always(row(PERSISTENT_RESERVE_IN, sa(SA_PR_READ_KEYS), "PERSISTENT_RESERVE_IN_READ_KEYS", &[PERSISTENT_RESERVE_IN, 0x00, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
+        In, lu!(pr::persistent_reserve_in), NO_MEDIUM)),
+    always(row(PERSISTENT_RESERVE_IN, sa(SA_PR_READ_RESERVATION), "PERSISTENT_RESERVE_IN_READ_RESERVATION", &[PERSISTENT_RESERVE_IN, 0x01, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
+        In, lu!(pr::persistent_reserve_in), NO_MEDIUM)),
+    always(row(PERSISTENT_RESERVE_IN, sa(SA_PR_REPORT_CAPABILITIES), "PERSISTENT_RESERVE_IN_REPORT_CAPABILITIES", &[PERSISTENT_RESERVE_IN, 0x02, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
+        In, lu!(pr::persistent_reserve_in), NO_MEDIUM)),
+    always(row(PERSISTENT_RESERVE_IN, sa(SA_PR_READ_FULL_STATUS), "PERSISTENT_RESERVE_IN_READ_FULL_STATUS", &[PERSISTENT_RESERVE_IN, 0x03, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
+        In, lu!(pr::persistent_reserve_in), NO_MEDIUM)),
+    always(row(PERSISTENT_RESERVE_OUT, sa(0x00), "PERSISTENT_RESERVE_OUT_REGISTER", &[PERSISTENT_RESERVE_OUT, 0x00, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
+        bytes(5, 4), lu!(pr::persistent_reserve_out), NO_MEDIUM)),
+    always(row(PERSISTENT_RESERVE_OUT, sa(0x01), "PERSISTENT_RESERVE_OUT_RESERVE", &[PERSISTENT_RESERVE_OUT, 0x01, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
+        bytes(5, 4), lu!(pr::persistent_reserve_out), NO_MEDIUM)),
+    always(row(PERSISTENT_RESERVE_OUT, sa(0x02), "PERSISTENT_RESERVE_OUT_RELEASE", &[PERSISTENT_RESERVE_OUT, 0x02, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
+        bytes(5, 4), lu!(pr::persistent_reserve_out), NO_MEDIUM)),
+    always(row(PERSISTENT_RESERVE_OUT, sa(0x03), "PERSISTENT_RESERVE_OUT_CLEAR", &[PERSISTENT_RESERVE_OUT, 0x03, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
+        bytes(5, 4), lu!(pr::persistent_reserve_out), NO_MEDIUM)),
+    always(row(PERSISTENT_RESERVE_OUT, sa(0x04), "PERSISTENT_RESERVE_OUT_PREEMPT", &[PERSISTENT_RESERVE_OUT, 0x04, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
+        bytes(5, 4), lu!(pr::persistent_reserve_out), NO_MEDIUM)),
+    always(row(PERSISTENT_RESERVE_OUT, sa(0x05), "PERSISTENT_RESERVE_OUT_PREEMPT_AND_ABORT", &[PERSISTENT_RESERVE_OUT, 0x05, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
+        bytes(5, 4), lu!(pr::persistent_reserve_out), NO_MEDIUM)),
+    always(row(PERSISTENT_RESERVE_OUT, sa(0x06), "PERSISTENT_RESERVE_OUT_REGISTER_AND_IGNORE_EXISTING_KEY", &[PERSISTENT_RESERVE_OUT, 0x06, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
+        bytes(5, 4), lu!(pr::persistent_reserve_out), NO_MEDIUM)),
+    always(row(PERSISTENT_RESERVE_OUT, sa(0x07), "PERSISTENT_RESERVE_OUT_REGISTER_AND_MOVE", &[PERSISTENT_RESERVE_OUT, 0x07, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
+        bytes(5, 4), lu!(pr::persistent_reserve_out), NO_MEDIUM)),
     // THIRD PARTY COPY OUT / IN (SPC-5 6.5, 6.19, 6.20, 6.22). EXTENDED
     // COPY does not carry WRITES_MEDIUM: the copy manager checks the
-    // destination LU itself (DATA PROTECT for a read-only one).
-    row(THIRD_PARTY_COPY_OUT, sa(SA_EXTENDED_COPY_LID1), "EXTENDED_COPY", &[THIRD_PARTY_COPY_OUT, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
+    // destination LU itself (DATA PROTECT for a read-only one), and the
+    // reservations of every LU it reads or writes (SPC-5 5.14.1 "policy").
+    allowed(row(THIRD_PARTY_COPY_OUT, sa(SA_EXTENDED_COPY_LID1), "EXTENDED_COPY", &[THIRD_PARTY_COPY_OUT, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        bytes(10, 4), cm!(copy::extended_copy), NONE),
+        bytes(10, 4), cm!(copy::extended_copy), NONE)),
     // ODX (SBC-4 5.12, 5.59; SPC-5 6.3): WRITE USING TOKEN writes the
     // receiving LU; POPULATE TOKEN only reads.
     row(THIRD_PARTY_COPY_OUT, sa(SA_POPULATE_TOKEN), "POPULATE_TOKEN", &[THIRD_PARTY_COPY_OUT, 0x10, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
@@ -150,27 +226,27 @@ pub static TABLE: &[OpcodeEntry] = &[
     row(THIRD_PARTY_COPY_OUT, sa(SA_WRITE_USING_TOKEN), "WRITE_USING_TOKEN", &[THIRD_PARTY_COPY_OUT, 0x11, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
         bytes(10, 4), cm!(copy::write_using_token), WRITES),
-    row(THIRD_PARTY_COPY_OUT, sa(SA_COPY_OPERATION_ABORT), "COPY_OPERATION_ABORT", &[THIRD_PARTY_COPY_OUT, 0x1C, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0,
+    allowed(row(THIRD_PARTY_COPY_OUT, sa(SA_COPY_OPERATION_ABORT), "COPY_OPERATION_ABORT", &[THIRD_PARTY_COPY_OUT, 0x1C, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0],
-        NoData, cm!(copy::copy_operation_abort), NONE),
-    row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_STATUS_LID1), "RECEIVE_COPY_STATUS", &[THIRD_PARTY_COPY_IN, 0x00, 0xFF, 0, 0, 0, 0, 0, 0, 0,
+        NoData, cm!(copy::copy_operation_abort), NONE)),
+    allowed(row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_STATUS_LID1), "RECEIVE_COPY_STATUS", &[THIRD_PARTY_COPY_IN, 0x00, 0xFF, 0, 0, 0, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        In, cm!(copy::receive_copy_status), NONE),
-    row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_OPERATING_PARAMETERS), "RECEIVE_COPY_OPERATING_PARAMETERS", &[THIRD_PARTY_COPY_IN, 0x03, 0, 0, 0, 0, 0, 0, 0, 0,
+        In, cm!(copy::receive_copy_status), NONE)),
+    allowed(row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_OPERATING_PARAMETERS), "RECEIVE_COPY_OPERATING_PARAMETERS", &[THIRD_PARTY_COPY_IN, 0x03, 0, 0, 0, 0, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        In, cm!(copy::receive_copy_operating_parameters), NONE),
-    row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_FAILURE_DETAILS_LID1), "RECEIVE_COPY_FAILURE_DETAILS", &[THIRD_PARTY_COPY_IN, 0x04, 0xFF, 0, 0, 0, 0, 0, 0, 0,
+        In, cm!(copy::receive_copy_operating_parameters), NONE)),
+    allowed(row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_FAILURE_DETAILS_LID1), "RECEIVE_COPY_FAILURE_DETAILS", &[THIRD_PARTY_COPY_IN, 0x04, 0xFF, 0, 0, 0, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        In, cm!(copy::receive_copy_failure_details), NONE),
-    row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_STATUS_LID4), "RECEIVE_COPY_STATUS_LID4", &[THIRD_PARTY_COPY_IN, 0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0,
+        In, cm!(copy::receive_copy_failure_details), NONE)),
+    allowed(row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_COPY_STATUS_LID4), "RECEIVE_COPY_STATUS_LID4", &[THIRD_PARTY_COPY_IN, 0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        In, cm!(copy::receive_copy_status_lid4), NONE),
-    row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_ROD_TOKEN_INFORMATION), "RECEIVE_ROD_TOKEN_INFORMATION", &[THIRD_PARTY_COPY_IN, 0x07, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0,
+        In, cm!(copy::receive_copy_status_lid4), NONE)),
+    allowed(row(THIRD_PARTY_COPY_IN, sa(SA_RECEIVE_ROD_TOKEN_INFORMATION), "RECEIVE_ROD_TOKEN_INFORMATION", &[THIRD_PARTY_COPY_IN, 0x07, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        In, cm!(copy::receive_rod_token_information), NONE),
-    row(THIRD_PARTY_COPY_IN, sa(SA_REPORT_ALL_ROD_TOKENS), "REPORT_ALL_ROD_TOKENS", &[THIRD_PARTY_COPY_IN, 0x08, 0, 0, 0, 0, 0, 0, 0, 0,
+        In, cm!(copy::receive_rod_token_information), NONE)),
+    allowed(row(THIRD_PARTY_COPY_IN, sa(SA_REPORT_ALL_ROD_TOKENS), "REPORT_ALL_ROD_TOKENS", &[THIRD_PARTY_COPY_IN, 0x08, 0, 0, 0, 0, 0, 0, 0, 0,
         0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        In, cm!(copy::report_all_rod_tokens), NONE),
+        In, cm!(copy::report_all_rod_tokens), NONE)),
     row(READ_16, None, "READ_16", &[READ_16, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
         In, lu!(sbc::read::read16), NONE),
@@ -193,23 +269,23 @@ pub static TABLE: &[OpcodeEntry] = &[
     row(PRE_FETCH_16, None, "PRE_FETCH_16", &[PRE_FETCH_16, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
         NoData, lu!(sbc::prefetch::prefetch16), NONE),
-    row(SYNCHRONIZE_CACHE_16, None, "SYNCHRONIZE_CACHE_16", &[SYNCHRONIZE_CACHE_16, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+writes(row(SYNCHRONIZE_CACHE_16, None, "SYNCHRONIZE_CACHE_16", &[SYNCHRONIZE_CACHE_16, 0x06, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
-        NoData, lu!(sbc::sync::synchronize_cache16), NONE),
+        NoData, lu!(sbc::sync::synchronize_cache16), NONE)),
     row(WRITE_SAME_16, None, "WRITE_SAME_16", &[WRITE_SAME_16, 0x09, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
         Out(DataOut::WriteSame16), lu!(sbc::write_same::write_same16), WRITES),
-    row(SERVICE_ACTION_IN_16, sa(SA_READ_CAPACITY_16), "READ_CAPACITY_16", &[SERVICE_ACTION_IN_16, 0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    allowed(row(SERVICE_ACTION_IN_16, sa(SA_READ_CAPACITY_16), "READ_CAPACITY_16", &[SERVICE_ACTION_IN_16, 0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0],
-        In, lu!(sbc::capacity::read_capacity16), NONE),
+        In, lu!(sbc::capacity::read_capacity16), NONE)),
     row(SERVICE_ACTION_IN_16, sa(SA_GET_LBA_STATUS), "GET_LBA_STATUS", &[SERVICE_ACTION_IN_16, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0x03, 0],
         In, lu!(sbc::lba_status::get_lba_status), NONE),
-    unmapped(row(REPORT_LUNS, None, "REPORT_LUNS", &[REPORT_LUNS, 0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+    always(unmapped(row(REPORT_LUNS, None, "REPORT_LUNS", &[REPORT_LUNS, 0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
         In, lu!(spc::report_luns::report_luns), ALWAYS),
-        spc::report_luns::report_unmapped),
-    row(MAINTENANCE_IN, sa(SA_REPORT_SUPPORTED_OPERATION_CODES), "REPORT_SUPPORTED_OPERATION_CODES", &[MAINTENANCE_IN, 0x0C, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
-        In, lu!(spc::rsoc::report_supported_operation_codes), NO_MEDIUM),
+        spc::report_luns::report_unmapped)),
+    allowed(row(MAINTENANCE_IN, sa(SA_REPORT_SUPPORTED_OPERATION_CODES), "REPORT_SUPPORTED_OPERATION_CODES", &[MAINTENANCE_IN, 0x0C, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        In, lu!(spc::rsoc::report_supported_operation_codes), NO_MEDIUM)),
     row(READ_12, None, "READ_12", &[READ_12, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
         In, lu!(sbc::read::read12), NONE),
     row(WRITE_12, None, "WRITE_12", &[WRITE_12, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],

@@ -175,7 +175,9 @@ impl CopyManager {
             resolver: &*resolver,
             limits: &self.limits,
         };
-        let plan = match plan::build_plan(&list, &cx) {
+        let plan = match plan::build_plan(&list, &cx)
+            .and_then(|p| plan::check_reservations(&p, ctx.nexus).map(|()| p))
+        {
             Ok(p) => p,
             Err(e) => {
                 self.hold_early_failure(nexus, &data, &e);

@@ -131,6 +131,18 @@ pub fn build_plan(list: &Lid1ParameterList, cx: &PlanContext<'_>) -> Result<Copy
     })
 }
 
+/// Reservations of every LU the plan reads or writes (SPC-5 5.14.1: the
+/// copy manager obeys them as if the initiator had sent the reads and
+/// writes): a conflict refuses the whole copy with RESERVATION CONFLICT
+/// before anything is written.
+pub fn check_reservations(plan: &CopyPlan, nexus: &crate::device::Nexus) -> Result<(), ScsiError> {
+    for seg in &plan.segments {
+        seg.source.pr.check_copy(nexus, false)?;
+        seg.destination.pr.check_copy(nexus, true)?;
+    }
+    Ok(())
+}
+
 /// `(segment, field)`: the segment number and the parameter-list offset of
 /// its CSCD ID field (the segment pointer when the index is unknown).
 fn resolve_ref(

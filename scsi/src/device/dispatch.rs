@@ -1,5 +1,6 @@
 //! Command dispatch (SAM-5, SPC-5 5.14): LUN lookup, unit attention,
-//! opcode table lookup and reserved-bit check, write protection, handler,
+//! opcode table lookup and reserved-bit check, reservations, write
+//! protection, handler,
 //! and the one place where a [`ScsiError`] becomes CHECK CONDITION.
 
 use super::{DeviceServer, Nexus, Request, Response};
@@ -35,6 +36,22 @@ pub(super) async fn execute(server: &DeviceServer, nexus: &Nexus, req: Request<'
             data_in: data,
             data_out_wanted,
         },
+        // SAM-5 5.3.1: RESERVATION CONFLICT is a status without sense.
+        Err(ScsiError::ReservationConflict) => {
+            metrics::counter!("xtgt_reservation_conflicts_total", "opcode" => name).increment(1);
+            tracing::debug!(
+                tag = req.tag,
+                lun = req.lun,
+                opcode = name,
+                "RESERVATION CONFLICT"
+            );
+            Response {
+                status: super::Status::ReservationConflict,
+                sense: None,
+                data_in: Bytes::new(),
+                data_out_wanted,
+            }
+        }
         Err(err) => {
             let key = err.sense_key();
             metrics::counter!("xtgt_scsi_errors_total", "sense_key" => key.name()).increment(1);
@@ -85,6 +102,11 @@ async fn run(
 
     let row = lookup.found()?;
     let cdb = row.check(req.cdb)?;
+
+    // SPC-5 5.14.1, SBC-4 4.17: a command that conflicts with a
+    // reservation of another I_T nexus ends with RESERVATION CONFLICT
+    // before the handler runs (the row says how it is affected).
+    lu.pr.check(nexus, row.pr, cdb)?;
 
     // SBC-4 5.25: with the removable medium ejected, medium access gets
     // NOT READY, MEDIUM NOT PRESENT (TEST UNIT READY included).

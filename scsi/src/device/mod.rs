@@ -96,6 +96,8 @@ pub struct LogicalUnit {
     /// State of the primary command set: unit attentions per I_T nexus,
     /// mode pages, PREVENT ALLOW MEDIUM REMOVAL (owned by `spc`).
     pub spc: crate::spc::SpcState,
+    /// Persistent and SPC-2 reservations (owned by `pr`).
+    pub pr: crate::pr::PrState,
 }
 
 impl LogicalUnit {
@@ -118,6 +120,7 @@ impl LogicalUnit {
             backend,
             io: Default::default(),
             spc: Default::default(),
+            pr: Default::default(),
         }
     }
 
@@ -278,8 +281,15 @@ impl DeviceServer {
         target: Arc<TargetPort>,
     ) -> Arc<Nexus> {
         let id = NEXT_NEXUS_ID.fetch_add(1, Ordering::Relaxed);
+        let ident = crate::pr::NexusIdent::new(
+            initiator_name,
+            initiator_port,
+            &target.name,
+            target.relative_port_id,
+        );
         for lu in target.luns.values() {
             lu.spc.register_nexus(id);
+            lu.pr.nexus_registered(id, ident.clone());
         }
         tracing::debug!(nexus = id, initiator_port, target = %target.name, "I_T nexus registered");
         Arc::new(Nexus {
@@ -296,6 +306,8 @@ impl DeviceServer {
     pub fn unregister_nexus(&self, nexus: &Nexus) {
         for lu in nexus.target.luns.values() {
             lu.spc.unregister_nexus(nexus.id);
+            // Its SPC-2 reservation goes; persistent ones stay (SPC-5).
+            lu.pr.nexus_lost(nexus.id);
         }
         // SPC-5 6.20: held copy results belong to the I_T nexus.
         self.copy.nexus_lost(nexus.id);

@@ -9,8 +9,11 @@ use std::sync::Arc;
 /// SAM-5 6.3.3 logical unit reset: unit attention BUS DEVICE RESET FUNCTION
 /// OCCURRED (29h/03h) for every I_T nexus, PREVENT ALLOW MEDIUM REMOVAL
 /// state cleared, mode parameters back to their saved/default values.
+/// An SPC-2 reservation is released; persistent reservations are not
+/// affected (SPC-5 5.14.11.1).
 fn reset_lu(lu: &LogicalUnit, ua: &ScsiError) {
     lu.spc.reset(ua);
+    lu.pr.reset();
 }
 
 pub(super) fn task_management(

@@ -142,6 +142,11 @@ impl Odx {
                 if !self.config.allow_any_token_holder {
                     authorize(ctx, resolver, wut.rod_token, &src.lu)?;
                 }
+                // The live source is read now: its reservations apply
+                // (a point-in-time copy was read at POPULATE TOKEN).
+                if src.snapshot.is_none() {
+                    src.lu.pr.check_copy(ctx.nexus, false)?;
+                }
                 let pin = self.store.pin(info.id).map_err(|e| self.dead(info.id, e))?;
                 metrics::counter!("xtgt_rod_token_events_total", "event" => "used").increment(1);
                 let rod_off =
