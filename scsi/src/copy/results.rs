@@ -137,7 +137,35 @@ impl CopyResults {
         usage: ListIdUsage,
         command: CopyCommand,
     ) -> Result<CopyTicket, ScsiError> {
-        let progress = Arc::new(CopyProgress::default());
+        self.begin_shared(nexus, list_id, usage, command, Arc::default())
+    }
+
+    /// As [`Self::begin`], reading progress from `progress` (the copy
+    /// control registry's entry of this copy).
+    pub fn begin_tracked(
+        &self,
+        nexus: u64,
+        list_id: u32,
+        usage: ListIdUsage,
+        progress: Arc<CopyProgress>,
+    ) -> Result<CopyTicket, ScsiError> {
+        self.begin_shared(
+            nexus,
+            list_id,
+            usage,
+            CopyCommand::ExtendedCopyLid1,
+            progress,
+        )
+    }
+
+    fn begin_shared(
+        &self,
+        nexus: u64,
+        list_id: u32,
+        usage: ListIdUsage,
+        command: CopyCommand,
+        progress: Arc<CopyProgress>,
+    ) -> Result<CopyTicket, ScsiError> {
         if usage == ListIdUsage::NoListId {
             return Ok(CopyTicket {
                 key: None,
@@ -224,12 +252,11 @@ impl CopyResults {
         }
     }
 
-    /// The I_T nexus is gone (logout, connection loss, reset): its records
-    /// go. Running copies keep theirs until they finish (and then are
-    /// retained for the retention time only).
+    /// The I_T nexus is gone (logout, connection loss): its records go,
+    /// also those of copies still stopping (SPC-5 5.17.4.5: held data is
+    /// discarded on I_T nexus loss; nobody can ask for them again).
     pub fn nexus_lost(&self, nexus: u64) {
-        self.lock()
-            .retain(|(n, _), r| *n != nexus || r.state == CopyState::Running);
+        self.lock().retain(|(n, _), _| *n != nexus);
     }
 
     /// Number of records held (for tests and metrics).
