@@ -479,6 +479,68 @@ async fn copy_operation_abort_stops_extended_copy_at_a_chunk() {
     holds_exactly(&e, &src, &old, done as usize, (BLOCKS * BS) as usize).await;
     let fd = exec(&e.s, &e.n, 1, &in_cdb(0x04, 9, 256), &[]).await;
     assert_eq!(&fd.data_in[60..64], &[0x72, 0x0A, 0x2F, 0x02]);
+    // RECEIVE COPY STATUS (LID4) of the same list id: EXTENDED COPY
+    // (LID1), terminated (60h, TASK ABORTED), units bytes, the same count.
+    let r = exec(&e.s, &e.n, 0, &in_cdb(0x05, 9, 64), &[]).await;
+    assert_eq!(r.status, Status::Good);
+    let w = &r.data_in;
+    assert_eq!((w[4], w[5], w[12], w[15]), (0x00, 0x60, 0x40, 0x00));
+    assert_eq!(
+        u64::from_be_bytes(w[16..24].try_into().unwrap()),
+        u64::from(done)
+    );
+    assert_eq!(w[24..26], [0, 0], "segments processed");
+}
+
+/// RECEIVE COPY STATUS (LID4) of a running and of a finished EXTENDED
+/// COPY (LID1): 11h with the bytes so far, then 01h with all of them.
+#[tokio::test]
+async fn receive_copy_status_lid4_reports_extended_copy() {
+    let e = env(Some(Duration::from_millis(1))).await;
+    fill(&e.a, 11).await;
+    let (c, p) = xcopy(&e, 12, 256);
+    let h = spawn(&e, 1, c, p);
+    until("progress", async || xcopy_progress(&e, 12).await > 0).await;
+    let r = exec(&e.s, &e.n, 0, &in_cdb(0x05, 12, 64), &[]).await;
+    assert_eq!((r.data_in[4], r.data_in[5]), (0x00, 0x11));
+    assert_eq!(h.await.unwrap().status, Status::Good);
+    let r = exec(&e.s, &e.n, 0, &in_cdb(0x05, 12, 64), &[]).await;
+    let w = &r.data_in;
+    assert_eq!((w[5], w[12]), (0x01, 0x00));
+    assert_eq!(u64::from_be_bytes(w[16..24].try_into().unwrap()), 256 * BS);
+    assert_eq!(w[24..26], [0, 1]);
+}
+
+/// ABORT TASK SET stops this nexus' foreground copy on the LU, not a
+/// background one; a target reset stops the background one too.
+#[tokio::test]
+async fn task_set_abort_spares_background_copies_and_target_reset_does_not() {
+    let e = env(Some(Duration::from_millis(3))).await;
+    fill(&e.a, 12).await;
+    let t = token(&e, 1).await;
+    let (c, p) = xcopy(&e, 2, BLOCKS as u16);
+    let h = spawn(&e, 1, c, p);
+    let p = wut(0x01, 0, &t, &[(0, BLOCKS as u32)]);
+    let r = exec(&e.s, &e.n, 1, &out_cdb(0x11, 3, p.len()), &p).await;
+    assert_eq!(r.status, Status::Good);
+    until("both to run", async || e.s.copy.control.len() == 2).await;
+    let r =
+        e.s.task_management(&e.n, TmfFunction::AbortTaskSet, 1)
+            .await;
+    assert_eq!(r, crate::device::TmfResponse::Complete);
+    assert_eq!(check(&h.await.unwrap()), (0x0B, 0x00, 0x00));
+    assert_eq!(e.s.copy.control.len(), 1, "the IMMED copy goes on");
+    assert_eq!(odx_progress(&e, 3).await.0, 0x12);
+    let r =
+        e.s.task_management(&e.n, TmfFunction::TargetWarmReset, 0)
+            .await;
+    assert_eq!(r, crate::device::TmfResponse::Complete);
+    assert!(e.s.copy.control.is_empty(), "stopped before the response");
+    assert_eq!(
+        check(&exec(&e.s, &e.n, 0, &[0; 6], &[]).await),
+        (0x06, 0x29, 0x03)
+    );
+    assert_eq!(rrti(&e, 3).await[5], 0x60);
 }
 
 /// COPY OPERATION ABORT of a WRITE USING TOKEN without IMMED: COPY

@@ -339,6 +339,52 @@ impl CopyManager {
         }
     }
 
+    /// RECEIVE COPY STATUS (LID4), 0x84/0x05 (SPC-5 6.24): for the ODX
+    /// operations their held results; for an EXTENDED COPY (LID1) with
+    /// that list id (one 32-bit list id space, SPC-5 5.17.4.2) its record:
+    /// 11h while it runs, 01h / 02h when done, 60h when it was stopped
+    /// (COPY OPERATION ABORT, reset, shutdown), with the segments
+    /// processed and the bytes transferred.
+    pub async fn receive_copy_status_lid4(&self, ctx: &CommandCtx<'_>) -> CommandResult {
+        let c = odx::cdb::decode_receive_copy_status_lid4(ctx.cdb)?;
+        let (nexus, list_id) = (ctx.nexus.id, c.list_identifier);
+        let odx_held = self
+            .odx
+            .as_ref()
+            .is_some_and(|o| o.results.get(nexus, list_id).is_some());
+        let lid1 = self
+            .results
+            .view(nexus, list_id)
+            .filter(|v| v.command == CopyCommand::ExtendedCopyLid1);
+        let Some(v) = lid1.filter(|_| !odx_held) else {
+            return self.odx()?.receive_copy_status_lid4(ctx).await;
+        };
+        metrics::counter!("xtgt_copy_commands_total", "type" => "receive_copy_status_lid4")
+            .increment(1);
+        use odx::CopyOperationStatus as S;
+        let (status, completion, sense) = match &v.state {
+            results::CopyState::Running => (S::InProgressForeground, 0x00, &[][..]),
+            results::CopyState::Completed => (S::CompletedWithoutErrors, 0x00, &[][..]),
+            results::CopyState::Failed { sense } => (S::CompletedWithErrors, 0x02, &sense[..]),
+            results::CopyState::Terminated { .. } => (S::Terminated, 0x40, &[][..]),
+        };
+        let report = odx::CopyStatusReport {
+            service_action: 0x00,
+            status,
+            operation_counter: 0,
+            estimated_status_update_delay_ms: 100,
+            completion_status: completion,
+            sense,
+            transfer_count_units: odx::TransferCountUnits::Bytes,
+            transfer_count: v.bytes_transferred,
+            segments_processed: u16::try_from(v.segments_processed).unwrap_or(u16::MAX),
+        };
+        Ok(Completion::data(odx::receive_copy_status_lid4(
+            &report,
+            c.allocation_length,
+        )))
+    }
+
     /// POPULATE TOKEN, 0x83/0x10.
     pub async fn populate_token(&self, ctx: &CommandCtx<'_>) -> CommandResult {
         self.list_id_busy(ctx.nexus.id, token_list_id(ctx.cdb))?;
@@ -379,7 +425,7 @@ pub async fn copy_operation_abort(m: &CopyManager, ctx: &CommandCtx<'_>) -> Comm
 
 /// Opcode-table handler: RECEIVE COPY STATUS (LID4), 0x84/0x05.
 pub async fn receive_copy_status_lid4(m: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
-    m.odx()?.receive_copy_status_lid4(ctx).await
+    m.receive_copy_status_lid4(ctx).await
 }
 
 /// Opcode-table handler: RECEIVE ROD TOKEN INFORMATION, 0x84/0x07.

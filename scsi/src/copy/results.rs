@@ -41,6 +41,12 @@ pub enum CopyState {
     Failed {
         sense: Bytes,
     },
+    /// Stopped by COPY OPERATION ABORT, a reset, shutdown or an aborted
+    /// task: COPY STATUS (LID1) says "completed with errors", RECEIVE
+    /// COPY STATUS (LID4) 60h; `sense` as for [`CopyState::Failed`].
+    Terminated {
+        sense: Bytes,
+    },
 }
 
 /// The third-party copy command a record belongs to.
@@ -226,6 +232,11 @@ impl CopyResults {
             // own sense (forwarded sense data descriptor, 4.4.2.10), so the
             // medium error behind a COPY ABORTED stays readable even when
             // the LU's D_SENSE made the CHECK CONDITION fixed format.
+            Err(e @ (ScsiError::CopyCleared { .. } | ScsiError::Aborted)) => {
+                CopyState::Terminated {
+                    sense: e.sense().encode_descriptor(),
+                }
+            }
             Err(e) => CopyState::Failed {
                 sense: e.sense().encode_descriptor(),
             },
@@ -301,7 +312,7 @@ impl CopyResults {
             let status = match r.state {
                 CopyState::Running => STATUS_IN_PROGRESS,
                 CopyState::Completed => STATUS_COMPLETED_OK,
-                CopyState::Failed { .. } => STATUS_COMPLETED_ERROR,
+                CopyState::Failed { .. } | CopyState::Terminated { .. } => STATUS_COMPLETED_ERROR,
             };
             Ok(copy_status_payload(
                 status,
@@ -317,7 +328,9 @@ impl CopyResults {
         self.with_record(nexus, list_id, |r| match &r.state {
             CopyState::Running => Err(no_such_list()),
             CopyState::Completed => Ok(failure_details_payload(None)),
-            CopyState::Failed { sense } => Ok(failure_details_payload(Some(sense))),
+            CopyState::Failed { sense } | CopyState::Terminated { sense } => {
+                Ok(failure_details_payload(Some(sense)))
+            }
         })
     }
 }
