@@ -20,7 +20,9 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Memory whose every write takes 20 ms: a copy of many chunks runs long.
+/// Memory whose every write takes 20 ms after its data landed: a copy of
+/// many chunks runs long, and a chunk dropped mid-way (instead of stopped
+/// at its boundary) would leave data the copy never reported.
 struct Slow(MemoryBackend);
 
 #[async_trait]
@@ -38,8 +40,9 @@ impl Backend for Slow {
         self.0.read(offset, len).await
     }
     async fn write(&self, offset: u64, data: Bytes, fua: bool) -> io::Result<()> {
+        self.0.write(offset, data, fua).await?;
         tokio::time::sleep(Duration::from_millis(20)).await;
-        self.0.write(offset, data, fua).await
+        Ok(())
     }
     async fn flush(&self) -> io::Result<()> {
         self.0.flush().await
@@ -77,6 +80,14 @@ async fn start() -> (Arc<DeviceServer>, common::Running) {
         Arc::new(OwnTargetResolver::with_vpd83_designators()),
     );
     let device = Arc::new(device);
+    // The source range (LBA 0..4096) gets a pattern; the destination
+    // (LBA 4096..8192) stays zero.
+    let pattern: Vec<u8> = (0..2u32 << 20).map(|i| (i % 251) as u8 | 1).collect();
+    device.targets[0].luns[&0]
+        .backend
+        .write(0, Bytes::from(pattern), false)
+        .await
+        .unwrap();
     let running = serve_device(
         device.clone(),
         vec![port],
@@ -187,6 +198,20 @@ async fn abort_task_of_a_running_extended_copy_answers_after_it_stopped() {
     // The copy had stopped when the response was sent.
     assert!(device.copy.control.is_empty(), "copy still in flight");
     assert!(started.elapsed() < Duration::from_secs(5));
+    // RECEIVE COPY STATUS (LID1): completed with errors, N bytes; the
+    // destination holds exactly those N bytes of the source, zeroes after.
+    let (status, st) = i
+        .read(&[0x84, 0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0], 12)
+        .await;
+    assert_eq!(status, 0);
+    assert_eq!((st[4], st[7]), (0x02, 0x00), "completed with errors, bytes");
+    let done = u32::from_be_bytes(st[8..12].try_into().unwrap()) as usize;
+    let lu = &device.targets[0].luns[&0];
+    let src = lu.backend.read(0, 2 << 20).await.unwrap();
+    let dst = lu.backend.read(2 << 20, 2 << 20).await.unwrap();
+    assert!(done > 0 && done < 2 << 20, "stopped part way: {done}");
+    assert!(dst[..done] == src[..done], "reported bytes copied");
+    assert!(dst[done..].iter().all(|&b| b == 0), "nothing beyond them");
     // The session goes on; the aborted command never answers: the next
     // PDU is this command's response.
     assert_eq!(i.read(&[0x00, 0, 0, 0, 0, 0], 0).await.0, 0);

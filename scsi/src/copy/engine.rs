@@ -650,4 +650,44 @@ mod tests {
         let _ = std::fs::remove_file(p1);
         let _ = std::fs::remove_file(p2);
     }
+
+    /// A copy asked to stop before it ran moves nothing, natively or
+    /// emulated, and says where it stopped (the stop cause's answer is the
+    /// caller's).
+    #[tokio::test]
+    async fn a_stopped_copy_moves_nothing() {
+        let p1 = std::env::temp_dir().join(format!("xtgt-copy-stop-a-{:x}", rand::random::<u64>()));
+        let p2 = std::env::temp_dir().join(format!("xtgt-copy-stop-b-{:x}", rand::random::<u64>()));
+        let fa = lu_on(1, 512, false, native_backend(&p1));
+        let fb = lu_on(2, 512, false, native_backend(&p2));
+        let (ma, mb) = (lu(3, 512, 256, false), lu(4, 512, 256, false));
+        for (a, b) in [(&fa, &fb), (&ma, &mb)] {
+            fill(a, 3).await;
+            let before = contents(b).await;
+            let p = list(
+                1,
+                0b10,
+                &[cscd_naa(naa_of(a), 512), cscd_naa(naa_of(b), 512)],
+                &[seg_b2b(false, 0, 1, 64, 0, 0)],
+            );
+            let plan = make_plan(&p, a, &[a, b]);
+            let progress = Arc::new(CopyProgress::default());
+            progress.cancel();
+            let e = run_plan(&plan, &small_limits(), &progress, &mut CopyTally::default())
+                .await
+                .unwrap_err();
+            assert_eq!(
+                e,
+                ScsiError::CopyCleared {
+                    information: None,
+                    segment: Some(0)
+                }
+            );
+            assert_eq!(e.code().1, 0x2F);
+            assert_eq!(progress.bytes_transferred(), 0);
+            assert_eq!(contents(b).await, before);
+        }
+        let _ = std::fs::remove_file(p1);
+        let _ = std::fs::remove_file(p2);
+    }
 }
