@@ -7,6 +7,11 @@
 //! is resolved, authorized and range-checked. One [`CopyLimits`] feeds the
 //! checks, RECEIVE COPY OPERATING PARAMETERS and VPD 0x8F (`vpd`).
 //!
+//! Every running copy operation of any kind (EXTENDED COPY, POPULATE
+//! TOKEN, WRITE USING TOKEN) is registered in `control` (busy list ids,
+//! COPY OPERATION ABORT and RECEIVE COPY STATUS (LID4) in `operations`,
+//! task management, shutdown); its work stops only between chunks.
+//!
 //! The device server holds one [`CopyManager`]; the opcode table's copy
 //! rows hand it to [`extended_copy`] (0x83/0x00), [`receive_copy_status`]
 //! (0x84/0x00), [`receive_copy_operating_parameters`] (0x84/0x03) and
