@@ -23,7 +23,13 @@
 #    inactivity timeout (1 s) is expired by the periodic sweep (/metrics)
 #    and then answers 0x23/0x07. After a LOGICAL UNIT RESET of its source a
 #    token answers 0x23/0x08 and nothing is written.
-# 6. Limits: with max_live_tokens = 3 the 4th POPULATE TOKEN gets 0x55/0x0D
+# 6. IMMED and abort (file LU -> zeroed memory LU, 1 GiB): POPULATE TOKEN
+#    IMMED=1 -> GOOD, then RRTI 0x01 with the token; WRITE USING TOKEN
+#    IMMED=1 -> GOOD; a POPULATE TOKEN with its list id meanwhile ->
+#    0x00/0x16; COPY OPERATION ABORT -> GOOD; RRTI 0x60 with the blocks
+#    written; exactly those blocks copied, zeroes after them;
+#    xtgt_copies_in_flight 0.
+#    Limits: with max_live_tokens = 3 the 4th POPULATE TOKEN gets 0x55/0x0D
 #    and the 3 live tokens keep working.
 # 7. Time slicing: with write_using_token_budget_ms = 20, WRITE USING TOKENs
 #    of 256 MiB over a 1 GiB (ODX_SLICE_MIB) emulated copy (file LU -> memory LU) end with
@@ -166,6 +172,7 @@ run_slicing() {
         lun_memory 0 "${SLICE_MIB}MiB"
     } >"$WORK/slice.toml"
     start_xtgt "$WORK/slice.toml" || return 1
+    probe abort "$INIT1@$IQN_A/0" "$INIT2@$IQN_B/0" "$dir/src.img" "$blocks" "$METRICS"
     probe limits "$INIT1@$IQN_A/0" "$INIT2@$IQN_B/0" 3 "$METRICS"
     # 256 MiB per WRITE USING TOKEN: Windows' largest transfer.
     probe slicing "$INIT1@$IQN_A/0" "$INIT2@$IQN_B/0" "$dir/src.img" "$blocks" 524288 2000

@@ -171,8 +171,15 @@ async fn run(cfg: config::Config) -> ExitCode {
     );
     tokio::spawn(signals.watch(shutdown.clone()));
     tokio::spawn(sweep_tokens(device.clone(), shutdown.clone()));
+    tokio::spawn(stop_copies_on_shutdown(device.clone(), shutdown.clone()));
     let served = server.serve(listeners, shutdown.clone()).await;
     shutdown.cancel();
+    // Background copies (IMMED) outlive their sessions: they too stop at
+    // their next chunk boundary.
+    device.stop_copies();
+    if !device.copies_idle(COPY_STOP_WAIT).await {
+        tracing::warn!("copy operations still running at exit");
+    }
     tracing::info!("flushing backends");
     device.flush_all().await;
     match served {
@@ -202,6 +209,18 @@ async fn sweep_tokens(device: Arc<scsi::DeviceServer>, shutdown: CancellationTok
             _ = tick.tick() => device.copy.sweep_tokens(),
         }
     }
+}
+
+/// How long shutdown waits for copy operations to reach a chunk boundary.
+const COPY_STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// On shutdown, stop every copy operation at its next chunk boundary (the
+/// chunk in flight finishes; whole copies do not): a session draining its
+/// commands then sees its copies end at once, with COPY ABORTED, COMMAND
+/// CLEARED BY DEVICE SERVER and how far they got.
+async fn stop_copies_on_shutdown(device: Arc<scsi::DeviceServer>, shutdown: CancellationToken) {
+    shutdown.cancelled().await;
+    device.stop_copies();
 }
 
 /// SIGINT and SIGTERM streams, registered before anything is printed.

@@ -77,7 +77,7 @@ fn describe() {
     );
     describe_gauge!(
         "xtgt_copies_in_flight",
-        "EXTENDED COPY commands running now"
+        "Copy operations running now (foreground and background), by kind (extended_copy, populate_token, write_using_token)"
     );
     describe_gauge!("xtgt_rod_tokens", "Live ROD tokens (ODX)");
     describe_counter!(

@@ -372,3 +372,72 @@ fn real_initiator_login_is_counted() {
     x.signal("TERM");
     assert_eq!(x.wait(Duration::from_secs(30)).code(), Some(0));
 }
+
+/// SIGTERM during a long EXTENDED COPY (64 segments of 64 MiB between two
+/// memory LUs, sent by conformance/tools/xcopy_probe.py): the copy stops
+/// at its next chunk boundary, the initiator gets COPY ABORTED, COMMAND
+/// CLEARED BY DEVICE SERVER, and xtgt exits 0 within a few seconds, not
+/// after the whole copy (or the 10 s drain bound).
+#[test]
+fn sigterm_stops_a_running_copy_and_exits_0_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:0"]
+metrics_listen = "127.0.0.1:0"
+
+[[targets]]
+iqn = "{IQN}"
+
+[[targets.luns]]
+lun = 0
+backend = "memory"
+size = "64MiB"
+block_size = 4096
+
+[[targets.luns]]
+lun = 1
+backend = "memory"
+size = "64MiB"
+block_size = 4096
+"#
+    );
+    let cfg = write_config(dir.path(), &body);
+    let mut x = Running::start(&cfg);
+    let portal = x
+        .line_starting("portal ")
+        .trim_start_matches("portal ")
+        .to_string();
+    let metrics = x.line_starting("metrics ");
+    let metrics = metrics
+        .trim_start_matches("metrics http://")
+        .trim_end_matches("/metrics")
+        .to_string();
+    let tool = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/conformance/tools/xcopy_probe.py"
+    );
+    let probe = Command::new("python3")
+        .arg(tool)
+        .args([&portal, IQN, "iqn.2026-11.org.xtgt.test:probe"])
+        .args([IQN, "0", IQN, "1", "16384", "64", "4096"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let running = "xtgt_copies_in_flight{kind=\"extended_copy\"} 1";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !http_get(&metrics, "/metrics").contains(running) {
+        assert!(Instant::now() < deadline, "the copy never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let signalled = Instant::now();
+    x.signal("TERM");
+    let status = x.wait(Duration::from_secs(30));
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(0));
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    let out = probe.wait_with_output().unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(line.trim(), "status=0x02 sense=0a/2f/02");
+}

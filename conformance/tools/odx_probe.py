@@ -770,6 +770,66 @@ def sc_cancel(portal, src_who, dst_who):
     dst.close()
 
 
+def copy_operation_abort(sess, list_id):
+    cdb = bytearray(16)
+    cdb[0], cdb[1] = 0x83, 0x1C
+    cdb[2:6] = list_id.to_bytes(4, "big")
+    return sess.command(cdb)
+
+
+def sc_abort(portal, src_who, dst_who, src_file, blocks, metrics):
+    """IMMED and COPY OPERATION ABORT as ddptctl uses them: POPULATE TOKEN
+    with IMMED=1 -> GOOD, RRTI then 0x01 with the 514-byte descriptor; a
+    WRITE USING TOKEN with IMMED=1 of everything into a zeroed LU -> GOOD;
+    while it runs a POPULATE TOKEN with its list id -> 0x00/0x16 OPERATION
+    IN PROGRESS; COPY OPERATION ABORT -> GOOD once the copy stopped; RRTI
+    0x60 with the blocks written; the destination holds exactly those
+    blocks of the source and zeroes after them; xtgt_copies_in_flight 0."""
+    src = open_lu(portal, src_who)
+    r = populate_token(src, 0x1601, [(0, blocks)], immed=True)
+    if not report(r.answer() == "good", "abort: POPULATE TOKEN with IMMED=1 -> GOOD", r.answer()):
+        return
+    info = None
+    for _ in range(500):
+        _, info = rrti(src, 0x1601)
+        if info.ok and info.copy_status not in (0x11, 0x12):
+            break
+        time.sleep(0.01)
+    if not report(info.ok and info.copy_status == 0x01 and info.desc_len == 514 and info.transfer_count == blocks,
+                  "abort: RRTI after POPULATE TOKEN IMMED=1 -> 0x01, %d blocks, descriptors length 514" % blocks,
+                  str(info)):
+        return
+    token = info.token
+    dst = open_lu(portal, dst_who)
+    r = write_using_token(dst, 0x1602, token, [(0, blocks)], immed=True)
+    if not report(r.answer() == "good", "abort: WRITE USING TOKEN with IMMED=1 -> GOOD", r.answer()):
+        return
+    busy = populate_token(dst, 0x1602, [(0, 8)])
+    r = copy_operation_abort(dst, 0x1602)
+    report(busy.answer() == "05/00/16",
+           "abort: POPULATE TOKEN with the list id of the running WRITE USING TOKEN -> 0x00/0x16 OPERATION IN PROGRESS",
+           "got " + busy.answer())
+    report(r.answer() == "good", "abort: COPY OPERATION ABORT -> GOOD", r.answer())
+    _, info = rrti(dst, 0x1602)
+    n = info.transfer_count if info.ok else -1
+    if not report(info.ok and info.copy_status == 0x60 and info.completion_status == 0x40 and 0 < n < blocks,
+                  "abort: RRTI after COPY OPERATION ABORT -> 0x60 (TASK ABORTED), part of the blocks written",
+                  str(info)):
+        return
+    after = min(blocks - n, 2048)
+    got = read_blocks(dst, 0, n + after)
+    want = file_blocks(src_file, 0, n) + bytes(after * BS)
+    report(got == want,
+           "abort: destination holds exactly the %d blocks reported written, zeroes after them" % n,
+           first_difference(want, got or b""))
+    in_flight = metric_sum(metrics, "xtgt_copies_in_flight")
+    report(in_flight == 0, "abort: xtgt_copies_in_flight back to 0", "got %s" % in_flight)
+    # The token goes (the store limit of the next scenario counts it).
+    write_using_token(dst, 0x1603, token, [(0, 8)], del_tkn=True)
+    src.close()
+    dst.close()
+
+
 SCENARIOS = {
     "vpd": (sc_vpd, "WHO EXPECT_TYPES MAX_TIMEOUT DEFAULT_TIMEOUT"),
     "copy": (sc_copy, "SRC_WHO DST_WHO SRC_FILE DST_FILE"),
@@ -780,6 +840,7 @@ SCENARIOS = {
     "pit": (sc_pit, "SRC_WHO DST_WHO SRC_FILE DST_FILE"),
     "expiry": (sc_expiry, "SRC_WHO DST_WHO METRICS"),
     "cancel": (sc_cancel, "SRC_WHO DST_WHO"),
+    "abort": (sc_abort, "SRC_WHO DST_WHO SRC_FILE BLOCKS METRICS"),
     "limits": (sc_limits, "SRC_WHO DST_WHO MAX_LIVE METRICS"),
 }
 

@@ -2,12 +2,15 @@
 """Send one EXTENDED COPY (LID1) over a plain iSCSI session and print the result.
 
 Usage: xcopy_probe.py PORTAL TARGET INITIATOR SRC_IQN SRC_LUN DST_IQN DST_LUN BLOCKS
+                      [SEGMENTS [BLOCK_LEN]]
 
 Logs in to TARGET as INITIATOR (no CHAP), sends to LUN 0 an EXTENDED COPY
 whose two identification CSCDs (0xE4) name the LUs SRC_IQN/SRC_LUN and
-DST_IQN/DST_LUN by their NAA designator, and one block-to-block segment
-copying BLOCKS 512-byte blocks from LBA 0 to LBA 0. Prints
-"status=0xSS" and, with CHECK CONDITION, "sense=KK/AA/QQ" (key, ASC, ASCQ).
+DST_IQN/DST_LUN by their NAA designator, and SEGMENTS (default 1)
+block-to-block segments each copying BLOCKS blocks of BLOCK_LEN (default
+512) bytes from LBA 0 to LBA 0 (many segments: a long copy, for the
+shutdown and abort checks). Prints "status=0xSS" and, with CHECK
+CONDITION, "sense=KK/AA/QQ" (key, ASC, ASCQ).
 
 The NAA designator is computed as xtgt derives it (README, "LU identity"):
 NAA 6, COMPANY_ID 0x0A5854, vendor specific extension = FNV-1a 64 of
@@ -60,9 +63,9 @@ def segment(blocks):
     return bytes(d)
 
 
-def parameter_list(src, dst, blocks):
-    cscds = cscd(src) + cscd(dst)
-    segs = segment(blocks)
+def parameter_list(src, dst, blocks, segments=1, block_len=512):
+    cscds = cscd(src, block_len) + cscd(dst, block_len)
+    segs = segment(blocks) * segments
     head = bytearray(16)
     head[1] = 0b11 << 3  # LIST ID USAGE 11b, LIST IDENTIFIER 0
     head[2:4] = len(cscds).to_bytes(2, "big")
@@ -123,10 +126,13 @@ def login(portal, target, initiator):
 
 
 def main():
-    if len(sys.argv) != 9:
+    if len(sys.argv) not in (9, 10, 11):
         sys.exit(__doc__)
-    portal, target, initiator, src_iqn, src_lun, dst_iqn, dst_lun, blocks = sys.argv[1:]
-    params = parameter_list(naa(src_iqn, int(src_lun)), naa(dst_iqn, int(dst_lun)), int(blocks))
+    portal, target, initiator, src_iqn, src_lun, dst_iqn, dst_lun, blocks = sys.argv[1:9]
+    segments = int(sys.argv[9]) if len(sys.argv) > 9 else 1
+    block_len = int(sys.argv[10]) if len(sys.argv) > 10 else 512
+    params = parameter_list(naa(src_iqn, int(src_lun)), naa(dst_iqn, int(dst_lun)), int(blocks),
+                            segments, block_len)
     s, cmdsn, expstatsn = login(portal, target, initiator)
     cdb = bytearray(16)
     cdb[0] = 0x83

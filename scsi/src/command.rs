@@ -24,6 +24,8 @@ pub struct CommandCtx<'a> {
     pub data_out: Bytes,
     /// The transport's expected Data-In length.
     pub expected_in: u32,
+    /// The transport's task tag (iSCSI ITT): what ABORT TASK names.
+    pub tag: u32,
 }
 
 impl CommandCtx<'_> {

@@ -268,6 +268,18 @@ pub enum ScsiError {
     /// Windows continues from with OFFSET INTO ROD).
     #[error("copy target device data underrun after {blocks_written} blocks")]
     CopyDataUnderrun { blocks_written: u64 },
+    /// A copy operation stopped by COPY OPERATION ABORT, a logical unit
+    /// reset or shutdown while its command waited: COPY ABORTED, COMMAND
+    /// CLEARED BY DEVICE SERVER (2Fh/02h) (SPC-5 5.17.4.7, table 109).
+    /// How far it got: `information` (VALID=1) the contiguous blocks
+    /// written (WRITE USING TOKEN), `segment` in COMMAND-SPECIFIC
+    /// INFORMATION the segment it stopped in (EXTENDED COPY, as for a
+    /// failure).
+    #[error("copy operation aborted")]
+    CopyCleared {
+        information: Option<u64>,
+        segment: Option<u32>,
+    },
 }
 
 impl ScsiError {
@@ -331,6 +343,7 @@ impl ScsiError {
             DataPhaseError => (K::AbortedCommand, 0x4B, 0x00),
             CopyAborted { asc, ascq, .. } => (K::CopyAborted, *asc, *ascq),
             CopyDataUnderrun { .. } => (K::CopyAborted, 0x0D, 0x04),
+            CopyCleared { .. } => (K::CopyAborted, 0x2F, 0x02),
         }
     }
 
@@ -353,6 +366,13 @@ impl ScsiError {
             | ScsiError::WriteError { lba: Some(l) } => s.information = Some(*l),
             ScsiError::MiscompareDuringVerify { offset } => s.information = Some(*offset),
             ScsiError::CopyDataUnderrun { blocks_written } => s.information = Some(*blocks_written),
+            ScsiError::CopyCleared {
+                information,
+                segment,
+            } => {
+                s.information = *information;
+                s.command_specific = *segment;
+            }
             ScsiError::CopyAborted {
                 segment,
                 cause,

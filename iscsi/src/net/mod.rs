@@ -172,6 +172,12 @@ async fn connection(
         r = s.run(shutdown) => r,
         _ = stop.cancelled() => Ok(()),
     };
+    // I_T nexus loss (logout, connection drop, stop): the nexus' copy
+    // operations in the foreground stop at a chunk boundary before their
+    // tasks are dropped; background (IMMED) copies go on (SPC-5 table 109).
+    if let Some(n) = &nexus {
+        server.device.abort_nexus_tasks(n).await;
+    }
     s.abort_all();
     s.writer.close().await;
     if let Err(e) = &result {

@@ -1,7 +1,7 @@
 //! Task Management Function Requests (RFC 7143 11.5, 11.6; SAM-5 7).
 
 use super::io::ConnError;
-use super::session::{Flow, Session};
+use super::session::{Flow, Session, TaskState};
 use crate::pdu::consts::response as r;
 use crate::pdu::{Bhs, InitiatorPdu, RejectReason, TargetPdu, TaskMgmtRequest, TaskMgmtResponse};
 use crate::session::TaskAbort;
@@ -39,6 +39,16 @@ impl Session {
         let response = match tmf_action(t.function) {
             TmfAction::AbortTask => {
                 let ref_itt = t.ref_itt;
+                // A copy operation the task runs stops at its next chunk
+                // boundary before the task goes and the response is sent
+                // (SPC-5 5.17.4.6); other commands are simply dropped.
+                let running = self
+                    .tasks
+                    .get(&ref_itt)
+                    .is_some_and(|task| matches!(task.state, TaskState::Running { .. }));
+                if running {
+                    self.server.device.abort_task(&nexus, ref_itt.0).await;
+                }
                 let queued = self.window.cancel_pending(
                     |p| matches!(p, InitiatorPdu::ScsiCommand(c) if c.itt == ref_itt),
                 );

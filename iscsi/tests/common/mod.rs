@@ -68,6 +68,16 @@ pub async fn start_targets(
         })
         .collect();
     let device = Arc::new(DeviceServer::new(ports.clone()));
+    serve_device(device, ports, nop_interval, nop_timeout).await
+}
+
+/// A server for `device` and its target `ports` (no access rules).
+pub async fn serve_device(
+    device: Arc<DeviceServer>,
+    ports: Vec<Arc<TargetPort>>,
+    nop_interval: Duration,
+    nop_timeout: Duration,
+) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = Server::new(

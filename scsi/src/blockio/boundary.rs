@@ -11,7 +11,12 @@ use std::path::{Path, PathBuf};
 /// Source directories (relative to `src/`) allowed to touch backends.
 const ALLOWED_DIRS: [&str; 2] = ["backend", "blockio"];
 /// Files that exist only under `#[cfg(test)]`.
-const TEST_FILES: [&str; 3] = ["tests.rs", "testutil.rs", "wired_tests.rs"];
+const TEST_FILES: [&str; 4] = [
+    "tests.rs",
+    "testutil.rs",
+    "wired_tests.rs",
+    "lifecycle_tests.rs",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

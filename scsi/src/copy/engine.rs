@@ -17,21 +17,39 @@ use super::plan::{CopyPlan, PlannedSegment};
 use crate::blockio::{Account, NativeCopy, WriteKind};
 use crate::device::LogicalUnit;
 use crate::sense::{CopyEnd, ScsiError};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::task::JoinSet;
 
 /// COPY ABORTED additional sense for a failure of a source or destination.
 pub const THIRD_PARTY_DEVICE_FAILURE: (u8, u8) = (0x0D, 0x01);
 
-/// Progress of one copy, readable while it runs (RECEIVE COPY STATUS).
+/// Progress of one copy, readable while it runs (RECEIVE COPY STATUS),
+/// and its stop request: set by the copy control registry (COPY
+/// OPERATION ABORT, task management, shutdown), checked between chunks.
 #[derive(Debug, Default)]
 pub struct CopyProgress {
     segments_processed: AtomicU32,
     bytes_transferred: AtomicU64,
+    cancel: AtomicBool,
 }
 
 impl CopyProgress {
+    /// Ask the copy to stop at its next chunk boundary.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Release);
+    }
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Acquire)
+    }
+    /// The stop flag itself (for [`super::pieces::Control::abort`]).
+    pub fn cancel_flag(&self) -> &AtomicBool {
+        &self.cancel
+    }
+    /// The byte counter itself (for [`super::pieces::Control::progress`]).
+    pub fn bytes_counter(&self) -> &AtomicU64 {
+        &self.bytes_transferred
+    }
     pub fn segments_processed(&self) -> u32 {
         self.segments_processed.load(Ordering::Acquire)
     }
@@ -73,10 +91,24 @@ pub async fn run_plan(
     tally: &mut CopyTally,
 ) -> Result<(), ScsiError> {
     for seg in &plan.segments {
+        if progress.cancelled() {
+            return Err(stopped(seg));
+        }
         run_segment(seg, limits, progress, tally).await?;
         progress.segment_done();
     }
     Ok(())
+}
+
+/// The copy was asked to stop (see [`CopyProgress::cancel`]) before
+/// segment `seg` finished: every chunk started has completed, so the
+/// bytes transferred are exactly what the destination holds. The caller
+/// turns this into the answer its stop cause prescribes.
+pub fn stopped(seg: &PlannedSegment) -> ScsiError {
+    ScsiError::CopyCleared {
+        information: None,
+        segment: Some(seg.number),
+    }
 }
 
 async fn run_segment(
@@ -97,22 +129,31 @@ async fn run_segment(
             .writer()
             .await
             .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
-        let p = progress.clone();
-        let native = w
-            .copy_native_from(
-                &seg.source,
-                seg.source_offset,
-                seg.destination_offset,
-                seg.length,
-                Arc::new(move |n| p.add_bytes(n)),
-            )
-            .await
-            .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
-        if let NativeCopy::Copied(n) = native {
-            done = n;
-            tally.native_bytes += done;
+        // In steps, so a stop request is seen between them.
+        while done < seg.length {
+            if progress.cancelled() {
+                return Err(stopped(seg));
+            }
+            let step = (seg.length - done).min(NATIVE_STEP);
+            let p = progress.clone();
+            let native = w
+                .copy_native_from(
+                    &seg.source,
+                    seg.source_offset + done,
+                    seg.destination_offset + done,
+                    step,
+                    Arc::new(move |n| p.add_bytes(n)),
+                )
+                .await
+                .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
+            let NativeCopy::Copied(n) = native else { break };
+            done += n;
+            tally.native_bytes += n;
             metrics::counter!("xtgt_copy_bytes_total", "method" => "native", "command" => "xcopy")
-                .increment(done);
+                .increment(n);
+            if n < step {
+                break;
+            }
         }
     }
     if done < seg.length {
@@ -172,6 +213,9 @@ fn abort((segment, offset): SegmentAt, end: CopyEnd, cause: ScsiError) -> ScsiEr
     }
 }
 
+/// Largest native step between two stop checks.
+const NATIVE_STEP: u64 = 64 << 20;
+
 fn chunk_size(limits: &CopyLimits) -> u64 {
     u64::from(limits.chunk_size.max(4096))
 }
@@ -190,8 +234,12 @@ async fn emulate(
     let end = start + len;
     let mut next = start;
     let mut set: JoinSet<Result<u64, ScsiError>> = JoinSet::new();
+    let mut stop = false;
     loop {
-        while set.len() < depth && next < end {
+        // Asked to stop: no new chunk; those in flight finish (below), so
+        // the bytes done stay one contiguous prefix.
+        stop = stop || progress.cancelled();
+        while !stop && set.len() < depth && next < end {
             let n = chunk.min(end - next);
             set.spawn(move_chunk(
                 seg.source.clone(),
@@ -204,7 +252,11 @@ async fn emulate(
             next += n;
         }
         let Some(joined) = set.join_next().await else {
-            return Ok(());
+            return if stop && next < end {
+                Err(stopped(seg))
+            } else {
+                Ok(())
+            };
         };
         match joined {
             Ok(Ok(n)) => {
@@ -246,6 +298,9 @@ async fn emulate_overlapping(
     let backwards = seg.destination_offset > seg.source_offset;
     let mut remaining = seg.length;
     while remaining > 0 {
+        if progress.cancelled() {
+            return Err(stopped(seg));
+        }
         let n = chunk.min(remaining);
         let rel = if backwards {
             remaining - n
@@ -592,6 +647,46 @@ mod tests {
         let mut want = da.clone();
         want.copy_within(0..64 * 512, 8 * 512);
         assert_eq!(contents(&a).await, want);
+        let _ = std::fs::remove_file(p1);
+        let _ = std::fs::remove_file(p2);
+    }
+
+    /// A copy asked to stop before it ran moves nothing, natively or
+    /// emulated, and says where it stopped (the stop cause's answer is the
+    /// caller's).
+    #[tokio::test]
+    async fn a_stopped_copy_moves_nothing() {
+        let p1 = std::env::temp_dir().join(format!("xtgt-copy-stop-a-{:x}", rand::random::<u64>()));
+        let p2 = std::env::temp_dir().join(format!("xtgt-copy-stop-b-{:x}", rand::random::<u64>()));
+        let fa = lu_on(1, 512, false, native_backend(&p1));
+        let fb = lu_on(2, 512, false, native_backend(&p2));
+        let (ma, mb) = (lu(3, 512, 256, false), lu(4, 512, 256, false));
+        for (a, b) in [(&fa, &fb), (&ma, &mb)] {
+            fill(a, 3).await;
+            let before = contents(b).await;
+            let p = list(
+                1,
+                0b10,
+                &[cscd_naa(naa_of(a), 512), cscd_naa(naa_of(b), 512)],
+                &[seg_b2b(false, 0, 1, 64, 0, 0)],
+            );
+            let plan = make_plan(&p, a, &[a, b]);
+            let progress = Arc::new(CopyProgress::default());
+            progress.cancel();
+            let e = run_plan(&plan, &small_limits(), &progress, &mut CopyTally::default())
+                .await
+                .unwrap_err();
+            assert_eq!(
+                e,
+                ScsiError::CopyCleared {
+                    information: None,
+                    segment: Some(0)
+                }
+            );
+            assert_eq!(e.code().1, 0x2F);
+            assert_eq!(progress.bytes_transferred(), 0);
+            assert_eq!(contents(b).await, before);
+        }
         let _ = std::fs::remove_file(p1);
         let _ = std::fs::remove_file(p2);
     }

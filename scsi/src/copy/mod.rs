@@ -7,14 +7,24 @@
 //! is resolved, authorized and range-checked. One [`CopyLimits`] feeds the
 //! checks, RECEIVE COPY OPERATING PARAMETERS and VPD 0x8F (`vpd`).
 //!
+//! Every running copy operation of any kind (EXTENDED COPY, POPULATE
+//! TOKEN, WRITE USING TOKEN) is registered in `control` (busy list ids,
+//! COPY OPERATION ABORT and RECEIVE COPY STATUS (LID4) in `operations`,
+//! task management, shutdown); its work stops only between chunks.
+//!
 //! The device server holds one [`CopyManager`]; the opcode table's copy
 //! rows hand it to [`extended_copy`] (0x83/0x00), [`receive_copy_status`]
 //! (0x84/0x00), [`receive_copy_operating_parameters`] (0x84/0x03) and
 //! [`receive_copy_failure_details`] (0x84/0x04).
 
+pub mod control;
 pub mod engine;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod lifecycle_tests;
 pub mod native;
 pub mod odx;
+mod operations;
 pub mod params;
 pub mod pieces;
 pub mod plan;
@@ -28,6 +38,7 @@ pub mod vpd;
 #[allow(clippy::unwrap_used)]
 mod wired_tests;
 
+pub use control::{CopyControl, CopyEntry, CopyKind, NewCopy, Registration, StopCause};
 pub use engine::{CopyProgress, CopyTally};
 pub use params::{CopyLimits, Designator, ListIdUsage};
 pub use plan::{CopyPlan, PlannedSegment};
@@ -52,6 +63,9 @@ pub struct CopyManager {
     resolver: std::sync::RwLock<Arc<dyn CscdResolver>>,
     /// TOTAL CONCURRENT COPIES: further copies wait for a slot.
     slots: Semaphore,
+    /// Every running copy operation, of every kind (busy list ids, COPY
+    /// OPERATION ABORT, task management, shutdown).
+    pub control: Arc<CopyControl>,
     /// ROD tokens (POPULATE TOKEN, WRITE USING TOKEN); `None` only when
     /// the OS random generator could not give a MAC key (the token
     /// commands then answer HARDWARE ERROR).
@@ -94,6 +108,7 @@ impl CopyManager {
             results: CopyResults::default(),
             resolver: std::sync::RwLock::new(resolver),
             slots,
+            control: Arc::new(CopyControl::default()),
             odx,
         }
     }
@@ -124,15 +139,13 @@ impl CopyManager {
         )
     }
 
-    /// A LID1 copy with this list id runs on the nexus: the list id space
-    /// is shared by every copy command.
+    /// A copy of any kind with this list id runs on the nexus: the list id
+    /// space is shared by every copy command (SPC-5 5.17.4.2).
     fn list_id_busy(&self, nexus: u64, list_id: u32) -> Result<(), ScsiError> {
-        match self.results.view(nexus, list_id) {
-            Some(v) if v.state == results::CopyState::Running => {
-                Err(ScsiError::OperationInProgress)
-            }
-            _ => Ok(()),
+        if self.control.busy(nexus, list_id) {
+            return Err(ScsiError::OperationInProgress);
         }
+        Ok(())
     }
 
     /// Install the authorization rule (e.g. an [`AclResolver`] built from
@@ -184,30 +197,58 @@ impl CopyManager {
                 return Err(e);
             }
         };
+        let list_id = u32::from(plan.list_identifier);
+        let mut lus = vec![ctx.lu.config.naa_id];
+        for s in &plan.segments {
+            for id in [s.source.config.naa_id, s.destination.config.naa_id] {
+                if !lus.contains(&id) {
+                    lus.push(id);
+                }
+            }
+        }
+        // Declared before the record's guard: dropped after it, so the
+        // list id stays busy until the result is recorded.
+        let registration = self.control.register(NewCopy {
+            kind: CopyKind::ExtendedCopy,
+            nexus,
+            list_id: (plan.list_id_usage != ListIdUsage::NoListId).then_some(list_id),
+            tag: ctx.tag,
+            lus,
+            immed: false,
+        })?;
+        let entry = registration.entry.clone();
+        let progress = entry.progress.clone();
         let ticket =
             self.results
-                .begin(nexus, u32::from(plan.list_identifier), plan.list_id_usage)?;
-        let progress = ticket.progress.clone();
+                .begin_tracked(nexus, list_id, plan.list_id_usage, progress.clone())?;
         // If the command is aborted (task management, connection loss) the
-        // future is dropped: the guard still ends the record and the gauge.
+        // future is dropped: the guard still ends the record.
         let mut running = Running {
             results: &self.results,
             ticket: Some(ticket),
-            in_flight: false,
         };
         let started = Instant::now();
         let mut tally = CopyTally::default();
-        let outcome = {
-            let _slot = self
-                .slots
-                .acquire()
-                .await
-                .map_err(|_| ScsiError::InternalTargetFailure)?;
-            metrics::gauge!("xtgt_copies_in_flight").increment(1.0);
-            running.in_flight = true;
+        let outcome = async {
+            // A stop request also ends the wait for a slot.
+            let _slot = tokio::select! {
+                s = self.slots.acquire() => s.map_err(|_| ScsiError::InternalTargetFailure)?,
+                _ = entry.stop_requested() => {
+                    return Err(plan.segments.first().map_or(
+                        ScsiError::CopyCleared { information: None, segment: None },
+                        engine::stopped,
+                    ));
+                }
+            };
             engine::run_plan(&plan, &self.limits, &progress, &mut tally).await
-        };
+        }
+        .await
+        .map_err(|e| match e {
+            ScsiError::CopyCleared { .. } => entry.stopped_error(e),
+            e => e,
+        });
         running.finish(&outcome);
+        drop(registration);
         log_copy(ctx, &plan, &progress, &tally, started, &outcome);
         outcome.map(|()| Completion::good())
     }
@@ -243,7 +284,8 @@ impl CopyManager {
         in_data(ctx, "receive_copy_failure_details", data)
     }
 
-    /// The I_T nexus ended: forget its held results (ROD tokens live on).
+    /// The I_T nexus ended: forget its held results (ROD tokens live on;
+    /// background copies go on, SPC-5 table 109, their results unheld).
     pub fn nexus_lost(&self, nexus_id: u64) {
         self.results.nexus_lost(nexus_id);
         if let Some(o) = &self.odx {
@@ -251,11 +293,20 @@ impl CopyManager {
         }
     }
 
-    /// The LU was reset or removed: its tokens are cancelled (0x23/0x08).
-    pub fn lu_reset(&self, lu: &crate::device::LogicalUnit) {
+    /// The LU was reset or removed: its tokens are cancelled (0x23/0x08)
+    /// and every copy operation that reads or writes it stops as if by
+    /// COPY OPERATION ABORT (SPC-5 table 109). Returns those copies (to
+    /// wait for).
+    pub fn lu_reset(&self, lu: &crate::device::LogicalUnit) -> Vec<Arc<CopyEntry>> {
         if let Some(o) = &self.odx {
             o.cancel_lu(lu);
         }
+        self.control.stop_lu(lu.config.naa_id, StopCause::Reset)
+    }
+
+    /// Stop every copy operation at its next chunk boundary (shutdown).
+    pub fn stop_all(&self) -> Vec<Arc<CopyEntry>> {
+        self.control.stop_all(StopCause::Shutdown)
     }
 
     /// Expire idle ROD tokens and release their snapshots (for a periodic
@@ -269,7 +320,7 @@ impl CopyManager {
     /// POPULATE TOKEN, 0x83/0x10.
     pub async fn populate_token(&self, ctx: &CommandCtx<'_>) -> CommandResult {
         self.list_id_busy(ctx.nexus.id, token_list_id(ctx.cdb))?;
-        self.odx()?.populate_token(ctx).await
+        self.odx()?.populate_token(ctx, &self.control).await
     }
 
     /// WRITE USING TOKEN, 0x83/0x11.
@@ -277,7 +328,9 @@ impl CopyManager {
         self.list_id_busy(ctx.nexus.id, token_list_id(ctx.cdb))?;
         let resolver = self.resolver();
         let chunk = u64::from(self.limits.chunk_size);
-        self.odx()?.write_using_token(ctx, &*resolver, chunk).await
+        self.odx()?
+            .write_using_token(ctx, &*resolver, chunk, &self.control)
+            .await
     }
 }
 
@@ -299,12 +352,12 @@ pub async fn write_using_token(m: &CopyManager, ctx: &CommandCtx<'_>) -> Command
 
 /// Opcode-table handler: COPY OPERATION ABORT, 0x83/0x1C.
 pub async fn copy_operation_abort(m: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
-    m.odx()?.copy_operation_abort(ctx).await
+    m.copy_operation_abort(ctx).await
 }
 
 /// Opcode-table handler: RECEIVE COPY STATUS (LID4), 0x84/0x05.
 pub async fn receive_copy_status_lid4(m: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
-    m.odx()?.receive_copy_status_lid4(ctx).await
+    m.receive_copy_status_lid4(ctx).await
 }
 
 /// Opcode-table handler: RECEIVE ROD TOKEN INFORMATION, 0x84/0x07.
@@ -317,20 +370,15 @@ pub async fn report_all_rod_tokens(m: &CopyManager, ctx: &CommandCtx<'_>) -> Com
     m.odx()?.report_all_rod_tokens(ctx).await
 }
 
-/// Ends a copy's record and in-flight count exactly once, also when the
-/// command's future is dropped mid-copy (then as ABORTED COMMAND).
+/// Ends a copy's record exactly once, also when the command's future is
+/// dropped mid-copy (then as ABORTED COMMAND).
 struct Running<'a> {
     results: &'a CopyResults,
     ticket: Option<results::CopyTicket>,
-    in_flight: bool,
 }
 
 impl Running<'_> {
     fn finish(&mut self, outcome: &Result<(), ScsiError>) {
-        if self.in_flight {
-            metrics::gauge!("xtgt_copies_in_flight").decrement(1.0);
-            self.in_flight = false;
-        }
         if let Some(t) = self.ticket.take() {
             self.results.finish(t, outcome);
         }
@@ -509,6 +557,7 @@ mod tests {
             cdb,
             data_out: Bytes::from(data),
             expected_in: 1024,
+            tag: 0,
         };
         match row.handler {
             crate::cdb::Handler::Copy(f) => f(&e.mgr, &ctx).await,

@@ -41,6 +41,12 @@ pub enum CopyState {
     Failed {
         sense: Bytes,
     },
+    /// Stopped by COPY OPERATION ABORT, a reset, shutdown or an aborted
+    /// task: COPY STATUS (LID1) says "completed with errors", RECEIVE
+    /// COPY STATUS (LID4) 60h; `sense` as for [`CopyState::Failed`].
+    Terminated {
+        sense: Bytes,
+    },
 }
 
 /// The third-party copy command a record belongs to.
@@ -137,7 +143,35 @@ impl CopyResults {
         usage: ListIdUsage,
         command: CopyCommand,
     ) -> Result<CopyTicket, ScsiError> {
-        let progress = Arc::new(CopyProgress::default());
+        self.begin_shared(nexus, list_id, usage, command, Arc::default())
+    }
+
+    /// As [`Self::begin`], reading progress from `progress` (the copy
+    /// control registry's entry of this copy).
+    pub fn begin_tracked(
+        &self,
+        nexus: u64,
+        list_id: u32,
+        usage: ListIdUsage,
+        progress: Arc<CopyProgress>,
+    ) -> Result<CopyTicket, ScsiError> {
+        self.begin_shared(
+            nexus,
+            list_id,
+            usage,
+            CopyCommand::ExtendedCopyLid1,
+            progress,
+        )
+    }
+
+    fn begin_shared(
+        &self,
+        nexus: u64,
+        list_id: u32,
+        usage: ListIdUsage,
+        command: CopyCommand,
+        progress: Arc<CopyProgress>,
+    ) -> Result<CopyTicket, ScsiError> {
         if usage == ListIdUsage::NoListId {
             return Ok(CopyTicket {
                 key: None,
@@ -198,6 +232,11 @@ impl CopyResults {
             // own sense (forwarded sense data descriptor, 4.4.2.10), so the
             // medium error behind a COPY ABORTED stays readable even when
             // the LU's D_SENSE made the CHECK CONDITION fixed format.
+            Err(e @ (ScsiError::CopyCleared { .. } | ScsiError::Aborted)) => {
+                CopyState::Terminated {
+                    sense: e.sense().encode_descriptor(),
+                }
+            }
             Err(e) => CopyState::Failed {
                 sense: e.sense().encode_descriptor(),
             },
@@ -224,12 +263,11 @@ impl CopyResults {
         }
     }
 
-    /// The I_T nexus is gone (logout, connection loss, reset): its records
-    /// go. Running copies keep theirs until they finish (and then are
-    /// retained for the retention time only).
+    /// The I_T nexus is gone (logout, connection loss): its records go,
+    /// also those of copies still stopping (SPC-5 5.17.4.5: held data is
+    /// discarded on I_T nexus loss; nobody can ask for them again).
     pub fn nexus_lost(&self, nexus: u64) {
-        self.lock()
-            .retain(|(n, _), r| *n != nexus || r.state == CopyState::Running);
+        self.lock().retain(|(n, _), _| *n != nexus);
     }
 
     /// Number of records held (for tests and metrics).
@@ -274,7 +312,7 @@ impl CopyResults {
             let status = match r.state {
                 CopyState::Running => STATUS_IN_PROGRESS,
                 CopyState::Completed => STATUS_COMPLETED_OK,
-                CopyState::Failed { .. } => STATUS_COMPLETED_ERROR,
+                CopyState::Failed { .. } | CopyState::Terminated { .. } => STATUS_COMPLETED_ERROR,
             };
             Ok(copy_status_payload(
                 status,
@@ -290,7 +328,9 @@ impl CopyResults {
         self.with_record(nexus, list_id, |r| match &r.state {
             CopyState::Running => Err(no_such_list()),
             CopyState::Completed => Ok(failure_details_payload(None)),
-            CopyState::Failed { sense } => Ok(failure_details_payload(Some(sense))),
+            CopyState::Failed { sense } | CopyState::Terminated { sense } => {
+                Ok(failure_details_payload(Some(sense)))
+            }
         })
     }
 }

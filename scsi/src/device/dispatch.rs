@@ -133,6 +133,7 @@ async fn run(
             Bytes::new()
         },
         expected_in: req.expected_in,
+        tag: req.tag,
     };
     let fut = match row.handler {
         Handler::Lu(f) => f(&ctx),

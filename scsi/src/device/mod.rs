@@ -323,7 +323,51 @@ impl DeviceServer {
     /// attentions after resets, clearing state). The transport aborts its
     /// own in-flight tasks itself.
     pub async fn task_management(&self, nexus: &Nexus, f: TmfFunction, lun: u64) -> TmfResponse {
-        tmf::task_management(self, nexus, f, lun)
+        tmf::task_management(self, nexus, f, lun).await
+    }
+
+    /// ABORT TASK of the command with task tag `tag` on `nexus`, before the
+    /// transport drops it: a copy operation it runs stops at its next chunk
+    /// boundary and this resolves once the copy's work has ended (SPC-5
+    /// 5.17.4.6), so the TMF response follows the copy's end. True if such
+    /// a copy ran.
+    pub async fn abort_task(&self, nexus: &Nexus, tag: u32) -> bool {
+        let stopped = self.copy.control.stop_task(nexus.id, tag);
+        if stopped.is_empty() {
+            return false;
+        }
+        crate::copy::CopyControl::wait(&stopped, crate::copy::control::STOP_WAIT).await;
+        true
+    }
+
+    /// The I_T nexus is going (connection loss, logout): its foreground
+    /// copies stop at their next chunk boundary, and this resolves once
+    /// their work has ended, before the transport drops its tasks.
+    /// Background (IMMED) copies go on (SPC-5 table 109).
+    pub async fn abort_nexus_tasks(&self, nexus: &Nexus) {
+        let id = nexus.id;
+        let stopped = self
+            .copy
+            .control
+            .stop_where(crate::copy::StopCause::TaskAbort, |c| {
+                c.nexus == id && !c.immed
+            });
+        if !stopped.is_empty() {
+            crate::copy::CopyControl::wait(&stopped, crate::copy::control::STOP_WAIT).await;
+        }
+    }
+
+    /// Shutdown: every copy operation stops at its next chunk boundary
+    /// (whole chunks finish; a waiting command gets COPY ABORTED, COMMAND
+    /// CLEARED BY DEVICE SERVER). Returns without waiting.
+    pub fn stop_copies(&self) {
+        self.copy.stop_all();
+    }
+
+    /// Wait until no copy operation runs (background ones included), at
+    /// most `limit`; false if some still do.
+    pub async fn copies_idle(&self, limit: std::time::Duration) -> bool {
+        self.copy.control.wait_idle(limit).await
     }
 
     /// Flush every backend of every target port once (shutdown).

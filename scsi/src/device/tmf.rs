@@ -3,6 +3,7 @@
 //! attentions and clear per-LU state.
 
 use super::{DeviceServer, LogicalUnit, Nexus, TmfFunction, TmfResponse};
+use crate::copy::{CopyControl, CopyEntry, StopCause};
 use crate::sense::ScsiError;
 use std::sync::Arc;
 
@@ -16,30 +17,60 @@ fn reset_lu(lu: &LogicalUnit, ua: &ScsiError) {
     lu.pr.reset();
 }
 
-pub(super) fn task_management(
+/// The function's side effects, and the copy operations it stopped:
+/// the response is sent only once their work has ended (SPC-5 5.17.4.6).
+pub(super) async fn task_management(
     server: &DeviceServer,
     nexus: &Nexus,
     f: TmfFunction,
     lun: u64,
 ) -> TmfResponse {
+    let (response, stopped) = effects(server, nexus, f, lun);
+    if !stopped.is_empty() {
+        CopyControl::wait(&stopped, crate::copy::control::STOP_WAIT).await;
+    }
+    response
+}
+
+fn effects(
+    server: &DeviceServer,
+    nexus: &Nexus,
+    f: TmfFunction,
+    lun: u64,
+) -> (TmfResponse, Vec<Arc<CopyEntry>>) {
     let lu: Option<&Arc<LogicalUnit>> = nexus.target.luns.get(&lun);
+    let control = &server.copy.control;
+    // The foreground copies of tasks a function aborts: those received
+    // through this LU (the first LU of an entry), of `only` nexus or all.
+    let tasks_of = |lu: &LogicalUnit, only: Option<u64>| {
+        let naa = lu.config.naa_id;
+        control.stop_where(StopCause::TaskAbort, |c| {
+            !c.immed && c.lus.first() == Some(&naa) && only.is_none_or(|n| n == c.nexus)
+        })
+    };
     match f {
         // Task sets are per I_T nexus (TST=000b in the Control mode page):
         // aborting or clearing them affects no other nexus, so there is no
-        // COMMANDS CLEARED BY ANOTHER INITIATOR unit attention.
-        TmfFunction::AbortTask => TmfResponse::Complete,
-        TmfFunction::AbortTaskSet | TmfFunction::ClearTaskSet => match lu {
-            Some(_) => TmfResponse::Complete,
-            None => TmfResponse::LunDoesNotExist,
+        // COMMANDS CLEARED BY ANOTHER INITIATOR unit attention. Background
+        // copies (IMMED) are no tasks: only COPY OPERATION ABORT and
+        // resets stop them.
+        TmfFunction::AbortTask => (TmfResponse::Complete, Vec::new()),
+        TmfFunction::AbortTaskSet => match lu {
+            Some(lu) => (TmfResponse::Complete, tasks_of(lu, Some(nexus.id))),
+            None => (TmfResponse::LunDoesNotExist, Vec::new()),
+        },
+        TmfFunction::ClearTaskSet => match lu {
+            Some(lu) => (TmfResponse::Complete, tasks_of(lu, None)),
+            None => (TmfResponse::LunDoesNotExist, Vec::new()),
         },
         TmfFunction::LunReset => match lu {
             Some(lu) => {
                 reset_lu(lu, &ScsiError::BusDeviceResetOccurred);
-                // Tokens whose source is reset are cancelled (0x23/0x08).
-                server.copy.lu_reset(lu);
-                TmfResponse::Complete
+                // Tokens whose source is reset are cancelled (0x23/0x08);
+                // its copy operations stop (SPC-5 table 109).
+                (TmfResponse::Complete, server.copy.lu_reset(lu))
             }
-            None => TmfResponse::LunDoesNotExist,
+            None => (TmfResponse::LunDoesNotExist, Vec::new()),
         },
         // A target reset is a logical unit reset of every LU of the target
         // (SAM-5 6.3.2): BUS DEVICE RESET FUNCTION OCCURRED. A cold reset is a
@@ -50,11 +81,12 @@ pub(super) fn task_management(
             } else {
                 ScsiError::BusDeviceResetOccurred
             };
+            let mut stopped = Vec::new();
             for lu in nexus.target.luns.values() {
                 reset_lu(lu, &ua);
-                server.copy.lu_reset(lu);
+                stopped.extend(server.copy.lu_reset(lu));
             }
-            TmfResponse::Complete
+            (TmfResponse::Complete, stopped)
         }
     }
 }

@@ -192,15 +192,14 @@ impl Odx {
     }
 
     /// `lu` was reset or removed: every live token of it is cancelled
-    /// (later uses get 0x23/0x08; copies from it stop with that error) and
-    /// the operations it received stop at their next step (60h).
+    /// (later uses get 0x23/0x08; copies from it stop with that error).
+    /// The copy manager stops the operations touching it (60h).
     pub fn cancel_lu(&self, lu: &LogicalUnit) {
         let ids = self.store.cancel_lu(&lu.config.naa_id);
         if !ids.is_empty() {
             tracing::info!(lu = %lu.config.serial, cancelled = ids.len(), "ROD tokens cancelled");
         }
         self.reaped(&ids, "cancelled");
-        self.results.abort_lu(lu.config.naa_id);
     }
 
     /// Expire the tokens whose inactivity timeout passed and release what

@@ -5,11 +5,11 @@
 //! (a lost RRTI response must not lose the token). A running operation
 //! makes its list id busy (OPERATION IN PROGRESS).
 
+use crate::copy::engine::CopyProgress;
 use crate::copy::odx::{CopyOperationStatus, ROD_TOKEN_LEN};
 use crate::sense::ScsiError;
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -42,10 +42,9 @@ pub struct OdxRecord {
     pub block_size: u32,
     /// NAA id of the LU that received the command (a LUN reset stops it).
     pub lu: u64,
-    /// Bytes done so far.
-    pub progress: AtomicU64,
-    /// Set by COPY OPERATION ABORT.
-    pub abort: AtomicBool,
+    /// Bytes done so far, and the stop flag (shared with the copy's
+    /// entry in the copy control registry).
+    pub progress: Arc<CopyProgress>,
     outcome: Mutex<Outcome>,
     finished: Mutex<Option<Instant>>,
 }
@@ -78,7 +77,7 @@ impl OdxRecord {
 
     /// Blocks done so far.
     pub fn blocks_done(&self) -> u64 {
-        self.progress.load(Ordering::Acquire) / u64::from(self.block_size.max(1))
+        self.progress.bytes_transferred() / u64::from(self.block_size.max(1))
     }
 }
 
@@ -200,6 +199,30 @@ impl OdxResults {
         block_size: u32,
         lu: u64,
     ) -> Result<Arc<OdxRecord>, ScsiError> {
+        let progress = Arc::default();
+        self.begin_with(
+            nexus,
+            list_id,
+            service_action,
+            immed,
+            block_size,
+            lu,
+            progress,
+        )
+    }
+
+    /// As [`Self::begin`], with the progress of the copy's registry entry.
+    #[allow(clippy::too_many_arguments)]
+    pub fn begin_with(
+        &self,
+        nexus: u64,
+        list_id: u32,
+        service_action: u8,
+        immed: bool,
+        block_size: u32,
+        lu: u64,
+        progress: Arc<CopyProgress>,
+    ) -> Result<Arc<OdxRecord>, ScsiError> {
         let now = Instant::now();
         let key = (nexus, list_id);
         let mut held = lock(&self.inner);
@@ -216,8 +239,7 @@ impl OdxResults {
             immed,
             block_size,
             lu,
-            progress: AtomicU64::new(0),
-            abort: AtomicBool::new(false),
+            progress,
             outcome: Mutex::new(Outcome::Running),
             finished: Mutex::new(None),
         });
@@ -246,29 +268,13 @@ impl OdxResults {
         Some(r.clone())
     }
 
-    /// The nexus is gone: its finished results go; its running operations
-    /// (IMMED copies) are told to stop at their next step, finish as
-    /// terminated with the blocks done, then age out.
+    /// The nexus is gone: its results go, also those of background
+    /// (IMMED) copies that go on running (SPC-5 table 109: I_T nexus loss
+    /// does not stop a copy operation; 5.17.4.5: its held data is
+    /// discarded). Such a copy finishes its own record, held nowhere.
     pub fn nexus_lost(&self, nexus: u64) {
-        lock(&self.inner).map.retain(|(n, _), (_, r)| {
-            if *n != nexus {
-                return true;
-            }
-            if r.running() {
-                r.abort.store(true, Ordering::Release);
-            }
-            r.running()
-        });
-    }
-
-    /// The LU `lu` (NAA id) was reset: its running operations stop at
-    /// their next step and finish terminated with the blocks done.
-    pub fn abort_lu(&self, lu: u64) {
-        for (_, r) in lock(&self.inner).map.values() {
-            if r.lu == lu && r.running() {
-                r.abort.store(true, Ordering::Release);
-            }
-        }
+        // Their entries in `order` are stale now, skipped and swept.
+        lock(&self.inner).map.retain(|(n, _), _| *n != nexus);
     }
 
     pub fn len(&self) -> usize {

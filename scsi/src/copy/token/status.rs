@@ -1,6 +1,7 @@
 //! RECEIVE ROD TOKEN INFORMATION (SPC-5 6.26), RECEIVE COPY STATUS (LID4)
-//! (SPC-5 6.24), REPORT ALL ROD TOKENS (SPC-5 6.31) and COPY OPERATION
-//! ABORT (SPC-5 6.3) over the held results and the store.
+//! (SPC-5 6.24) and REPORT ALL ROD TOKENS (SPC-5 6.31) over the held
+//! results and the store (COPY OPERATION ABORT is the copy manager's, for
+//! every kind of copy: `copy::control`).
 //!
 //! After POPULATE TOKEN: status 01h, transfer count units F1h (blocks),
 //! the blocks the token represents, segments processed 0, then ROD TOKEN
@@ -14,15 +15,14 @@ use super::results::Outcome;
 use super::Odx;
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::copy::odx::cdb::{
-    decode_copy_operation_abort, decode_receive_copy_status_lid4,
-    decode_receive_rod_token_information, decode_report_all_rod_tokens,
+    decode_receive_copy_status_lid4, decode_receive_rod_token_information,
+    decode_report_all_rod_tokens,
 };
 use crate::copy::odx::{
     receive_copy_status_lid4, receive_rod_token_information, report_all_rod_tokens,
     CopyOperationStatus, CopyStatusReport, TransferCountUnits,
 };
 use crate::sense::{FieldPointer, ScsiError};
-use std::sync::atomic::Ordering;
 use tokens::ListFilter;
 
 /// Estimated status update delay of a running operation (ms).
@@ -120,20 +120,5 @@ impl Odx {
             tokens.iter(),
             c.allocation_length,
         )))
-    }
-
-    /// 0x83/0x1C COPY OPERATION ABORT: a running operation of this nexus
-    /// with that list id stops at its next step and reports how far it got
-    /// (status 60h); a finished one is left as it is.
-    pub async fn copy_operation_abort(&self, ctx: &CommandCtx<'_>) -> CommandResult {
-        metrics::counter!("xtgt_copy_commands_total", "type" => "copy_operation_abort")
-            .increment(1);
-        let c = decode_copy_operation_abort(ctx.cdb)?;
-        let r = self
-            .results
-            .get(ctx.nexus.id, c.list_identifier)
-            .ok_or_else(no_such_list)?;
-        r.abort.store(true, Ordering::Release);
-        Ok(Completion::good())
     }
 }

@@ -12,11 +12,13 @@
 //! The copy holds a pin on the token and runs in bounded steps
 //! (`copy::pieces`). Without IMMED it does at most `max_wut_duration` (and
 //! `max_wut_bytes`) of work; whenever fewer blocks than asked were written
-//! (budget spent, a ROD shorter than the destination ranges, COPY
-//! OPERATION ABORT) the command ends with CHECK CONDITION, COPY ABORTED,
-//! COPY TARGET DEVICE DATA UNDERRUN (0Dh/04h), VALID=1 and INFORMATION =
-//! the contiguous blocks written, never GOOD; RRTI then reports 04h
-//! (completed with residual) or 60h (terminated) with the same count. A
+//! (budget spent, a ROD shorter than the destination ranges) the command
+//! ends with CHECK CONDITION, COPY ABORTED, COPY TARGET DEVICE DATA
+//! UNDERRUN (0Dh/04h), VALID=1 and INFORMATION = the contiguous blocks
+//! written, never GOOD; RRTI then reports 04h (completed with residual)
+//! with the same count. Stopped by COPY OPERATION ABORT, a reset or
+//! shutdown, it ends with COPY ABORTED, COMMAND CLEARED BY DEVICE SERVER
+//! (2Fh/02h), INFORMATION as for an underrun, and RRTI reports 60h. A
 //! change-vulnerable token revoked (or cancelled) while the copy runs ends
 //! it with that token error (0x23/0x06, 0x23/0x08): the blocks written may
 //! mix old and new data, so the initiator must not use them (SBC-4 lets
@@ -30,6 +32,7 @@
 use super::results::{OdxRecord, Outcome};
 use super::{token_error, token_id_of, Odx, SharedClock};
 use crate::command::{CommandCtx, CommandResult, Completion};
+use crate::copy::control::{CopyControl, CopyKind, NewCopy, Registration, StopCause};
 use crate::copy::odx::cdb::{decode_write_using_token, SA_WRITE_USING_TOKEN};
 use crate::copy::odx::{offset_into_rod, parse_write_using_token, CopyOperationStatus, LuExtent};
 use crate::copy::params::Designator;
@@ -37,7 +40,6 @@ use crate::copy::pieces::{copy_pieces, map_pieces, Control, Piece, PieceSource, 
 use crate::copy::resolve::{CscdResolver, Requester, Resolution};
 use crate::device::LogicalUnit;
 use crate::sense::ScsiError;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 use tokens::{Lookup, PinGuard, TokenError};
@@ -57,6 +59,9 @@ struct Job {
     chunk: u64,
     initiator: String,
     lun: u64,
+    /// Its entry in the copy control registry (stop flag, progress),
+    /// dropped when the copy's work has ended.
+    registration: Option<Registration>,
 }
 
 impl Odx {
@@ -67,6 +72,7 @@ impl Odx {
         ctx: &CommandCtx<'_>,
         resolver: &dyn CscdResolver,
         chunk: u64,
+        control: &Arc<CopyControl>,
     ) -> CommandResult {
         metrics::counter!("xtgt_copy_commands_total", "type" => "write_using_token").increment(1);
         let cdb = decode_write_using_token(ctx.cdb)?;
@@ -77,16 +83,28 @@ impl Odx {
         let (nexus, list_id) = (ctx.nexus.id, cdb.list_identifier);
         let descriptor = ctx.lu.spc.descriptor_sense();
         let immed = data.get(2).is_some_and(|f| f & 0x01 != 0);
-        let record = self.results.begin(
+        let registration = control.register(NewCopy {
+            kind: CopyKind::WriteUsingToken,
+            nexus,
+            list_id: Some(list_id),
+            tag: ctx.tag,
+            lus: vec![ctx.lu.config.naa_id],
+            immed,
+        })?;
+        let record = self.results.begin_with(
             nexus,
             list_id,
             SA_WRITE_USING_TOKEN,
             immed,
             ctx.lu.block_size(),
             ctx.lu.config.naa_id,
+            registration.entry.progress.clone(),
         )?;
         let job = match self.prepare(ctx, &data, resolver, chunk) {
-            Ok(j) => j,
+            Ok(mut j) => {
+                j.registration = Some(registration);
+                j
+            }
             Err(e) => {
                 record.finish(Outcome::Done {
                     status: CopyOperationStatus::CompletedWithErrors,
@@ -186,6 +204,7 @@ impl Odx {
             chunk,
             initiator: ctx.nexus.initiator_port.clone(),
             lun: ctx.lun,
+            registration: None,
         })
     }
 
@@ -238,6 +257,11 @@ fn authorize(
 impl Job {
     async fn run(self, record: Arc<OdxRecord>) -> Result<(), ScsiError> {
         let _end = super::EndGuard(record.clone());
+        let entry = self
+            .registration
+            .as_ref()
+            .map(|r| r.entry.clone())
+            .ok_or(ScsiError::InternalTargetFailure)?;
         let started = Instant::now();
         let cfg = &self.odx.config;
         let bs = u64::from(self.destination.block_size());
@@ -258,8 +282,8 @@ impl Job {
             deadline,
             max_bytes,
             chunk: self.chunk,
-            abort: &record.abort,
-            progress: &record.progress,
+            abort: entry.progress.cancel_flag(),
+            progress: entry.progress.bytes_counter(),
             still_valid: &still_valid,
         };
         let out = copy_pieces(&self.source, &self.destination, &self.pieces, &ctl).await;
@@ -278,9 +302,18 @@ impl Job {
                 }),
                 CopyOperationStatus::CompletedWithResidual,
             ),
+            // Stopped between steps: the blocks reported are exactly those
+            // written. COPY OPERATION ABORT, a reset or shutdown answer a
+            // waiting command COPY ABORTED, COMMAND CLEARED BY DEVICE
+            // SERVER with that count (SPC-5 5.17.4.7); an aborted task
+            // gets no status.
             (Stop::Aborted, _) => (
-                Err(ScsiError::CopyDataUnderrun {
-                    blocks_written: blocks,
+                Err(match entry.cause() {
+                    Some(StopCause::TaskAbort) => ScsiError::Aborted,
+                    _ => ScsiError::CopyCleared {
+                        information: Some(blocks),
+                        segment: None,
+                    },
                 }),
                 CopyOperationStatus::Terminated,
             ),
@@ -321,7 +354,7 @@ impl Job {
             requested = self.requested,
             method = out.tally.method(),
             immed = self.immed,
-            aborted = record.abort.load(Ordering::Acquire),
+            stopped_by = ?entry.cause(),
             duration_ms = started.elapsed().as_millis() as u64,
             outcome = %outcome,
             "WRITE USING TOKEN finished"

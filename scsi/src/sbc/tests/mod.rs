@@ -67,6 +67,7 @@ macro_rules! exec {
             cdb: &cdb,
             data_out: bytes::Bytes::from($data),
             expected_in: 0,
+            tag: 0,
         };
         $f(&ctx).await
     }};
