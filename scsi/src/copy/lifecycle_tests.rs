@@ -691,3 +691,56 @@ async fn lun_reset_and_nexus_loss_stop_copies() {
     assert!(e.s.copy.control.is_empty());
     assert_eq!(check(&h.await.unwrap()), (0x0B, 0x00, 0x00));
 }
+
+/// PERSISTENT RESERVE OUT `sa` of type `ty` on `lun` with RESERVATION KEY
+/// `key` and SERVICE ACTION RESERVATION KEY `sark`.
+async fn prout(e: &Env, n: &Arc<Nexus>, lun: u64, sa: u8, ty: u8, key: u64, sark: u64) -> Response {
+    let mut p = vec![0u8; 24];
+    p[0..8].copy_from_slice(&key.to_be_bytes());
+    p[8..16].copy_from_slice(&sark.to_be_bytes());
+    exec(&e.s, n, lun, &[0x5F, sa, ty, 0, 0, 0, 0, 0, 24, 0], &p).await
+}
+
+#[tokio::test]
+async fn preempt_and_abort_stops_the_fenced_nexus_copies() {
+    let e = env(Some(Duration::from_millis(3))).await;
+    fill(&e.a, 21).await;
+    let n2 = e.s.register_nexus(
+        "iqn.2026-01.test:j",
+        "iqn.2026-01.test:j,i,0x2",
+        e.n.target.clone(),
+    );
+    for lun in [0, 1] {
+        exec(&e.s, &n2, lun, &[0x03, 0, 0, 0, 252, 0], &[]).await;
+    }
+    // Node 1 (e.n) and node 2 register on the destination; node 1 holds
+    // Write Exclusive - Registrants Only and copies into it.
+    assert_eq!(prout(&e, &e.n, 1, 0x00, 0, 0, 1).await.status, Status::Good);
+    assert_eq!(prout(&e, &n2, 1, 0x00, 0, 0, 2).await.status, Status::Good);
+    assert_eq!(prout(&e, &e.n, 1, 0x01, 5, 1, 0).await.status, Status::Good);
+    let (c, p) = xcopy(&e, 7, BLOCKS as u16);
+    let h = spawn(&e, 1, c, p);
+    until("the copy to run", async || xcopy_progress(&e, 7).await > 0).await;
+    // Node 2 fences node 1: the copy has stopped when GOOD comes back.
+    let r = prout(&e, &n2, 1, 0x05, 5, 2, 1).await;
+    assert_eq!(r.status, Status::Good, "{:?}", sense_of(&r));
+    assert!(
+        e.s.copy.control.is_empty(),
+        "stopped before PREEMPT AND ABORT completed"
+    );
+    let r = h.await.unwrap();
+    assert_ne!(r.status, Status::Good);
+    assert_ne!(
+        contents(&e.b).await,
+        contents(&e.a).await,
+        "the copy did not finish"
+    );
+    // Node 1 is told, and its next copy into the LU conflicts.
+    assert_eq!(
+        check(&exec(&e.s, &e.n, 1, &[0; 6], &[]).await),
+        (0x06, 0x2A, 0x05)
+    );
+    let (c, p) = xcopy(&e, 8, BLOCKS as u16);
+    let r = exec(&e.s, &e.n, 1, &c, &p).await;
+    assert_eq!(r.status, Status::ReservationConflict);
+}

@@ -3,6 +3,7 @@
 
 use super::{inq, out};
 use crate::command::{CommandCtx, CommandResult, Completion};
+use crate::copy::{CopyControl, CopyManager, StopCause};
 use crate::sense::{FieldPointer, ScsiError};
 use crate::spc::truncate;
 
@@ -38,7 +39,7 @@ pub async fn persistent_reserve_in(ctx: &CommandCtx<'_>) -> CommandResult {
 
 /// PERSISTENT RESERVE OUT (SPC-5 6.16): PARAMETER LIST LENGTH is bytes
 /// 5-8.
-pub async fn persistent_reserve_out(ctx: &CommandCtx<'_>) -> CommandResult {
+pub async fn persistent_reserve_out(m: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult {
     let pll = ctx
         .cdb
         .get(5..9)
@@ -46,9 +47,26 @@ pub async fn persistent_reserve_out(ctx: &CommandCtx<'_>) -> CommandResult {
     let params = ctx.parameter_list(pll);
     let pr = &ctx.lu.pr;
     let req = out::parse(ctx.cdb, &params, pr.ptpl_capable())?;
-    let uas = pr.apply_out(ctx.nexus, &req).await?;
-    for (id, ua) in uas {
+    let effects = pr.apply_out(ctx.nexus, &req).await?;
+    for (id, ua) in effects.uas {
         ctx.lu.spc.ua.establish(id, ua);
+    }
+    if !effects.aborted.is_empty() {
+        // PREEMPT AND ABORT: the preempted nexuses' copies that touch
+        // this LU stop at their next chunk boundary (background ones too:
+        // a fenced node must not go on writing), before GOOD.
+        let lu = ctx.lu.config.naa_id;
+        let stopped = m.control.stop_where(StopCause::TaskAbort, |c| {
+            effects.aborted.contains(&c.nexus) && c.lus.contains(&lu)
+        });
+        if !stopped.is_empty() {
+            tracing::info!(
+                copies = stopped.len(),
+                lun = ctx.lun,
+                "PREEMPT AND ABORT stopped the preempted nexuses' copies"
+            );
+            CopyControl::wait(&stopped, crate::copy::control::STOP_WAIT).await;
+        }
     }
     tracing::debug!(
         action = ?req.action,

@@ -174,15 +174,16 @@ impl PrState {
 
     /// Applies a PERSISTENT RESERVE OUT; saves the state when it changed
     /// and the LU persists (APTPL=1: the file is written, APTPL=0: it is
-    /// removed). Returns the unit attentions to establish, by I_T nexus.
+    /// removed). Returns the unit attentions to establish, by I_T nexus,
+    /// and the I_T nexuses whose tasks PREEMPT AND ABORT aborts.
     pub async fn apply_out(
         &self,
         nexus: &Nexus,
         req: &out::OutRequest,
-    ) -> Result<Vec<(u64, ScsiError)>, ScsiError> {
+    ) -> Result<OutEffects, ScsiError> {
         let _order = self.persist.lock().await;
         let who = NexusIdent::from_nexus(nexus);
-        let (before, after, uas) = {
+        let (before, after, uas, aborted) = {
             let mut g = lock(&self.inner);
             // SPC-2 reserved: every PERSISTENT RESERVE OUT conflicts
             // (SPC-5 5.14.3).
@@ -199,6 +200,14 @@ impl PrState {
                     }
                 }
             }
+            let mut aborted = Vec::new();
+            for r in &outcome.preempted {
+                for id in Self::nexuses_of(&g, r) {
+                    if id != nexus.id && !aborted.contains(&id) {
+                        aborted.push(id);
+                    }
+                }
+            }
             if !outcome.preempted.is_empty() {
                 tracing::info!(
                     preempted = outcome.preempted.len(),
@@ -206,7 +215,7 @@ impl PrState {
                 );
             }
             self.update_engaged(&g);
-            (before, g.data.clone(), uas)
+            (before, g.data.clone(), uas, aborted)
         };
         if after != before {
             if let Some(path) = self.store.get() {
@@ -219,7 +228,7 @@ impl PrState {
                 }
             }
         }
-        Ok(uas)
+        Ok(OutEffects { uas, aborted })
     }
 
     async fn save(&self, path: &Path, d: &PrData) -> std::io::Result<()> {
@@ -273,4 +282,14 @@ fn crh_exception(d: &PrData, nexus: &Nexus) -> Result<(), ScsiError> {
         Some(r) if d.reservation.is_some() && d.is_holder(r) => Ok(()),
         _ => Err(ScsiError::ReservationConflict),
     }
+}
+
+/// What a PERSISTENT RESERVE OUT asks of the rest of the device server.
+#[derive(Debug, Default)]
+pub struct OutEffects {
+    /// Unit attentions to establish, by I_T nexus.
+    pub uas: Vec<(u64, ScsiError)>,
+    /// I_T nexuses whose registrations PREEMPT AND ABORT removed: their
+    /// tasks for this LU are aborted (SPC-5 5.14.11.2.6), copies included.
+    pub aborted: Vec<u64>,
 }
