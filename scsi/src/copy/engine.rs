@@ -14,6 +14,7 @@
 
 use super::params::CopyLimits;
 use super::plan::{CopyPlan, PlannedSegment};
+use super::sched::{ChunkGrant, ChunkKind, CopyOp};
 use crate::blockio::{Account, NativeCopy, WriteKind};
 use crate::device::LogicalUnit;
 use crate::sense::{CopyEnd, ScsiError};
@@ -65,15 +66,17 @@ impl CopyTally {
 }
 
 /// Execute `plan`; `progress` is updated as chunks complete and `tally`
-/// says how bytes moved (also on failure).
+/// says how bytes moved (also on failure). Every chunk and native piece
+/// waits for its grant from the copy scheduler (`op`).
 pub async fn run_plan(
     plan: &CopyPlan,
     limits: &CopyLimits,
     progress: &Arc<CopyProgress>,
     tally: &mut CopyTally,
+    op: &CopyOp,
 ) -> Result<(), ScsiError> {
     for seg in &plan.segments {
-        run_segment(seg, limits, progress, tally).await?;
+        run_segment(seg, limits, progress, tally, op).await?;
         progress.segment_done();
     }
     Ok(())
@@ -84,47 +87,73 @@ async fn run_segment(
     limits: &CopyLimits,
     progress: &Arc<CopyProgress>,
     tally: &mut CopyTally,
+    op: &CopyOp,
 ) -> Result<(), ScsiError> {
     if seg.length == 0 {
         return Ok(());
     }
     let mut done = 0u64;
-    if !seg.overlaps() {
-        // Shared like every write command's, so COMPARE AND WRITE on the
-        // destination (exclusive) stays atomic (SBC-4 5.3).
-        let w = seg
-            .destination
-            .writer()
-            .await
-            .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
-        let p = progress.clone();
-        let native = w
-            .copy_native_from(
-                &seg.source,
-                seg.source_offset,
-                seg.destination_offset,
-                seg.length,
-                Arc::new(move |n| p.add_bytes(n)),
-            )
-            .await
-            .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
-        if let NativeCopy::Copied(n) = native {
-            done = n;
-            tally.native_bytes += done;
-            metrics::counter!("xtgt_copy_bytes_total", "method" => "native", "command" => "xcopy")
-                .increment(done);
-        }
+    if !seg.overlaps() && seg.source.offers_native_copy() && seg.destination.offers_native_copy() {
+        done = native(seg, progress, tally, op).await?;
     }
     if done < seg.length {
         let rest = seg.length - done;
         let r = if seg.overlaps() {
-            emulate_overlapping(seg, limits, progress, tally).await
+            emulate_overlapping(seg, limits, progress, tally, op).await
         } else {
-            emulate(seg, done, rest, limits, progress, tally).await
+            emulate(seg, done, rest, limits, progress, tally, op).await
         };
         r?;
     }
     Ok(())
+}
+
+/// The kernel's copy of the segment in pieces, each one grant (so no
+/// blocking thread is held for a whole segment and foreground I/O gets
+/// its turn between pieces); returns the bytes copied before the first
+/// short piece (the rest is emulated).
+async fn native(
+    seg: &PlannedSegment,
+    progress: &Arc<CopyProgress>,
+    tally: &mut CopyTally,
+    op: &CopyOp,
+) -> Result<u64, ScsiError> {
+    // Shared like every write command's, so COMPARE AND WRITE on the
+    // destination (exclusive) stays atomic (SBC-4 5.3).
+    let w = seg
+        .destination
+        .writer()
+        .await
+        .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
+    let mut done = 0u64;
+    while done < seg.length {
+        let lus = [&*seg.source, &*seg.destination];
+        let grant = op.chunk(&lus, seg.length - done, ChunkKind::Native).await;
+        let asked = grant.bytes;
+        let p = progress.clone();
+        let native = w
+            .copy_native_from(
+                &seg.source,
+                seg.source_offset + done,
+                seg.destination_offset + done,
+                grant.bytes,
+                Arc::new(move |n| p.add_bytes(n)),
+            )
+            .await
+            .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
+        drop(grant);
+        let NativeCopy::Copied(n) = native else {
+            break;
+        };
+        done += n;
+        tally.native_bytes += n;
+        metrics::counter!("xtgt_copy_bytes_total", "method" => "native", "command" => "xcopy")
+            .increment(n);
+        if n < asked {
+            break;
+        }
+    }
+    Ok(done)
 }
 
 /// One chunk: read from the source, write to the destination, through
@@ -137,7 +166,9 @@ async fn move_chunk(
     dst_off: u64,
     len: u64,
     at: SegmentAt,
+    grant: ChunkGrant,
 ) -> Result<u64, ScsiError> {
+    let _grant = grant;
     let data = src
         .read_bytes(src_off, len, Account::Internal)
         .await
@@ -176,7 +207,9 @@ fn chunk_size(limits: &CopyLimits) -> u64 {
     u64::from(limits.chunk_size.max(4096))
 }
 
-/// Pipelined copy of `[start, start + len)` of a non-overlapping segment.
+/// Pipelined copy of `[start, start + len)` of a non-overlapping segment:
+/// up to `chunks_in_flight` chunks, each started once granted (its size is
+/// the grant's).
 async fn emulate(
     seg: &PlannedSegment,
     start: u64,
@@ -184,27 +217,38 @@ async fn emulate(
     limits: &CopyLimits,
     progress: &Arc<CopyProgress>,
     tally: &mut CopyTally,
+    op: &CopyOp,
 ) -> Result<(), ScsiError> {
     let chunk = chunk_size(limits);
     let depth = usize::from(limits.chunks_in_flight.max(1));
     let end = start + len;
     let mut next = start;
     let mut set: JoinSet<Result<u64, ScsiError>> = JoinSet::new();
+    let lus = [&*seg.source, &*seg.destination];
     loop {
-        while set.len() < depth && next < end {
-            let n = chunk.min(end - next);
-            set.spawn(move_chunk(
-                seg.source.clone(),
-                seg.source_offset + next,
-                seg.destination.clone(),
-                seg.destination_offset + next,
-                n,
-                at(seg),
-            ));
-            next += n;
-        }
-        let Some(joined) = set.join_next().await else {
-            return Ok(());
+        let joined = if set.len() < depth && next < end {
+            tokio::select! {
+                grant = op.chunk(&lus, chunk.min(end - next), ChunkKind::Buffered) => {
+                    let n = grant.bytes.min(end - next);
+                    set.spawn(move_chunk(
+                        seg.source.clone(),
+                        seg.source_offset + next,
+                        seg.destination.clone(),
+                        seg.destination_offset + next,
+                        n,
+                        at(seg),
+                        grant,
+                    ));
+                    next += n;
+                    continue;
+                }
+                Some(j) = set.join_next() => j,
+            }
+        } else {
+            match set.join_next().await {
+                Some(j) => j,
+                None => return Ok(()),
+            }
         };
         match joined {
             Ok(Ok(n)) => {
@@ -241,12 +285,17 @@ async fn emulate_overlapping(
     limits: &CopyLimits,
     progress: &Arc<CopyProgress>,
     tally: &mut CopyTally,
+    op: &CopyOp,
 ) -> Result<(), ScsiError> {
     let chunk = chunk_size(limits);
     let backwards = seg.destination_offset > seg.source_offset;
     let mut remaining = seg.length;
+    let lus = [&*seg.source, &*seg.destination];
     while remaining > 0 {
-        let n = chunk.min(remaining);
+        let grant = op
+            .chunk(&lus, chunk.min(remaining), ChunkKind::Buffered)
+            .await;
+        let n = grant.bytes.min(remaining);
         let rel = if backwards {
             remaining - n
         } else {
@@ -259,6 +308,7 @@ async fn emulate_overlapping(
             seg.destination_offset + rel,
             n,
             at(seg),
+            grant,
         )
         .await?;
         progress.add_bytes(n);
@@ -278,7 +328,7 @@ mod tests {
     use crate::copy::params::build::*;
     use crate::copy::params::parse_lid1;
     use crate::copy::plan::{build_plan, PlanContext};
-    use crate::copy::testutil::{lu, lu_on, naa_of, resolver};
+    use crate::copy::testutil::{lu, lu_on, naa_of, resolver, test_op};
     use crate::device::LogicalUnit;
     use bytes::Bytes;
 
@@ -348,7 +398,7 @@ mod tests {
         let plan = make_plan(&p, &a, &[&a, &b]);
         let progress = Arc::new(CopyProgress::default());
         let mut tally = CopyTally::default();
-        run_plan(&plan, &small_limits(), &progress, &mut tally)
+        run_plan(&plan, &small_limits(), &progress, &mut tally, &test_op())
             .await
             .unwrap();
         let mut want_b = db.clone();
@@ -384,9 +434,15 @@ mod tests {
             let plan = make_plan(&p, &a, &[&a]);
             assert!(plan.segments[0].overlaps());
             let progress = Arc::new(CopyProgress::default());
-            run_plan(&plan, &small_limits(), &progress, &mut CopyTally::default())
-                .await
-                .unwrap();
+            run_plan(
+                &plan,
+                &small_limits(),
+                &progress,
+                &mut CopyTally::default(),
+                &test_op(),
+            )
+            .await
+            .unwrap();
             let mut want = da.clone();
             let (s, d, n) = (src_lba as usize * 512, dst_lba as usize * 512, 40 * 512);
             want.copy_within(s..s + n, d);
@@ -414,9 +470,15 @@ mod tests {
         let plan = make_plan(&p, &b, &[&a, &b]);
         fault.fail_reads(100 * 512..101 * 512);
         let progress = Arc::new(CopyProgress::default());
-        let e = run_plan(&plan, &small_limits(), &progress, &mut CopyTally::default())
-            .await
-            .unwrap_err();
+        let e = run_plan(
+            &plan,
+            &small_limits(),
+            &progress,
+            &mut CopyTally::default(),
+            &test_op(),
+        )
+        .await
+        .unwrap_err();
         match &e {
             ScsiError::CopyAborted {
                 asc,
@@ -468,6 +530,7 @@ mod tests {
             &small_limits(),
             &Arc::new(CopyProgress::default()),
             &mut CopyTally::default(),
+            &test_op(),
         )
         .await
         .unwrap_err();
@@ -553,7 +616,7 @@ mod tests {
         let plan = make_plan(&p, &a, &[&a, &b]);
         let progress = Arc::new(CopyProgress::default());
         let mut tally = CopyTally::default();
-        run_plan(&plan, &small_limits(), &progress, &mut tally)
+        run_plan(&plan, &small_limits(), &progress, &mut tally, &test_op())
             .await
             .unwrap();
         let got = contents(&b).await;
@@ -585,6 +648,7 @@ mod tests {
             &small_limits(),
             &Arc::new(CopyProgress::default()),
             &mut tally,
+            &test_op(),
         )
         .await
         .unwrap();

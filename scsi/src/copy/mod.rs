@@ -20,6 +20,7 @@ pub mod pieces;
 pub mod plan;
 pub mod resolve;
 pub mod results;
+pub mod sched;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod token;
@@ -43,15 +44,14 @@ use crate::sense::{FieldPointer, ScsiError};
 use crate::wire::be_uint;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::Semaphore;
 
 /// One copy manager for all LUs of the device server.
 pub struct CopyManager {
     pub limits: CopyLimits,
     pub results: CopyResults,
     resolver: std::sync::RwLock<Arc<dyn CscdResolver>>,
-    /// TOTAL CONCURRENT COPIES: further copies wait for a slot.
-    slots: Semaphore,
+    /// Admission of copies and of their chunks (foreground first, quotas).
+    sched: Arc<sched::CopyScheduler>,
     /// ROD tokens (POPULATE TOKEN, WRITE USING TOKEN); `None` only when
     /// the OS random generator could not give a MAC key (the token
     /// commands then answer HARDWARE ERROR).
@@ -81,7 +81,11 @@ impl CopyManager {
         odx: odx::OdxConfig,
         clock: Arc<dyn tokens::Clock>,
     ) -> Self {
-        let slots = Semaphore::new(usize::from(limits.total_concurrent_copies.max(1)));
+        let sched = Arc::new(sched::CopyScheduler::new(sched::SchedConfig {
+            max_copies: usize::from(limits.total_concurrent_copies.max(1)),
+            chunk_idle: u64::from(limits.chunk_size.max(4096)),
+            ..sched::SchedConfig::default()
+        }));
         let odx = match token::Odx::new(odx, clock) {
             Ok(o) => Some(Arc::new(o)),
             Err(e) => {
@@ -93,9 +97,21 @@ impl CopyManager {
             limits,
             results: CopyResults::default(),
             resolver: std::sync::RwLock::new(resolver),
-            slots,
+            sched,
             odx,
         }
+    }
+
+    /// The same copy manager with the copy scheduler's rules `cfg` (the
+    /// `[copy]` section).
+    pub fn with_scheduler(mut self, cfg: sched::SchedConfig) -> Self {
+        self.sched = Arc::new(sched::CopyScheduler::new(cfg));
+        self
+    }
+
+    /// The copy scheduler.
+    pub fn scheduler(&self) -> &Arc<sched::CopyScheduler> {
+        &self.sched
     }
 
     /// The ROD token state (HARDWARE ERROR when there is none).
@@ -182,6 +198,16 @@ impl CopyManager {
                 return Err(e);
             }
         };
+        let op = match self
+            .sched
+            .enqueue(ctx.lu, &ctx.nexus.initiator_name, plan.priority)
+        {
+            Ok(op) => op,
+            Err(e) => {
+                self.hold_early_failure(nexus, &data, &e);
+                return Err(e);
+            }
+        };
         let ticket =
             self.results
                 .begin(nexus, u32::from(plan.list_identifier), plan.list_id_usage)?;
@@ -196,15 +222,12 @@ impl CopyManager {
         let started = Instant::now();
         let mut tally = CopyTally::default();
         let outcome = {
-            let _slot = self
-                .slots
-                .acquire()
-                .await
-                .map_err(|_| ScsiError::InternalTargetFailure)?;
+            op.admitted().await;
             metrics::gauge!("xtgt_copies_in_flight").increment(1.0);
             running.in_flight = true;
-            engine::run_plan(&plan, &self.limits, &progress, &mut tally).await
+            engine::run_plan(&plan, &self.limits, &progress, &mut tally, &op).await
         };
+        drop(op);
         running.finish(&outcome);
         log_copy(ctx, &plan, &progress, &tally, started, &outcome);
         outcome.map(|()| Completion::good())
@@ -275,7 +298,9 @@ impl CopyManager {
         self.list_id_busy(ctx.nexus.id, token_list_id(ctx.cdb))?;
         let resolver = self.resolver();
         let chunk = u64::from(self.limits.chunk_size);
-        self.odx()?.write_using_token(ctx, &*resolver, chunk).await
+        self.odx()?
+            .write_using_token(ctx, &*resolver, chunk, &self.sched)
+            .await
     }
 }
 
