@@ -13,6 +13,9 @@ pub mod policy;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod wired_tests;
 
 pub use foreground::{mono_ns, Foreground, ForegroundIo};
 pub use policy::{ChunkKind, DomainKey, OpSpec, Policy, Refusal, SchedConfig};
