@@ -7,11 +7,13 @@
 //! the file, the key path (`targets[0].luns[1].block_size`) and what would
 //! be valid. Nothing here panics on any input.
 
+mod copy;
 mod names;
 mod odx;
 mod raw;
 mod size;
 
+pub use copy::CopySettings;
 pub use names::validate_iscsi_name;
 pub use odx::OdxSettings;
 pub use size::{format_size, parse_size};
@@ -82,6 +84,8 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// The `[odx]` section: ODX token limits and timeouts.
     pub odx: OdxSettings,
+    /// The `[copy]` section: copy scheduler and copy quotas.
+    pub copy: CopySettings,
     /// Accepted but questionable settings, logged at start.
     pub warnings: Vec<String>,
 }
@@ -292,6 +296,7 @@ fn validate(source: &str, base_dir: &Path, raw: raw::RawConfig) -> Result<Config
     let c = Checker { source };
     let server = validate_server(&c, raw.server.unwrap_or_default())?;
     let odx = odx::validate_odx(&c, raw.odx.unwrap_or_default())?;
+    let copy = copy::validate_copy(&c, raw.copy.unwrap_or_default())?;
     let log =
         match raw.log {
             Some(l) if l.trim().is_empty() => return Err(c.err(
@@ -348,6 +353,7 @@ fn validate(source: &str, base_dir: &Path, raw: raw::RawConfig) -> Result<Config
         log,
         targets,
         odx,
+        copy,
         warnings,
     })
 }
