@@ -107,9 +107,8 @@ fn share_accounting_limits_copy_busy_time() {
             if p.pump(now).contains(&r) {
                 break;
             }
-            now = p
-                .next_wake(now)
-                .expect("a blocked request names its wake-up");
+            // A blocked request names its wake-up.
+            now = p.next_wake(now).unwrap();
         }
         now += 2 * MS;
         busy += 2 * MS;
@@ -177,7 +176,7 @@ fn aging_prevents_starvation() {
         }
         assert_eq!(g[0], r_high);
     }
-    let t = served_at.expect("the low-priority request was served");
+    let t = served_at.unwrap();
     assert!(
         (700 * MS..=710 * MS).contains(&t),
         "served at {} ms",
