@@ -225,24 +225,41 @@ async fn emulate(
     let mut next = start;
     let mut set: JoinSet<Result<u64, ScsiError>> = JoinSet::new();
     let lus = [&*seg.source, &*seg.destination];
+    // The request for the next chunk lives across completions, so the
+    // copy keeps its place in the scheduler's queue.
+    let mut pending = None;
     loop {
-        let joined = if set.len() < depth && next < end {
+        if pending.is_none() && set.len() < depth && next < end {
+            pending = Some(Box::pin(op.chunk(
+                &lus,
+                chunk.min(end - next),
+                ChunkKind::Buffered,
+            )));
+        }
+        let joined = if let Some(fut) = pending.as_mut() {
+            let (mut grant, mut joined) = (None, None);
             tokio::select! {
-                grant = op.chunk(&lus, chunk.min(end - next), ChunkKind::Buffered) => {
-                    let n = grant.bytes.min(end - next);
-                    set.spawn(move_chunk(
-                        seg.source.clone(),
-                        seg.source_offset + next,
-                        seg.destination.clone(),
-                        seg.destination_offset + next,
-                        n,
-                        at(seg),
-                        grant,
-                    ));
-                    next += n;
-                    continue;
-                }
-                Some(j) = set.join_next() => j,
+                g = fut => grant = Some(g),
+                Some(j) = set.join_next() => joined = Some(j),
+            }
+            if let Some(grant) = grant {
+                pending = None;
+                let n = grant.bytes.min(end - next);
+                set.spawn(move_chunk(
+                    seg.source.clone(),
+                    seg.source_offset + next,
+                    seg.destination.clone(),
+                    seg.destination_offset + next,
+                    n,
+                    at(seg),
+                    grant,
+                ));
+                next += n;
+                continue;
+            }
+            match joined {
+                Some(j) => j,
+                None => continue,
             }
         } else {
             match set.join_next().await {

@@ -84,6 +84,11 @@ impl CopyScheduler {
         self.lock().config().clone()
     }
 
+    /// Chunks granted since the start.
+    pub fn grants(&self) -> u64 {
+        self.lock().grants()
+    }
+
     /// A new copy operation on `lu` (the receiving LU) for `initiator`:
     /// admitted or queued; refused with INSUFFICIENT RESOURCES (55h/03h)
     /// when the queue of waiting copies is full.

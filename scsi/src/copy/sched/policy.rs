@@ -183,6 +183,8 @@ pub struct Policy {
     domains: HashMap<DomainKey, Domain>,
     bytes: u64,
     chunks: usize,
+    /// Grants made since the start.
+    grants: u64,
 }
 
 fn ns(d: Duration) -> u64 {
@@ -200,7 +202,13 @@ impl Policy {
             domains: HashMap::new(),
             bytes: 0,
             chunks: 0,
+            grants: 0,
         }
+    }
+
+    /// Chunks granted since the start.
+    pub fn grants(&self) -> u64 {
+        self.grants
     }
 
     pub fn config(&self) -> &SchedConfig {
@@ -477,6 +485,7 @@ impl Policy {
             }
             self.bytes += mem;
             self.chunks += 1;
+            self.grants += 1;
             let g = Granted { bytes: size, busy };
             self.granted.insert(
                 id,

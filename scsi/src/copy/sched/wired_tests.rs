@@ -233,3 +233,83 @@ async fn extended_copy_refused_when_the_queue_is_full() {
     first.await.unwrap();
     mgr.extended_copy(&ctx).await.unwrap();
 }
+
+/// A native copy between two file-backed LUs is issued in pieces of at
+/// most `native_piece`, each one grant, and is byte-exact.
+#[tokio::test]
+async fn native_copy_runs_in_granted_pieces() {
+    use crate::backend::FileBackend;
+    const MIB: u64 = 1 << 20;
+    let path = |t: &str| {
+        std::env::temp_dir().join(format!(
+            "xtgt-sched-{t}-{}-{:x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ))
+    };
+    let (p1, p2) = (path("a"), path("b"));
+    let a = lu_on(
+        1,
+        512,
+        false,
+        Arc::new(FileBackend::open_or_create(&p1, Some(4 * MIB), false).unwrap()),
+    );
+    let b = lu_on(
+        2,
+        512,
+        false,
+        Arc::new(FileBackend::open_or_create(&p2, Some(4 * MIB), false).unwrap()),
+    );
+    let data: Vec<u8> = (0..2 * MIB as usize).map(|i| (i % 253) as u8).collect();
+    a.backend
+        .write(0, Bytes::from(data.clone()), false)
+        .await
+        .unwrap();
+    let limits = CopyLimits::default();
+    let p = list(
+        0,
+        0b11,
+        &[cscd_naa(naa_of(&a), 512), cscd_naa(naa_of(&b), 512)],
+        &[seg_b2b(false, 0, 1, 4096, 0, 8)],
+    );
+    let list = parse_lid1(&p, &limits).unwrap();
+    let r = resolver(&[&a, &b], &[]);
+    let plan = build_plan(
+        &list,
+        &PlanContext {
+            receiving_lu: &a,
+            requester: crate::copy::resolve::Requester {
+                initiator_name: "i",
+                target: &outside(),
+            },
+            resolver: &r,
+            limits: &limits,
+        },
+    )
+    .unwrap();
+    let sched = Arc::new(CopyScheduler::new(SchedConfig {
+        native_piece: 64 << 10,
+        ..SchedConfig::default()
+    }));
+    let op = sched.enqueue(&a, "i", 0).unwrap();
+    op.admitted().await;
+    let mut tally = CopyTally::default();
+    run_plan(
+        &plan,
+        &limits,
+        &Arc::new(CopyProgress::default()),
+        &mut tally,
+        &op,
+    )
+    .await
+    .unwrap();
+    assert_eq!(tally.native_bytes, 2 * MIB);
+    assert_eq!(sched.grants(), 2 * MIB / (64 << 10));
+    let got = b
+        .read_bytes(8 * 512, 2 * MIB, Account::Internal)
+        .await
+        .unwrap();
+    assert!(got == data);
+    let _ = std::fs::remove_file(p1);
+    let _ = std::fs::remove_file(p2);
+}
