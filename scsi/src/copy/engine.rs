@@ -118,18 +118,21 @@ async fn native(
     tally: &mut CopyTally,
     op: &CopyOp,
 ) -> Result<u64, ScsiError> {
-    // Shared like every write command's, so COMPARE AND WRITE on the
-    // destination (exclusive) stays atomic (SBC-4 5.3).
-    let w = seg
-        .destination
-        .writer()
-        .await
-        .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
     let mut done = 0u64;
     while done < seg.length {
         let lus = [&*seg.source, &*seg.destination];
         let grant = op.chunk(&lus, seg.length - done, ChunkKind::Native).await;
         let asked = grant.bytes;
+        // Shared like every write command's, so COMPARE AND WRITE on the
+        // destination (exclusive) stays atomic (SBC-4 5.3). Taken after
+        // the grant, never held while waiting for one: a queued COMPARE
+        // AND WRITE would otherwise hold up the chunk whose grant this
+        // piece waits for.
+        let w = seg
+            .destination
+            .writer()
+            .await
+            .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
         let p = progress.clone();
         let native = w
             .copy_native_from(
@@ -141,6 +144,7 @@ async fn native(
             )
             .await
             .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
+        drop(w);
         drop(grant);
         let NativeCopy::Copied(n) = native else {
             break;
