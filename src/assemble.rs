@@ -2,7 +2,7 @@
 //! backends, logical units, target ports, the device server and the iSCSI
 //! server configuration.
 
-use crate::config::{format_size, BackendKind, Config, Lun, OdxSettings, Target};
+use crate::config::{format_size, BackendKind, Config, CopySettings, Lun, OdxSettings, Target};
 use iscsi::{ServerConfig, TargetConfig};
 use scsi::access::AccessPolicy;
 use scsi::backend::file::FileBackend;
@@ -240,6 +240,38 @@ pub fn odx_config(s: &OdxSettings) -> OdxConfig {
     }
 }
 
+/// The copy scheduler's rules from the `[copy]` section.
+pub fn sched_config(s: &CopySettings) -> scsi::copy::sched::SchedConfig {
+    let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
+    scsi::copy::sched::SchedConfig {
+        foreground_share: f64::from(s.foreground_share_ppm) / 1e6,
+        foreground_window: s.foreground_window,
+        chunk_idle: s.chunk_size,
+        chunk_busy: s.chunk_size_foreground,
+        native_piece: s.native_piece,
+        max_copies: n(s.max_copies),
+        max_copies_per_lu: n(s.max_copies_per_lu),
+        max_copies_per_initiator: n(s.max_copies_per_initiator),
+        max_queued: n(s.max_queued),
+        max_bytes_per_copy: s.max_bytes_per_copy,
+        max_bytes: s.max_bytes_in_flight,
+        max_chunks: n(s.max_chunks_in_flight),
+        aging: s.aging,
+        odx_priority: s.odx_priority,
+        ..scsi::copy::sched::SchedConfig::default()
+    }
+}
+
+/// The copy manager's limits: the defaults with the `[copy]` chunk size
+/// and concurrency (TOTAL CONCURRENT COPIES is what is enforced).
+pub fn copy_limits(s: &CopySettings) -> scsi::copy::CopyLimits {
+    scsi::copy::CopyLimits {
+        chunk_size: u32::try_from(s.chunk_size).unwrap_or(u32::MAX),
+        total_concurrent_copies: u16::try_from(s.max_copies).unwrap_or(u16::MAX),
+        ..scsi::copy::CopyLimits::default()
+    }
+}
+
 /// Open every backend and build the device server.
 pub fn build(cfg: &Config) -> Result<Assembly, AssembleError> {
     let mut ports = Vec::with_capacity(cfg.targets.len());
@@ -267,12 +299,13 @@ pub fn build(cfg: &Config) -> Result<Assembly, AssembleError> {
     // may use a token of another target's LU, only where this initiator
     // could log in too (ACL, same CHAP credential): scsi::copy::AclResolver.
     device.copy = scsi::copy::CopyManager::with_odx(
-        scsi::copy::CopyLimits::default(),
+        copy_limits(&cfg.copy),
         Arc::new(scsi::copy::AclResolver::from_port_access(
             targets.iter().map(port_access).collect(),
         )),
         odx_config(&cfg.odx),
-    );
+    )
+    .with_scheduler(sched_config(&cfg.copy));
     let device = Arc::new(device);
     Ok(Assembly {
         device,
@@ -338,6 +371,20 @@ mod tests {
         assert_eq!(lu.config.naa_id, naa_id("iqn.2026-11.com.example:a", 3));
         assert_eq!(lu.backend.size(), 1 << 20);
         assert_eq!(a.device.targets.len(), 2);
+    }
+
+    #[test]
+    fn copy_defaults_agree_with_the_scheduler() {
+        // No [copy] section: exactly the scheduler's and the copy
+        // manager's own defaults.
+        assert_eq!(
+            sched_config(&CopySettings::default()),
+            scsi::copy::sched::SchedConfig::default()
+        );
+        assert_eq!(
+            copy_limits(&CopySettings::default()),
+            scsi::copy::CopyLimits::default()
+        );
     }
 
     #[test]

@@ -7,11 +7,13 @@
 //! the file, the key path (`targets[0].luns[1].block_size`) and what would
 //! be valid. Nothing here panics on any input.
 
+mod copy;
 mod names;
 mod odx;
 mod raw;
 mod size;
 
+pub use copy::CopySettings;
 pub use names::validate_iscsi_name;
 pub use odx::OdxSettings;
 pub use size::{format_size, parse_size};
@@ -86,6 +88,8 @@ pub struct Config {
     /// (`<serial>.pr`); `None`: next to each backing file
     /// (`<backing file>.pr`).
     pub reservations_dir: Option<PathBuf>,
+    /// The `[copy]` section: copy scheduler and copy quotas.
+    pub copy: CopySettings,
     /// Accepted but questionable settings, logged at start.
     pub warnings: Vec<String>,
 }
@@ -306,6 +310,7 @@ fn validate(source: &str, base_dir: &Path, raw: raw::RawConfig) -> Result<Config
         Some(d) => Some(base_dir.join(d)),
         None => None,
     };
+    let copy = copy::validate_copy(&c, raw.copy.unwrap_or_default())?;
     let log =
         match raw.log {
             Some(l) if l.trim().is_empty() => return Err(c.err(
@@ -363,6 +368,7 @@ fn validate(source: &str, base_dir: &Path, raw: raw::RawConfig) -> Result<Config
         targets,
         odx,
         reservations_dir,
+        copy,
         warnings,
     })
 }

@@ -79,6 +79,30 @@ fn describe() {
         "xtgt_copies_in_flight",
         "Copy operations running now (foreground and background), by kind (extended_copy, populate_token, write_using_token)"
     );
+    describe_gauge!(
+        "xtgt_copies_running",
+        "Copy operations (EXTENDED COPY, WRITE USING TOKEN) admitted by the copy scheduler, by receiving LU"
+    );
+    describe_gauge!(
+        "xtgt_copies_queued",
+        "Copy operations waiting for their turn (concurrency limits), by receiving LU"
+    );
+    describe_counter!(
+        "xtgt_copy_grant_wait_microseconds_total",
+        "Time copy chunks waited for their grant from the copy scheduler (microseconds)"
+    );
+    describe_counter!(
+        "xtgt_copy_foreground_delayed_total",
+        "Initiator reads and writes that started while copy chunks were in flight on their backing domain"
+    );
+    describe_counter!(
+        "xtgt_copy_foreground_delayed_microseconds_total",
+        "Service time of those reads and writes (microseconds)"
+    );
+    describe_counter!(
+        "xtgt_copy_refusals_total",
+        "Copies refused with INSUFFICIENT RESOURCES (queue of waiting copies full), by the limit that held them (global, per_lu, per_initiator)"
+    );
     describe_gauge!("xtgt_rod_tokens", "Live ROD tokens (ODX)");
     describe_counter!(
         "xtgt_rod_token_events_total",

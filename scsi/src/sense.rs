@@ -186,6 +186,10 @@ pub enum ScsiError {
     /// The point-in-time copy behind a ROD could not be made (0x55/0x0C).
     #[error("insufficient resources to create ROD")]
     InsufficientResourcesRod,
+    /// The copy manager cannot take another copy now: the queue of copies
+    /// waiting for a turn is full (SPC-5 55h/03h).
+    #[error("insufficient resources")]
+    InsufficientResources,
     // ---- NOT READY ----
     #[error("medium not present")]
     MediumNotPresent,
@@ -320,6 +324,7 @@ impl ScsiError {
             TokenInvalidLength => (K::IllegalRequest, 0x23, 0x0A),
             InsufficientResourcesRodToken => (K::IllegalRequest, 0x55, 0x0D),
             InsufficientResourcesRod => (K::IllegalRequest, 0x55, 0x0C),
+            InsufficientResources => (K::IllegalRequest, 0x55, 0x03),
             MediumNotPresent => (K::NotReady, 0x3A, 0x00),
             NotReadyInitializingCommandRequired => (K::NotReady, 0x04, 0x02),
             UnrecoveredReadError { .. } => (K::MediumError, 0x11, 0x00),

@@ -11,6 +11,7 @@ pub(super) struct RawConfig {
     pub targets: Option<Vec<RawTarget>>,
     pub odx: Option<RawOdx>,
     pub reservations: Option<RawReservations>,
+    pub copy: Option<RawCopy>,
 }
 
 /// `[reservations]`: where APTPL state files go.
@@ -18,6 +19,26 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawReservations {
     pub dir: Option<String>,
+}
+
+/// `[copy]`: the copy scheduler and copy quotas (see `copy.rs`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCopy {
+    pub foreground_share: Option<f64>,
+    pub foreground_window_ms: Option<u64>,
+    pub chunk_size: Option<SizeValue>,
+    pub chunk_size_foreground: Option<SizeValue>,
+    pub native_piece: Option<SizeValue>,
+    pub max_copies: Option<u32>,
+    pub max_copies_per_lu: Option<u32>,
+    pub max_copies_per_initiator: Option<u32>,
+    pub max_queued: Option<u32>,
+    pub max_bytes_per_copy: Option<SizeValue>,
+    pub max_bytes_in_flight: Option<SizeValue>,
+    pub max_chunks_in_flight: Option<u32>,
+    pub aging_ms: Option<u64>,
+    pub odx_priority: Option<u8>,
 }
 
 /// `[odx]`: ODX token limits and timeouts (see `odx.rs`).

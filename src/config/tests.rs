@@ -588,3 +588,70 @@ fn env_overrides_odx_keys() {
     let env = vec![("XTGT_ODX__MAX_LIVE_TOKENS".to_string(), "0".to_string())];
     assert_eq!(load(None, env).unwrap_err().key, "odx.max_live_tokens");
 }
+
+#[test]
+fn copy_defaults_without_a_section() {
+    let c = load_t(&one_lun("")).unwrap();
+    assert_eq!(c.copy, CopySettings::default());
+    assert_eq!(c.copy.foreground_share_ppm, 250_000);
+    assert_eq!(c.copy.chunk_size, 1 << 20);
+    assert_eq!(c.copy.chunk_size_foreground, 256 << 10);
+    assert_eq!(c.copy.max_copies, 16);
+    assert_eq!(c.copy.max_queued, 64);
+}
+
+#[test]
+fn copy_section_sets_keys_and_checks_them() {
+    let toml = format!(
+        "[copy]\nforeground_share = 0.5\nforeground_window_ms = 5\nchunk_size = \"2MiB\"\n\
+         chunk_size_foreground = \"128KiB\"\nnative_piece = \"16MiB\"\nmax_copies = 4\n\
+         max_copies_per_lu = 2\nmax_copies_per_initiator = 3\nmax_queued = 0\n\
+         max_bytes_per_copy = \"4MiB\"\nmax_bytes_in_flight = \"16MiB\"\n\
+         max_chunks_in_flight = 8\naging_ms = 50\nodx_priority = 3\n{}",
+        one_lun("")
+    );
+    let c = load_t(&toml).unwrap().copy;
+    assert_eq!(
+        c,
+        CopySettings {
+            foreground_share_ppm: 500_000,
+            foreground_window: std::time::Duration::from_millis(5),
+            chunk_size: 2 << 20,
+            chunk_size_foreground: 128 << 10,
+            native_piece: 16 << 20,
+            max_copies: 4,
+            max_copies_per_lu: 2,
+            max_copies_per_initiator: 3,
+            max_queued: 0,
+            max_bytes_per_copy: 4 << 20,
+            max_bytes_in_flight: 16 << 20,
+            max_chunks_in_flight: 8,
+            aging: std::time::Duration::from_millis(50),
+            odx_priority: 3,
+        }
+    );
+    for (body, key) in [
+        ("foreground_share = 0.0", "copy.foreground_share"),
+        ("foreground_share = 1.5", "copy.foreground_share"),
+        ("chunk_size = \"1KiB\"", "copy.chunk_size"),
+        (
+            "chunk_size = \"1MiB\"\nchunk_size_foreground = \"2MiB\"",
+            "copy.chunk_size_foreground",
+        ),
+        (
+            "max_copies = 4\nmax_copies_per_lu = 5",
+            "copy.max_copies_per_lu",
+        ),
+        ("max_bytes_per_copy = \"64KiB\"", "copy.max_bytes_per_copy"),
+        ("odx_priority = 8", "copy.odx_priority"),
+        ("max_chunks_in_flight = 0", "copy.max_chunks_in_flight"),
+    ] {
+        let toml = format!("[copy]\n{body}\n{}", one_lun(""));
+        let e = load_t(&toml).unwrap_err();
+        assert_eq!(e.key, key, "{body}: {e}");
+    }
+    // Small limits pull the dependent defaults along.
+    let toml = format!("[copy]\nmax_copies = 2\n{}", one_lun(""));
+    let c = load_t(&toml).unwrap().copy;
+    assert_eq!((c.max_copies_per_lu, c.max_copies_per_initiator), (2, 2));
+}

@@ -44,6 +44,10 @@ pub struct BlockIoState {
     write_lock: RwLock<()>,
     /// The write hook.
     pub observers: WriteObservers,
+    /// The backing domain and its foreground state, set by the copy
+    /// scheduler when a copy first touches the LU: from then on initiator
+    /// reads and writes mark themselves there (`copy::sched`).
+    pub(crate) copy_domain: std::sync::OnceLock<crate::copy::sched::LuDomain>,
 }
 
 /// Whose I/O this is, for the byte counters.
@@ -205,6 +209,7 @@ impl LogicalUnit {
             return Ok(Bytes::new());
         }
         let n = usize::try_from(len).map_err(|_| ScsiError::InternalTargetFailure)?;
+        let _fg = self.foreground_io(account);
         let data = match self.backend.read(off, n).await {
             Ok(d) if d.len() == n => d,
             Ok(_) => {
@@ -271,6 +276,29 @@ impl LogicalUnit {
         WriteFreeze {
             lu: self,
             _held: self.io.write_lock.write().await,
+        }
+    }
+
+    /// The device (`st_dev`) of the backing file, when the backend has one:
+    /// LUs on one device share a copy scheduling domain.
+    pub fn backing_device(&self) -> Option<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let f = self.backend.native_file()?;
+        f.metadata().ok().map(|m| m.dev())
+    }
+
+    /// The backend offers its file for the kernel's copy
+    /// ([`Writer::copy_native_from`] can do something).
+    pub fn offers_native_copy(&self) -> bool {
+        self.backend.native_file().is_some()
+    }
+
+    /// An initiator I/O marks itself on the LU's copy domain (nothing
+    /// before a copy has touched the LU).
+    fn foreground_io(&self, account: Account<'_>) -> Option<crate::copy::sched::ForegroundIo<'_>> {
+        match account {
+            Account::Initiator { .. } => self.io.copy_domain.get().map(|(_, fg)| fg.enter()),
+            Account::Internal => None,
         }
     }
 
@@ -383,6 +411,7 @@ impl Writer<'_> {
         let len = data.len() as u64;
         self.before(self.lu.covering(off, len), kind);
         let durable = fua || self.lu.write_through();
+        let _fg = self.lu.foreground_io(account);
         self.lu
             .backend
             .write(off, data, durable)

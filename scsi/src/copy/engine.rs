@@ -14,6 +14,7 @@
 
 use super::params::CopyLimits;
 use super::plan::{CopyPlan, PlannedSegment};
+use super::sched::{ChunkGrant, ChunkKind, CopyOp};
 use crate::blockio::{Account, NativeCopy, WriteKind};
 use crate::device::LogicalUnit;
 use crate::sense::{CopyEnd, ScsiError};
@@ -83,18 +84,20 @@ impl CopyTally {
 }
 
 /// Execute `plan`; `progress` is updated as chunks complete and `tally`
-/// says how bytes moved (also on failure).
+/// says how bytes moved (also on failure). Every chunk and native piece
+/// waits for its grant from the copy scheduler (`op`).
 pub async fn run_plan(
     plan: &CopyPlan,
     limits: &CopyLimits,
     progress: &Arc<CopyProgress>,
     tally: &mut CopyTally,
+    op: &CopyOp,
 ) -> Result<(), ScsiError> {
     for seg in &plan.segments {
         if progress.cancelled() {
             return Err(stopped(seg));
         }
-        run_segment(seg, limits, progress, tally).await?;
+        run_segment(seg, limits, progress, tally, op).await?;
         progress.segment_done();
     }
     Ok(())
@@ -116,56 +119,81 @@ async fn run_segment(
     limits: &CopyLimits,
     progress: &Arc<CopyProgress>,
     tally: &mut CopyTally,
+    op: &CopyOp,
 ) -> Result<(), ScsiError> {
     if seg.length == 0 {
         return Ok(());
     }
     let mut done = 0u64;
-    if !seg.overlaps() {
+    if !seg.overlaps() && seg.source.offers_native_copy() && seg.destination.offers_native_copy() {
+        done = native(seg, progress, tally, op).await?;
+    }
+    if done < seg.length {
+        let rest = seg.length - done;
+        let r = if seg.overlaps() {
+            emulate_overlapping(seg, limits, progress, tally, op).await
+        } else {
+            emulate(seg, done, rest, limits, progress, tally, op).await
+        };
+        r?;
+    }
+    Ok(())
+}
+
+/// The kernel's copy of the segment in pieces, each one grant (so no
+/// blocking thread is held for a whole segment and foreground I/O gets
+/// its turn between pieces); returns the bytes copied before the first
+/// short piece (the rest is emulated).
+async fn native(
+    seg: &PlannedSegment,
+    progress: &Arc<CopyProgress>,
+    tally: &mut CopyTally,
+    op: &CopyOp,
+) -> Result<u64, ScsiError> {
+    let mut done = 0u64;
+    while done < seg.length {
+        // A stop request is seen between pieces.
+        if progress.cancelled() {
+            return Err(stopped(seg));
+        }
+        let lus = [&*seg.source, &*seg.destination];
+        let grant = op.chunk(&lus, seg.length - done, ChunkKind::Native).await;
+        let asked = grant.bytes;
         // Shared like every write command's, so COMPARE AND WRITE on the
-        // destination (exclusive) stays atomic (SBC-4 5.3).
+        // destination (exclusive) stays atomic (SBC-4 5.3). Taken after
+        // the grant, never held while waiting for one: a queued COMPARE
+        // AND WRITE would otherwise hold up the chunk whose grant this
+        // piece waits for.
         let w = seg
             .destination
             .writer()
             .await
             .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
-        // In steps, so a stop request is seen between them.
-        while done < seg.length {
-            if progress.cancelled() {
-                return Err(stopped(seg));
-            }
-            let step = (seg.length - done).min(NATIVE_STEP);
-            let p = progress.clone();
-            let native = w
-                .copy_native_from(
-                    &seg.source,
-                    seg.source_offset + done,
-                    seg.destination_offset + done,
-                    step,
-                    Arc::new(move |n| p.add_bytes(n)),
-                )
-                .await
-                .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
-            let NativeCopy::Copied(n) = native else { break };
-            done += n;
-            tally.native_bytes += n;
-            metrics::counter!("xtgt_copy_bytes_total", "method" => "native", "command" => "xcopy")
-                .increment(n);
-            if n < step {
-                break;
-            }
+        let p = progress.clone();
+        let native = w
+            .copy_native_from(
+                &seg.source,
+                seg.source_offset + done,
+                seg.destination_offset + done,
+                grant.bytes,
+                Arc::new(move |n| p.add_bytes(n)),
+            )
+            .await
+            .map_err(|e| abort(at(seg), CopyEnd::Destination, e))?;
+        drop(w);
+        drop(grant);
+        let NativeCopy::Copied(n) = native else {
+            break;
+        };
+        done += n;
+        tally.native_bytes += n;
+        metrics::counter!("xtgt_copy_bytes_total", "method" => "native", "command" => "xcopy")
+            .increment(n);
+        if n < asked {
+            break;
         }
     }
-    if done < seg.length {
-        let rest = seg.length - done;
-        let r = if seg.overlaps() {
-            emulate_overlapping(seg, limits, progress, tally).await
-        } else {
-            emulate(seg, done, rest, limits, progress, tally).await
-        };
-        r?;
-    }
-    Ok(())
+    Ok(done)
 }
 
 /// One chunk: read from the source, write to the destination, through
@@ -178,7 +206,9 @@ async fn move_chunk(
     dst_off: u64,
     len: u64,
     at: SegmentAt,
+    grant: ChunkGrant,
 ) -> Result<u64, ScsiError> {
+    let _grant = grant;
     let data = src
         .read_bytes(src_off, len, Account::Internal)
         .await
@@ -213,14 +243,13 @@ fn abort((segment, offset): SegmentAt, end: CopyEnd, cause: ScsiError) -> ScsiEr
     }
 }
 
-/// Largest native step between two stop checks.
-const NATIVE_STEP: u64 = 64 << 20;
-
 fn chunk_size(limits: &CopyLimits) -> u64 {
     u64::from(limits.chunk_size.max(4096))
 }
 
-/// Pipelined copy of `[start, start + len)` of a non-overlapping segment.
+/// Pipelined copy of `[start, start + len)` of a non-overlapping segment:
+/// up to `chunks_in_flight` chunks, each started once granted (its size is
+/// the grant's).
 async fn emulate(
     seg: &PlannedSegment,
     start: u64,
@@ -228,35 +257,64 @@ async fn emulate(
     limits: &CopyLimits,
     progress: &Arc<CopyProgress>,
     tally: &mut CopyTally,
+    op: &CopyOp,
 ) -> Result<(), ScsiError> {
     let chunk = chunk_size(limits);
     let depth = usize::from(limits.chunks_in_flight.max(1));
     let end = start + len;
     let mut next = start;
     let mut set: JoinSet<Result<u64, ScsiError>> = JoinSet::new();
+    let lus = [&*seg.source, &*seg.destination];
+    // The request for the next chunk lives across completions, so the
+    // copy keeps its place in the scheduler's queue.
+    let mut pending = None;
     let mut stop = false;
     loop {
-        // Asked to stop: no new chunk; those in flight finish (below), so
-        // the bytes done stay one contiguous prefix.
-        stop = stop || progress.cancelled();
-        while !stop && set.len() < depth && next < end {
-            let n = chunk.min(end - next);
-            set.spawn(move_chunk(
-                seg.source.clone(),
-                seg.source_offset + next,
-                seg.destination.clone(),
-                seg.destination_offset + next,
-                n,
-                at(seg),
-            ));
-            next += n;
+        // Asked to stop: no new chunk (the request for one is dropped);
+        // those in flight finish (below), so the bytes done stay one
+        // contiguous prefix.
+        if !stop && progress.cancelled() {
+            stop = true;
+            pending = None;
         }
-        let Some(joined) = set.join_next().await else {
-            return if stop && next < end {
-                Err(stopped(seg))
-            } else {
-                Ok(())
-            };
+        if !stop && pending.is_none() && set.len() < depth && next < end {
+            pending = Some(Box::pin(op.chunk(
+                &lus,
+                chunk.min(end - next),
+                ChunkKind::Buffered,
+            )));
+        }
+        let joined = if let Some(fut) = pending.as_mut() {
+            let (mut grant, mut joined) = (None, None);
+            tokio::select! {
+                g = fut => grant = Some(g),
+                Some(j) = set.join_next() => joined = Some(j),
+            }
+            if let Some(grant) = grant {
+                pending = None;
+                let n = grant.bytes.min(end - next);
+                set.spawn(move_chunk(
+                    seg.source.clone(),
+                    seg.source_offset + next,
+                    seg.destination.clone(),
+                    seg.destination_offset + next,
+                    n,
+                    at(seg),
+                    grant,
+                ));
+                next += n;
+                continue;
+            }
+            match joined {
+                Some(j) => j,
+                None => continue,
+            }
+        } else {
+            match set.join_next().await {
+                Some(j) => j,
+                None if stop && next < end => return Err(stopped(seg)),
+                None => return Ok(()),
+            }
         };
         match joined {
             Ok(Ok(n)) => {
@@ -293,15 +351,20 @@ async fn emulate_overlapping(
     limits: &CopyLimits,
     progress: &Arc<CopyProgress>,
     tally: &mut CopyTally,
+    op: &CopyOp,
 ) -> Result<(), ScsiError> {
     let chunk = chunk_size(limits);
     let backwards = seg.destination_offset > seg.source_offset;
     let mut remaining = seg.length;
+    let lus = [&*seg.source, &*seg.destination];
     while remaining > 0 {
         if progress.cancelled() {
             return Err(stopped(seg));
         }
-        let n = chunk.min(remaining);
+        let grant = op
+            .chunk(&lus, chunk.min(remaining), ChunkKind::Buffered)
+            .await;
+        let n = grant.bytes.min(remaining);
         let rel = if backwards {
             remaining - n
         } else {
@@ -314,6 +377,7 @@ async fn emulate_overlapping(
             seg.destination_offset + rel,
             n,
             at(seg),
+            grant,
         )
         .await?;
         progress.add_bytes(n);
@@ -333,7 +397,7 @@ mod tests {
     use crate::copy::params::build::*;
     use crate::copy::params::parse_lid1;
     use crate::copy::plan::{build_plan, PlanContext};
-    use crate::copy::testutil::{lu, lu_on, naa_of, resolver};
+    use crate::copy::testutil::{lu, lu_on, naa_of, resolver, test_op};
     use crate::device::LogicalUnit;
     use bytes::Bytes;
 
@@ -403,7 +467,7 @@ mod tests {
         let plan = make_plan(&p, &a, &[&a, &b]);
         let progress = Arc::new(CopyProgress::default());
         let mut tally = CopyTally::default();
-        run_plan(&plan, &small_limits(), &progress, &mut tally)
+        run_plan(&plan, &small_limits(), &progress, &mut tally, &test_op())
             .await
             .unwrap();
         let mut want_b = db.clone();
@@ -439,9 +503,15 @@ mod tests {
             let plan = make_plan(&p, &a, &[&a]);
             assert!(plan.segments[0].overlaps());
             let progress = Arc::new(CopyProgress::default());
-            run_plan(&plan, &small_limits(), &progress, &mut CopyTally::default())
-                .await
-                .unwrap();
+            run_plan(
+                &plan,
+                &small_limits(),
+                &progress,
+                &mut CopyTally::default(),
+                &test_op(),
+            )
+            .await
+            .unwrap();
             let mut want = da.clone();
             let (s, d, n) = (src_lba as usize * 512, dst_lba as usize * 512, 40 * 512);
             want.copy_within(s..s + n, d);
@@ -469,9 +539,15 @@ mod tests {
         let plan = make_plan(&p, &b, &[&a, &b]);
         fault.fail_reads(100 * 512..101 * 512);
         let progress = Arc::new(CopyProgress::default());
-        let e = run_plan(&plan, &small_limits(), &progress, &mut CopyTally::default())
-            .await
-            .unwrap_err();
+        let e = run_plan(
+            &plan,
+            &small_limits(),
+            &progress,
+            &mut CopyTally::default(),
+            &test_op(),
+        )
+        .await
+        .unwrap_err();
         match &e {
             ScsiError::CopyAborted {
                 asc,
@@ -523,6 +599,7 @@ mod tests {
             &small_limits(),
             &Arc::new(CopyProgress::default()),
             &mut CopyTally::default(),
+            &test_op(),
         )
         .await
         .unwrap_err();
@@ -608,7 +685,7 @@ mod tests {
         let plan = make_plan(&p, &a, &[&a, &b]);
         let progress = Arc::new(CopyProgress::default());
         let mut tally = CopyTally::default();
-        run_plan(&plan, &small_limits(), &progress, &mut tally)
+        run_plan(&plan, &small_limits(), &progress, &mut tally, &test_op())
             .await
             .unwrap();
         let got = contents(&b).await;
@@ -640,6 +717,7 @@ mod tests {
             &small_limits(),
             &Arc::new(CopyProgress::default()),
             &mut tally,
+            &test_op(),
         )
         .await
         .unwrap();
@@ -673,9 +751,15 @@ mod tests {
             let plan = make_plan(&p, a, &[a, b]);
             let progress = Arc::new(CopyProgress::default());
             progress.cancel();
-            let e = run_plan(&plan, &small_limits(), &progress, &mut CopyTally::default())
-                .await
-                .unwrap_err();
+            let e = run_plan(
+                &plan,
+                &small_limits(),
+                &progress,
+                &mut CopyTally::default(),
+                &test_op(),
+            )
+            .await
+            .unwrap_err();
             assert_eq!(
                 e,
                 ScsiError::CopyCleared {

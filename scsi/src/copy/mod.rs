@@ -30,6 +30,7 @@ pub mod pieces;
 pub mod plan;
 pub mod resolve;
 pub mod results;
+pub mod sched;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod token;
@@ -54,18 +55,17 @@ use crate::sense::{FieldPointer, ScsiError};
 use crate::wire::be_uint;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::Semaphore;
 
 /// One copy manager for all LUs of the device server.
 pub struct CopyManager {
     pub limits: CopyLimits,
     pub results: CopyResults,
     resolver: std::sync::RwLock<Arc<dyn CscdResolver>>,
-    /// TOTAL CONCURRENT COPIES: further copies wait for a slot.
-    slots: Semaphore,
     /// Every running copy operation, of every kind (busy list ids, COPY
     /// OPERATION ABORT, task management, shutdown).
     pub control: Arc<CopyControl>,
+    /// Admission of copies and of their chunks (foreground first, quotas).
+    sched: Arc<sched::CopyScheduler>,
     /// ROD tokens (POPULATE TOKEN, WRITE USING TOKEN); `None` only when
     /// the OS random generator could not give a MAC key (the token
     /// commands then answer HARDWARE ERROR).
@@ -95,7 +95,11 @@ impl CopyManager {
         odx: odx::OdxConfig,
         clock: Arc<dyn tokens::Clock>,
     ) -> Self {
-        let slots = Semaphore::new(usize::from(limits.total_concurrent_copies.max(1)));
+        let sched = Arc::new(sched::CopyScheduler::new(sched::SchedConfig {
+            max_copies: usize::from(limits.total_concurrent_copies.max(1)),
+            chunk_idle: u64::from(limits.chunk_size.max(4096)),
+            ..sched::SchedConfig::default()
+        }));
         let odx = match token::Odx::new(odx, clock) {
             Ok(o) => Some(Arc::new(o)),
             Err(e) => {
@@ -107,10 +111,22 @@ impl CopyManager {
             limits,
             results: CopyResults::default(),
             resolver: std::sync::RwLock::new(resolver),
-            slots,
             control: Arc::new(CopyControl::default()),
+            sched,
             odx,
         }
+    }
+
+    /// The same copy manager with the copy scheduler's rules `cfg` (the
+    /// `[copy]` section).
+    pub fn with_scheduler(mut self, cfg: sched::SchedConfig) -> Self {
+        self.sched = Arc::new(sched::CopyScheduler::new(cfg));
+        self
+    }
+
+    /// The copy scheduler.
+    pub fn scheduler(&self) -> &Arc<sched::CopyScheduler> {
+        &self.sched
     }
 
     /// The ROD token state (HARDWARE ERROR when there is none).
@@ -218,6 +234,16 @@ impl CopyManager {
         })?;
         let entry = registration.entry.clone();
         let progress = entry.progress.clone();
+        let op = match self
+            .sched
+            .enqueue(ctx.lu, &ctx.nexus.initiator_name, plan.priority)
+        {
+            Ok(op) => op,
+            Err(e) => {
+                self.hold_early_failure(nexus, &data, &e);
+                return Err(e);
+            }
+        };
         let ticket =
             self.results
                 .begin_tracked(nexus, list_id, plan.list_id_usage, progress.clone())?;
@@ -230,9 +256,9 @@ impl CopyManager {
         let started = Instant::now();
         let mut tally = CopyTally::default();
         let outcome = async {
-            // A stop request also ends the wait for a slot.
-            let _slot = tokio::select! {
-                s = self.slots.acquire() => s.map_err(|_| ScsiError::InternalTargetFailure)?,
+            // A stop request also ends the wait for the scheduler's admission.
+            tokio::select! {
+                () = op.admitted() => {}
                 _ = entry.stop_requested() => {
                     return Err(plan.segments.first().map_or(
                         ScsiError::CopyCleared { information: None, segment: None },
@@ -240,13 +266,14 @@ impl CopyManager {
                     ));
                 }
             };
-            engine::run_plan(&plan, &self.limits, &progress, &mut tally).await
+            engine::run_plan(&plan, &self.limits, &progress, &mut tally, &op).await
         }
         .await
         .map_err(|e| match e {
             ScsiError::CopyCleared { .. } => entry.stopped_error(e),
             e => e,
         });
+        drop(op);
         running.finish(&outcome);
         drop(registration);
         log_copy(ctx, &plan, &progress, &tally, started, &outcome);
@@ -329,7 +356,7 @@ impl CopyManager {
         let resolver = self.resolver();
         let chunk = u64::from(self.limits.chunk_size);
         self.odx()?
-            .write_using_token(ctx, &*resolver, chunk, &self.control)
+            .write_using_token(ctx, &*resolver, chunk, &self.control, &self.sched)
             .await
     }
 }

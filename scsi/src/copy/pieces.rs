@@ -13,6 +13,7 @@
 //! one contiguous prefix of the destination: what INFORMATION reports.
 
 use super::engine::{CopyTally, THIRD_PARTY_DEVICE_FAILURE};
+use super::sched::{ChunkKind, CopyOp};
 use crate::backend::Snapshot;
 use crate::blockio::{Account, NativeCopy, WriteKind};
 use crate::device::LogicalUnit;
@@ -60,6 +61,8 @@ pub enum Stop {
 
 /// How the copy is bounded and watched.
 pub struct Control<'a> {
+    /// Grants every step (copy scheduler).
+    pub op: &'a CopyOp,
     /// No new step but the first starts after this instant.
     pub deadline: Option<Instant>,
     /// Bytes copied at most (a multiple of the destination block size).
@@ -130,8 +133,24 @@ pub async fn copy_pieces(
                 return out;
             }
             let left = (p.len - off).min(room);
-            let step = match step(src, dst, p, off, left, chunk, &mut native, &mut out.tally).await
-            {
+            let want = if native {
+                left.min(NATIVE_STEP)
+            } else {
+                left.min(chunk)
+            };
+            let kind = if native {
+                ChunkKind::Native
+            } else {
+                ChunkKind::Buffered
+            };
+            let grant = match src {
+                PieceSource::Lu(lu) => ctl.op.chunk(&[&**lu, &**dst], want, kind).await,
+                _ => ctl.op.chunk(&[&**dst], want, kind).await,
+            };
+            let left = left.min(grant.bytes);
+            let step = step(src, dst, p, off, left, chunk, &mut native, &mut out.tally).await;
+            drop(grant);
+            let step = match step {
                 Ok(n) => n,
                 Err(e) => {
                     out.stop = Stop::Failed(e);
@@ -325,7 +344,9 @@ mod tests {
         drop(w);
         let (abort, progress) = (AtomicBool::new(false), AtomicU64::new(0));
         let ok = || Ok(());
+        let op = crate::copy::testutil::test_op();
         let ctl = Control {
+            op: &op,
             deadline: Some(Instant::now()),
             max_bytes: None,
             chunk: 4096,

@@ -106,3 +106,12 @@ pub fn resolver(a: &[&Arc<LogicalUnit>], b: &[&Arc<LogicalUnit>]) -> AclResolver
         designators: Arc::new(designators),
     }
 }
+
+/// An admitted copy operation on a scheduler of its own (default rules).
+pub fn test_op() -> super::sched::CopyOp {
+    let s = Arc::new(super::sched::CopyScheduler::default());
+    match s.enqueue_for(0, "test", "iqn.test", 0) {
+        Ok(op) => op,
+        Err(e) => panic!("a fresh scheduler admits: {e}"),
+    }
+}

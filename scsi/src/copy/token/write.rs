@@ -38,6 +38,7 @@ use crate::copy::odx::{offset_into_rod, parse_write_using_token, CopyOperationSt
 use crate::copy::params::Designator;
 use crate::copy::pieces::{copy_pieces, map_pieces, Control, Piece, PieceSource, Stop};
 use crate::copy::resolve::{CscdResolver, Requester, Resolution};
+use crate::copy::sched::{CopyOp, CopyScheduler};
 use crate::device::LogicalUnit;
 use crate::sense::ScsiError;
 use std::sync::Arc;
@@ -62,17 +63,21 @@ struct Job {
     /// Its entry in the copy control registry (stop flag, progress),
     /// dropped when the copy's work has ended.
     registration: Option<Registration>,
+    /// Admission and chunk grants (copy scheduler).
+    op: CopyOp,
 }
 
 impl Odx {
     /// 0x83/0x11 WRITE USING TOKEN; `chunk` is the copy manager's step for
-    /// reading and writing.
+    /// reading and writing, `sched` admits the copy and its chunks (a copy
+    /// beyond its queue is refused with INSUFFICIENT RESOURCES).
     pub async fn write_using_token(
         self: &Arc<Self>,
         ctx: &CommandCtx<'_>,
         resolver: &dyn CscdResolver,
         chunk: u64,
         control: &Arc<CopyControl>,
+        sched: &Arc<CopyScheduler>,
     ) -> CommandResult {
         metrics::counter!("xtgt_copy_commands_total", "type" => "write_using_token").increment(1);
         let cdb = decode_write_using_token(ctx.cdb)?;
@@ -100,7 +105,7 @@ impl Odx {
             ctx.lu.config.naa_id,
             registration.entry.progress.clone(),
         )?;
-        let job = match self.prepare(ctx, &data, resolver, chunk) {
+        let job = match self.prepare(ctx, &data, resolver, chunk, sched) {
             Ok(mut j) => {
                 j.registration = Some(registration);
                 j
@@ -131,6 +136,7 @@ impl Odx {
         data: &[u8],
         resolver: &dyn CscdResolver,
         chunk: u64,
+        sched: &Arc<CopyScheduler>,
     ) -> Result<Job, ScsiError> {
         let lu = ctx.lu;
         let bs = u64::from(lu.block_size());
@@ -191,7 +197,10 @@ impl Odx {
                 })
             }
         };
+        let priority = sched.config().odx_priority;
+        let op = sched.enqueue(lu, &ctx.nexus.initiator_name, priority)?;
         Ok(Job {
+            op,
             odx: self.clone(),
             source,
             destination: lu.clone(),
@@ -278,7 +287,15 @@ impl Job {
             Some(p) => p.still_valid().map_err(token_error),
             None => Ok(()),
         };
+        // Waiting for a turn counts against the budget; the first step
+        // still always runs. A stop request ends the wait too (the pieces
+        // then see the stop flag before their first step).
+        tokio::select! {
+            () = self.op.admitted() => {}
+            _ = entry.stop_requested() => {}
+        };
         let ctl = Control {
+            op: &self.op,
             deadline,
             max_bytes,
             chunk: self.chunk,
