@@ -191,6 +191,13 @@ pub enum ScsiError {
     MediumNotPresent,
     #[error("logical unit not ready, initializing command required")]
     NotReadyInitializingCommandRequired,
+    /// ALUA (SPC-5 5.16.2.4.4): the command came through a target port in
+    /// the standby state.
+    #[error("logical unit not accessible, target port in standby state")]
+    TargetPortStandby,
+    /// ALUA (SPC-5 5.16.2.4.5): the target port is in the unavailable state.
+    #[error("logical unit not accessible, target port in unavailable state")]
+    TargetPortUnavailable,
     // ---- MEDIUM ERROR ----
     #[error("unrecovered read error")]
     UnrecoveredReadError { lba: Option<u64> },
@@ -224,6 +231,10 @@ pub enum ScsiError {
     ModeParametersChanged,
     #[error("commands cleared by another initiator")]
     CommandsClearedByAnotherInitiator,
+    /// SET TARGET PORT GROUPS through another I_T nexus changed a target
+    /// port group's state (SPC-5 5.16.2.6).
+    #[error("asymmetric access state changed")]
+    AsymmetricAccessStateChanged,
     // ---- ABORTED COMMAND ----
     #[error("aborted command")]
     Aborted,
@@ -295,6 +306,8 @@ impl ScsiError {
             InsufficientResourcesRod => (K::IllegalRequest, 0x55, 0x0C),
             MediumNotPresent => (K::NotReady, 0x3A, 0x00),
             NotReadyInitializingCommandRequired => (K::NotReady, 0x04, 0x02),
+            TargetPortStandby => (K::NotReady, 0x04, 0x0B),
+            TargetPortUnavailable => (K::NotReady, 0x04, 0x0C),
             UnrecoveredReadError { .. } => (K::MediumError, 0x11, 0x00),
             WriteError { .. } => (K::MediumError, 0x0C, 0x00),
             InternalTargetFailure => (K::HardwareError, 0x44, 0x00),
@@ -308,6 +321,7 @@ impl ScsiError {
             NotReadyToReadyChange => (K::UnitAttention, 0x28, 0x00),
             ModeParametersChanged => (K::UnitAttention, 0x2A, 0x01),
             CommandsClearedByAnotherInitiator => (K::UnitAttention, 0x2F, 0x00),
+            AsymmetricAccessStateChanged => (K::UnitAttention, 0x2A, 0x06),
             Aborted => (K::AbortedCommand, 0x00, 0x00),
             DataPhaseError => (K::AbortedCommand, 0x4B, 0x00),
             CopyAborted { asc, ascq, .. } => (K::CopyAborted, *asc, *ascq),

@@ -14,7 +14,7 @@ use crate::copy::odx::cdb::{
     SA_RECEIVE_ROD_TOKEN_INFORMATION, SA_REPORT_ALL_ROD_TOKENS, SA_WRITE_USING_TOKEN,
 };
 use crate::copy::{self, CopyManager};
-use crate::{sbc, spc};
+use crate::{alua, sbc, spc};
 
 /// Wraps an `async fn(&CommandCtx<'_>) -> CommandResult` into a
 /// [`Handler::Lu`].
@@ -42,10 +42,19 @@ macro_rules! cm {
 const TIMEOUTS: (u32, u32) = (0, 30);
 
 const NONE: Flags = Flags(0);
+/// Processed through a target port in any ALUA state (SPC-5 5.16.2.4.5:
+/// INQUIRY, REPORT LUNS, REQUEST SENSE, REPORT/SET TARGET PORT GROUPS).
+const ANY_ALUA: Flags = Flags::ALUA_STANDBY_OK.union(Flags::ALUA_UNAVAILABLE_OK);
 /// INQUIRY, REPORT LUNS, REQUEST SENSE: reported with a unit attention
-/// pending and without a medium.
-const ALWAYS: Flags = Flags::UA_ALLOWED.union(Flags::NO_MEDIUM_OK);
+/// pending, without a medium and in every ALUA state.
+const ALWAYS: Flags = Flags::UA_ALLOWED.union(Flags::NO_MEDIUM_OK).union(ANY_ALUA);
 const NO_MEDIUM: Flags = Flags::NO_MEDIUM_OK;
+/// MODE SELECT/SENSE: also through a standby port (SPC-5 5.16.2.4.4).
+const MODE: Flags = Flags::NO_MEDIUM_OK.union(Flags::ALUA_STANDBY_OK);
+/// REPORT TARGET PORT GROUPS.
+const TPG: Flags = Flags::NO_MEDIUM_OK.union(ANY_ALUA);
+/// SET TARGET PORT GROUPS: only with explicit ALUA.
+const STPG: Flags = TPG.union(Flags::EXPLICIT_ALUA);
 const WRITES: Flags = Flags::WRITES_MEDIUM;
 
 const fn row(
@@ -105,9 +114,9 @@ pub static TABLE: &[OpcodeEntry] = &[
         In, cm!(spc::inquiry::inquiry), ALWAYS),
         spc::inquiry::inquiry_unmapped),
     row(MODE_SELECT_6, None, "MODE_SELECT_6", &[MODE_SELECT_6, 0x10, 0, 0, 0xFF, 0],
-        bytes(4, 1), lu!(spc::mode::mode_select6), NO_MEDIUM),
+        bytes(4, 1), lu!(spc::mode::mode_select6), MODE),
     row(MODE_SENSE_6, None, "MODE_SENSE_6", &[MODE_SENSE_6, 0x08, 0xFF, 0xFF, 0xFF, 0],
-        In, lu!(spc::mode::mode_sense6), NO_MEDIUM),
+        In, lu!(spc::mode::mode_sense6), MODE),
     row(START_STOP_UNIT, None, "START_STOP_UNIT", &[START_STOP_UNIT, 0x01, 0, 0x0F, 0xF7, 0],
         NoData, lu!(spc::unit::start_stop_unit), NO_MEDIUM),
     row(PREVENT_ALLOW_MEDIUM_REMOVAL, None, "PREVENT_ALLOW_MEDIUM_REMOVAL", &[PREVENT_ALLOW_MEDIUM_REMOVAL, 0, 0, 0, 0x03, 0],
@@ -131,9 +140,9 @@ pub static TABLE: &[OpcodeEntry] = &[
     row(UNMAP, None, "UNMAP", &[UNMAP, 0, 0, 0, 0, 0, 0x3F, 0xFF, 0xFF, 0],
         bytes(7, 2), lu!(sbc::unmap::unmap), WRITES),
     row(MODE_SELECT_10, None, "MODE_SELECT_10", &[MODE_SELECT_10, 0x10, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
-        bytes(7, 2), lu!(spc::mode::mode_select10), NO_MEDIUM),
+        bytes(7, 2), lu!(spc::mode::mode_select10), MODE),
     row(MODE_SENSE_10, None, "MODE_SENSE_10", &[MODE_SENSE_10, 0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0],
-        In, lu!(spc::mode::mode_sense10), NO_MEDIUM),
+        In, lu!(spc::mode::mode_sense10), MODE),
     // THIRD PARTY COPY OUT / IN (SPC-5 6.5, 6.19, 6.20, 6.22). EXTENDED
     // COPY does not carry WRITES_MEDIUM: the copy manager checks the
     // destination LU itself (DATA PROTECT for a read-only one).
@@ -206,8 +215,13 @@ pub static TABLE: &[OpcodeEntry] = &[
     unmapped(row(REPORT_LUNS, None, "REPORT_LUNS", &[REPORT_LUNS, 0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
         In, lu!(spc::report_luns::report_luns), ALWAYS),
         spc::report_luns::report_unmapped),
+    // ALUA (SPC-5 6.37, 6.48): PARAMETER DATA FORMAT in byte 1 bits 7..5.
+    row(MAINTENANCE_IN, sa(SA_REPORT_TARGET_PORT_GROUPS), "REPORT_TARGET_PORT_GROUPS", &[MAINTENANCE_IN, 0xEA, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        In, lu!(alua::rtpg::report_target_port_groups), TPG),
     row(MAINTENANCE_IN, sa(SA_REPORT_SUPPORTED_OPERATION_CODES), "REPORT_SUPPORTED_OPERATION_CODES", &[MAINTENANCE_IN, 0x0C, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
         In, lu!(spc::rsoc::report_supported_operation_codes), NO_MEDIUM),
+    row(MAINTENANCE_OUT, sa(SA_SET_TARGET_PORT_GROUPS), "SET_TARGET_PORT_GROUPS", &[MAINTENANCE_OUT, 0x0A, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        bytes(6, 4), lu!(alua::stpg::set_target_port_groups), STPG),
     row(READ_12, None, "READ_12", &[READ_12, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
         In, lu!(sbc::read::read12), NONE),
     row(WRITE_12, None, "WRITE_12", &[WRITE_12, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],

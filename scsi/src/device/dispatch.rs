@@ -84,7 +84,15 @@ async fn run(
     }
 
     let row = lookup.found()?;
+    // SET TARGET PORT GROUPS exists only for a target with explicit ALUA.
+    if row.flags.contains(Flags::EXPLICIT_ALUA) && !nexus.port.alua.explicit {
+        return Err(ScsiError::InvalidOpcode);
+    }
     let cdb = row.check(req.cdb)?;
+
+    // SPC-5 5.16.2.4: a port in the standby or unavailable state serves
+    // only the commands that state allows.
+    nexus.port.state().check(row)?;
 
     // SBC-4 5.25: with the removable medium ejected, medium access gets
     // NOT READY, MEDIUM NOT PRESENT (TEST UNIT READY included).
