@@ -30,16 +30,20 @@ pub struct Established {
     /// leading Login Request (login does not advance it, RFC 7143 4.2.2.1).
     pub exp_cmdsn: CmdSn,
     pub cid: u16,
+    /// The portal (index into `ServerConfig::portals`) the connection came
+    /// in on: the session's target port.
+    pub portal: usize,
 }
 
 /// Run the login phase. `Ok(None)`: login failed or the peer left.
 pub async fn login_phase(
     server: &Arc<Server>,
     peer: SocketAddr,
+    portal: usize,
     reader: &mut PduReader,
     writer: &mut PduWriter,
 ) -> Result<Option<Established>, ConnError> {
-    let mut machine = LoginMachine::new(server.login_context());
+    let mut machine = LoginMachine::new(server.login_context(portal));
     let mut first: Option<LoginRequest> = None;
     let depth = server.queue_depth();
     loop {
@@ -117,6 +121,7 @@ pub async fn login_phase(
                     aborts: reg.aborts,
                     exp_cmdsn: req.cmdsn,
                     cid: lead_cid,
+                    portal,
                 }));
             }
         }
