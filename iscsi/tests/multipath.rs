@@ -2,8 +2,8 @@
 //! One target on two portals over real sockets: SendTargets lists both
 //! with their own TPGT, a session on each portal is a nexus through its
 //! own SCSI target port (VPD 0x83 relative port and port name), both see
-//! the same LU designators, and I/O written on one path reads back on the
-//! other.
+//! the same LU designators, both sessions live with one ISID, and I/O
+//! written on one path reads back on the other.
 
 mod common;
 
@@ -60,7 +60,9 @@ async fn two_portals_two_target_ports_one_lu() {
 
     let mut paths = Vec::new();
     for (k, addr) in addrs.iter().enumerate() {
-        let mut i = Initiator::connect(*addr, 2 + k as u8).await;
+        // The same ISID on both portals: two sessions (the SSID is ISID
+        // and TPGT), not a reinstatement of the first by the second.
+        let mut i = Initiator::connect(*addr, 2).await;
         assert!(i.login().await);
         let (status, page) = i.read(&[0x12, 1, 0x83, 1, 0, 0], 256).await;
         assert_eq!(status, 0);

@@ -102,7 +102,7 @@ pub async fn login_phase(
                 return Ok(None);
             }
             LoginEvent::Complete(result) => {
-                let reg = match establish(server, &result).await {
+                let reg = match establish(server, &result, portal).await {
                     Ok(r) => r,
                     Err(status) => {
                         metrics::counter!("xtgt_logins_total", "result" => "failure").increment(1);
@@ -149,8 +149,12 @@ fn login_response(req: &LoginRequest, out: LoginOutput) -> LoginResponse {
 }
 
 /// Register the session: new TSIH, or reinstatement of a session with the
-/// same initiator name, ISID and target (RFC 7143 6.3.5).
-async fn establish(server: &Arc<Server>, result: &LoginResult) -> Result<Registered, LoginStatus> {
+/// same initiator name, ISID, target and portal group (RFC 7143 6.3.5).
+async fn establish(
+    server: &Arc<Server>,
+    result: &LoginResult,
+    portal: usize,
+) -> Result<Registered, LoginStatus> {
     let target = match result.kind {
         SessionKind::Normal { target } => server
             .config
@@ -164,6 +168,7 @@ async fn establish(server: &Arc<Server>, result: &LoginResult) -> Result<Registe
         initiator_name: result.initiator_name.clone(),
         isid: result.isid,
         target,
+        portal,
     };
     if result.tsih != 0 {
         // A connection for an existing session: only one connection per
