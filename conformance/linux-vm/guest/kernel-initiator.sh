@@ -7,7 +7,8 @@
 #   IQN2: LUN c (512 B blocks, 64 MiB, memory), CHAP
 #   xtgt also listens on 127.0.0.1:3261 (P2): IQN1 has two target ports, port 1
 #   (P, TPGT 1) in group 1 active/optimized, port 2 (P2, TPGT 2) in group 2
-#   active/non-optimized: the multipath checks (mp.*) log in over both.
+#   active/non-optimized: the multipath checks (mp.*) log in over both, then
+#   build a dm-multipath map over the two paths (mp.dm_*).
 . /lib.sh
 . /env.sh
 P=127.0.0.1:3260
@@ -95,7 +96,7 @@ digest_is() { # IQN VALUE: both digests negotiated to VALUE
   session_params "$1" > /tmp/sp.txt; cat /tmp/sp.txt
   grep -q "HeaderDigest: $2" /tmp/sp.txt && grep -q "DataDigest: $2" /tmp/sp.txt
 }
-# --- two paths to one LU (multipath; dm-multipath is not in the guest image) -----
+# --- two paths to one LU: two sessions, then dm-multipath over them ---------------
 mp_discover() { # SendTargets through the second portal: IQN1 on both portals, TPGTs 1 and 2
   iscsiadm -m discovery -t sendtargets -p $P2 > /tmp/mpdisc.txt 2>&1; rc=$?; cat /tmp/mpdisc.txt
   [ $rc -eq 0 ] && grep -q "^$P,1 $IQN1\$" /tmp/mpdisc.txt && grep -q "^$P2,2 $IQN1\$" /tmp/mpdisc.txt
@@ -149,6 +150,73 @@ rtpg_agrees() { # DEV WANT-STATE: sg_rtpg lists VPD 0x83's relative port in VPD 
   echo "VPD 0x83: relative port ${vp% *}, group ${vp#* }"; rtpg_ports "$1" > /tmp/rp.txt; cat /tmp/rp.txt
   grep -q "^$vp $2\$" /tmp/rp.txt
 }
+# dm-multipath without udevd or multipathd: the WWID from sysfs (VPD 0x83,
+# uid_attribute ""), libdevmapper makes the /dev/mapper nodes itself, and a
+# minimal udev database entry per sd device marks it initialized (libudev
+# reports devices without one as not yet processed, and multipath skips them)
+mpath() { DM_DISABLE_UDEV=1 multipath "$@"; }
+udev_db() {
+  mkdir -p /run/udev/data
+  for d in /sys/block/sd*; do
+    [ -e "$d/dev" ] && printf 'I:1000000\nV:1\n' > "/run/udev/data/b$(cat "$d/dev")"
+  done
+}
+mp_conf() {
+  mkdir -p /etc/multipath
+  cat > /etc/multipath.conf <<'CONF'
+defaults {
+    user_friendly_names no
+    find_multipaths     no
+    uid_attribute       ""
+}
+blacklist_exceptions {
+    property            ".*"
+}
+devices {
+    device {
+        vendor                "XTGT"
+        product               "xtgt disk"
+        path_grouping_policy  group_by_prio
+        prio                  alua
+        hardware_handler      "1 alua"
+        path_checker          tur
+        failback              immediate
+        no_path_retry         fail
+    }
+}
+CONF
+}
+map_of() { w=$(cat /sys/block/${1#/dev/}/device/wwid) || return 1; echo "3${w#naa.}"; } # sd -> dm map name
+dm_map() { # D1 D2 VAR: multipath builds one map of both paths; its device goes in VAR
+  mp_conf; udev_db; mpath -v2 2>&1; m=$(map_of "$1") || return 1
+  [ "$(map_of "$2")" = "$m" ] || { echo "the two paths have different WWIDs: $m, $(map_of "$2")"; return 1; }
+  i=0; while [ ! -b "/dev/mapper/$m" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  [ -b "/dev/mapper/$m" ] || { echo "no /dev/mapper/$m"; ls -l /dev/mapper; dmsetup ls 2>&1; return 1; }
+  eval "$3=/dev/mapper/$m"; echo "map $m"
+}
+# dm_prios MAP: "sdX prio" for every path of MAP in multipath -ll
+dm_prios() {
+  mpath -ll "${1#/dev/mapper/}" 2>/dev/null | awk '/prio=/{s = $0; sub(/.*prio=/, "", s); sub(/ .*/, "", s); p = s}
+    / sd[a-z]+ / {for (i = 1; i <= NF; i++) if ($i ~ /^sd[a-z]+$/) print $i, p}'
+}
+dm_grouped_by_alua() { # MAP D1 D2: D1 in the prio 50 group (active/optimized), D2 in the prio 10 one
+  mpath -ll "${1#/dev/mapper/}"; dm_prios "$1" > /tmp/dmp.txt; cat /tmp/dmp.txt
+  grep -q "^${2#/dev/} 50\$" /tmp/dmp.txt && grep -q "^${3#/dev/} 10\$" /tmp/dmp.txt
+}
+dm_write() { # MAP: 8 MiB through the map
+  dd if=/dev/urandom of=/tmp/dm.bin bs=1M count=8 2>/dev/null
+  dd if=/tmp/dm.bin of="$1" bs=1M seek=64 oflag=direct 2>&1 || return 1
+  rm -f /tmp/dm.rd; dd if="$1" of=/tmp/dm.rd bs=1M skip=64 count=8 iflag=direct 2>&1 && cmp /tmp/dm.bin /tmp/dm.rd
+}
+dm_after_path1_logout() { # MAP D2: path 1 gone, the map reads the data through path 2 and writes
+  mpath -ll "${1#/dev/mapper/}"
+  rm -f /tmp/dm.rd; dd if="$1" of=/tmp/dm.rd bs=1M skip=64 count=8 iflag=direct 2>&1 || return 1
+  cmp /tmp/dm.bin /tmp/dm.rd || return 1
+  dm_write "$1" || return 1
+  rm -f /tmp/dm.rd; dd if="$2" of=/tmp/dm.rd bs=1M skip=64 count=8 iflag=direct 2>&1 && cmp /tmp/dm.bin /tmp/dm.rd
+}
+dm_flush() { mpath -F 2>&1; ! ls /dev/mapper | grep -v '^control$'; }
+
 path_io_after_logout() { # D1 D2 IQN: write on path 1, log out of it, read and write on path 2
   dd if=/dev/urandom of=/tmp/mp.bin bs=1M count=4 2>/dev/null
   dd if=/tmp/mp.bin of="$1" bs=1M seek=40 oflag=direct 2>&1 || return 1
@@ -293,7 +361,13 @@ if [ "$KI_TARGET" = xtgt ]; then
   check mp.vpd83_same_lu_designators same_lu_designators "$M1" "$M2"
   check mp.rtpg_agrees_path1 rtpg_agrees "$M1" active/optimized
   check mp.rtpg_agrees_path2 rtpg_agrees "$M2" active/non-optimized
+  DM=
+  check mp.dm_multipath_map dm_map "$M1" "$M2" DM
+  check mp.dm_paths_grouped_by_alua dm_grouped_by_alua "$DM" "$M1" "$M2"
+  check mp.dm_io dm_write "$DM"
   check mp.io_on_path2_after_logout_of_path1 path_io_after_logout "$M1" "$M2" "$IQN1"
+  check mp.dm_io_after_logout_of_path1 dm_after_path1_logout "$DM" "$M2"
+  check mp.dm_flush dm_flush
   check mp.logout_path2 logout_at "$IQN1" $P2
   check mp.sessions_gone gone "$IQN1"
 else
