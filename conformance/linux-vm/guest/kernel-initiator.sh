@@ -215,6 +215,23 @@ dm_after_path1_logout() { # MAP D2: path 1 gone, the map reads the data through 
   dm_write "$1" || return 1
   rm -f /tmp/dm.rd; dd if="$2" of=/tmp/dm.rd bs=1M skip=64 count=8 iflag=direct 2>&1 && cmp /tmp/dm.bin /tmp/dm.rd
 }
+tpgs_explicit() { sg_inq "$1" | tee /tmp/inq.txt | grep -E 'TPGS=3'; }
+# stpg_to DEV OPTION WANT-STATE: sg_stpg OPTION (no --tp: it finds DEV's group from
+# VPD 0x83 and RTPG itself); RTPG then shows WANT-STATE with status code 01h
+stpg_to() {
+  sg_stpg -v "$2" "$1" 2>&1 || return 1
+  # what xtgt applied (sg_stpg sends a descriptor for every group: setting one
+  # active/optimized gives the previously optimized one this group's old state)
+  esc=$(printf '\033'); sed "s/$esc\[[0-9;]*m//g" $TLOG | grep 'SET TARGET PORT GROUPS' | tail -n 1
+  rtpg_agrees "$1" "$3" || return 1
+  vp=$(vpd_port "$1"); g=${vp#* }
+  sg_rtpg -d "$1" | awk -v g="$(printf '0x%x' "$g")" '/target port group id/{on = ($6 == g)} on && /status code/' | tee /tmp/st.txt
+  grep -q 'status code : 0x01' /tmp/st.txt
+}
+standby_not_ready() { # DEV: TEST UNIT READY through a standby port: NOT READY, 04h/0Bh
+  if sg_turs -v "$1" > /tmp/turs.txt 2>&1; then cat /tmp/turs.txt; echo "TEST UNIT READY succeeded through a standby port"; return 1; fi
+  cat /tmp/turs.txt; grep -qi 'standby state' /tmp/turs.txt
+}
 dm_flush() { mpath -F 2>&1; ! ls /dev/mapper | grep -v '^control$'; }
 
 path_io_after_logout() { # D1 D2 IQN: write on path 1, log out of it, read and write on path 2
@@ -368,6 +385,13 @@ if [ "$KI_TARGET" = xtgt ]; then
   check mp.io_on_path2_after_logout_of_path1 path_io_after_logout "$M1" "$M2" "$IQN1"
   check mp.dm_io_after_logout_of_path1 dm_after_path1_logout "$DM" "$M2"
   check mp.dm_flush dm_flush
+  # explicit ALUA on the remaining path (group 2): SET TARGET PORT GROUPS
+  check mp.inquiry_tpgs_explicit tpgs_explicit "$M2"
+  check mp.stpg_optimized stpg_to "$M2" --optimized active/optimized
+  check mp.stpg_standby stpg_to "$M2" --standby standby
+  check mp.standby_test_unit_ready_not_ready standby_not_ready "$M2"
+  check mp.stpg_back_to_optimized stpg_to "$M2" --optimized active/optimized
+  check mp.tur_after_stpg sg_turs "$M2"
   check mp.logout_path2 logout_at "$IQN1" $P2
   check mp.sessions_gone gone "$IQN1"
 else

@@ -72,13 +72,14 @@ pub fn parse(
     Ok(changes)
 }
 
-/// Apply `changes`; true when some group's state changed.
+/// Apply `changes`; true when some group's state changed. A group whose
+/// state changes gets STATUS CODE 01h (altered by SET TARGET PORT GROUPS).
 pub fn apply(alua: &TargetAlua, changes: &[(u16, AccessState)]) -> bool {
     let mut changed = false;
     for (id, state) in changes {
-        if let Some(g) = alua.group(*id) {
-            changed |= g.state() != *state;
+        if let Some(g) = alua.group(*id).filter(|g| g.state() != *state) {
             g.set_state(*state);
+            changed = true;
         }
     }
     changed

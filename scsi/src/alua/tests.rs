@@ -220,9 +220,17 @@ async fn stpg_changes_states_and_tells_the_other_nexuses() {
         ]
         .concat()
     );
-    // A zero PARAMETER LIST LENGTH changes nothing.
+    // A zero PARAMETER LIST LENGTH changes nothing, nor does setting the
+    // state a group already has: no unit attention for the other nexus.
     good(&exec(&s, &a, 0, &stpg_cdb(0), &[]).await);
+    good(&exec(&s, &a, 0, &stpg_cdb(8), &[0, 0, 0, 0, 0x02, 0, 0, 1]).await);
     assert!(s.targets[0].luns[&0].spc.ua.take(b.id).is_none());
+    // Unchanged group untouched: a list naming only group 1 (same state)
+    // leaves group 2's status as it was.
+    let fresh = two_groups(true);
+    let n = via(&fresh.0, &fresh.1, 1, 1).await;
+    good(&exec(&fresh.0, &n, 0, &stpg_cdb(8), &[0, 0, 0, 0, 0x00, 0, 0, 1]).await);
+    assert_eq!(fresh.0.alua(&fresh.1).group(1).unwrap().status(), 0);
 }
 
 #[tokio::test]
