@@ -72,7 +72,8 @@ cleanup() {
 
 # start_xtgt CONFIG: start xtgt in the background (portals and metrics
 # should use port 0) and wait for its banner; sets XTGT_PID, PORTAL
-# (host:port of the first portal), METRICS (host:port or empty).
+# (host:port of the first portal), PORTAL2 (of the second, or empty),
+# PORTALS (all of them, space separated), METRICS (host:port or empty).
 start_xtgt() {
     local config=$1 log=$WORK/xtgt.out
     if [ ! -x "$XTGT_BIN" ]; then
@@ -85,6 +86,8 @@ start_xtgt() {
     for i in $(seq 1 300); do
         if grep -q '^connect:' "$log" 2>/dev/null; then
             PORTAL=$(awk '/^portal /{print $2; exit}' "$log")
+            PORTAL2=$(awk '/^portal /{if (++n == 2) {print $2; exit}}' "$log")
+            PORTALS=$(awk '/^portal /{printf "%s%s", sep, $2; sep=" "}' "$log")
             METRICS=$(awk '/^metrics http/{sub("http://",""); sub("/metrics",""); print $2; exit}' "$log")
             # CONF_METRICS_ADDR=host:port reads /metrics elsewhere (e.g. a
             # closed port, to see the metrics guard fail the checks).

@@ -8,7 +8,9 @@
 # SCSI.PreventAllow and SCSI.NoMedia on removable 512-byte and 4096-byte
 # LUNs,
 # SCSI.ReadOnly on a read-only LUN, SCSI.MultipathIO over two
-# sessions, and one informational "-t ALL" run whose per-suite results go
+# sessions through two portals (two target ports of one LU; SendTargets,
+# TPGTs, VPD 0x83 and REPORT TARGET PORT GROUPS of both checked by
+# tools/alua_probe.py first), and one informational "-t ALL" run whose per-suite results go
 # to conformance/results/libiscsi-all.md (the README's conformance table)
 # and whose counts (passed, failed, skipped) its line reports.
 #
@@ -27,7 +29,8 @@ RESULTS=$CONF_DIR/results
 truncate -s 64M "$WORK/ro.img"
 cat >"$WORK/xtgt.toml" <<TOML
 [server]
-listen = ["127.0.0.1:0"]
+# Two portals: two target ports of every LU (multipath, ALUA).
+listen = ["127.0.0.1:0", "127.0.0.2:0"]
 metrics_listen = "127.0.0.1:0"
 
 [[targets]]
@@ -118,6 +121,9 @@ TOML
 start_xtgt "$WORK/xtgt.toml" || { summary; exit 1; }
 URL512=iscsi://$PORTAL/$DISKS/0
 URL4096=iscsi://$PORTAL/$DISKS/1
+# The same LUs through the second portal (the second path).
+URL512B=iscsi://$PORTAL2/$DISKS/0
+URL4096B=iscsi://$PORTAL2/$DISKS/1
 URLRM512=iscsi://$PORTAL/$DISKS/2
 URLRM4096=iscsi://$PORTAL/$DISKS/3
 URLP512=iscsi://$PORTAL/$DISKS/4
@@ -131,6 +137,26 @@ if grep -q "Target:$DISKS" <<<"$out" && grep -q "Target:$RO" <<<"$out" &&
     pass "libiscsi: iscsi-ls -s discovery lists both targets and their LUNs"
 else
     fail "libiscsi: iscsi-ls -s discovery lists both targets and their LUNs" "$out"
+fi
+
+# Two portals, two target ports: SendTargets lists both (with their own
+# TPGTs) through either portal, and the LU looks the same through both
+# (VPD 0x83 LU designators) while each port reports its own relative port,
+# group and name, in agreement with REPORT TARGET PORT GROUPS.
+# iscsi-ls (libiscsi's SendTargets) through the second portal: the
+# target on both portals, each with its TPGT.
+out=$(timeout 60 iscsi-ls -s "iscsi://$PORTAL2" 2>&1)
+if grep -q "Target:$DISKS Portal:$PORTAL,1\$" <<<"$out" && grep -q "Target:$DISKS Portal:$PORTAL2,2\$" <<<"$out"; then
+    pass "libiscsi: iscsi-ls -s lists $DISKS on both portals ($PORTAL,1 and $PORTAL2,2)"
+else
+    fail "libiscsi: iscsi-ls -s lists $DISKS on both portals" "$out"
+fi
+if [ -z "$PORTAL2" ]; then
+    fail "libiscsi: xtgt listens on two portals" "banner: $PORTALS"
+elif out=$(timeout 60 python3 "$CONF_DIR/tools/alua_probe.py" "$DISKS" 0 $PORTALS 2>&1); then
+    pass "libiscsi: two portals: SendTargets, TPGTs, VPD 0x83 and RTPG agree ($(tr '\n' ';' <<<"$out"))"
+else
+    fail "libiscsi: two portals: SendTargets, TPGTs, VPD 0x83 and RTPG agree" "$out"
 fi
 
 # run_suite NAME TAG URL [URL2]: PASS if iscsi-test-cu exits 0 and every
@@ -243,9 +269,9 @@ while read -r suite _; do
         ;;
     SCSI.MultipathIO)
         zero_head "$URL512" "$suite"
-        run_suite "$suite" 512 "$URL512" "$URL512"
+        run_suite "$suite" 512 "$URL512" "$URL512B"
         zero_head "$URL4096" "$suite"
-        run_suite "$suite" 4096 "$URL4096" "$URL4096"
+        run_suite "$suite" 4096 "$URL4096" "$URL4096B"
         ;;
     *)
         run_suite "$suite" 512 "$URL512"

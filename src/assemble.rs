@@ -5,6 +5,7 @@
 use crate::config::{format_size, BackendKind, Config, CopySettings, Lun, OdxSettings, Target};
 use iscsi::{ServerConfig, TargetConfig};
 use scsi::access::AccessPolicy;
+use scsi::alua::{PortGroup, TargetAlua};
 use scsi::backend::file::FileBackend;
 use scsi::backend::memory::MemoryBackend;
 use scsi::backend::Backend;
@@ -21,8 +22,6 @@ use std::sync::Arc;
 pub const VENDOR: &str = "XTGT";
 /// Product identification (INQUIRY, 16 bytes).
 pub const PRODUCT: &str = "xtgt disk";
-/// TARGET PORT GROUP of every target port.
-pub const PORT_GROUP: u16 = 1;
 
 /// A failure to build a backend (the file cannot be created, ...).
 #[derive(Debug)]
@@ -183,21 +182,47 @@ fn target_port(
         luns.insert(l.lun, lu);
         lines.push(format!("lun {}: {what}", l.lun));
     }
-    // RELATIVE TARGET PORT IDENTIFIER: 1..n in config order (0 is reserved,
-    // SPC-5 7.7.6.7); the config has far fewer than 65535 targets.
-    let relative_port_id = u16::try_from(ti + 1).map_err(|_| AssembleError {
-        key: format!("targets[{ti}]"),
-        message: "too many targets; at most 65535".to_string(),
+    // The target's first port: what the copy manager names it by (its LU
+    // designators are the same through every port).
+    let first = t
+        .alua
+        .groups
+        .iter()
+        .flat_map(|g| g.portals.iter().map(move |&p| (p, g.id)))
+        .min();
+    let (portal, port_group) = first.ok_or_else(|| AssembleError {
+        key: format!("targets[{ti}].port_groups"),
+        message: "the target is on no portal".to_string(),
     })?;
     Ok((
         Arc::new(TargetPort {
             name: t.iqn.clone(),
-            relative_port_id,
-            port_group: PORT_GROUP,
+            relative_port_id: iscsi::target::relative_port_id(portal),
+            port_group,
             luns,
         }),
         lines,
     ))
+}
+
+/// The target port groups of `t`: portal `i` of `server.listen` is the
+/// target port with RELATIVE TARGET PORT IDENTIFIER `i + 1`.
+pub fn target_alua(t: &Target) -> TargetAlua {
+    TargetAlua::new(
+        t.alua.explicit,
+        t.alua
+            .groups
+            .iter()
+            .map(|g| {
+                let ports = g
+                    .portals
+                    .iter()
+                    .map(|&p| iscsi::target::relative_port_id(p))
+                    .collect();
+                PortGroup::new(g.id, g.state, ports)
+            })
+            .collect(),
+    )
 }
 
 /// Who may use a target: the one policy login, discovery and the copy
@@ -292,9 +317,13 @@ pub fn build(cfg: &Config) -> Result<Assembly, AssembleError> {
             alias: t.alias.clone(),
             access: access_policy(t),
             port,
+            portals: t.alua.portals(),
         });
     }
     let mut device = DeviceServer::new(ports);
+    for t in &cfg.targets {
+        device.set_alua(&t.iqn, target_alua(t));
+    }
     // EXTENDED COPY may name LUs of other targets, and WRITE USING TOKEN
     // may use a token of another target's LU, only where this initiator
     // could log in too (ACL, same CHAP credential): scsi::copy::AclResolver.
@@ -362,8 +391,12 @@ mod tests {
             crate::config::load_str("t", toml, std::path::Path::new("."), Vec::new()).unwrap();
         let a = build(&cfg).unwrap();
         assert_eq!(a.targets.len(), 2);
-        assert_eq!(a.targets[0].port.relative_port_id, 1);
-        assert_eq!(a.targets[1].port.relative_port_id, 2);
+        // Both on the one default portal: relative port 1, group 1.
+        for t in &a.targets {
+            assert_eq!(t.port.relative_port_id, 1);
+            assert_eq!(t.port.port_group, 1);
+            assert_eq!(t.portals, [0]);
+        }
         let lu = &a.targets[0].port.luns[&3];
         assert_eq!(lu.config.block_size, 4096);
         assert!(lu.config.read_only);
@@ -385,6 +418,32 @@ mod tests {
             copy_limits(&CopySettings::default()),
             scsi::copy::CopyLimits::default()
         );
+    }
+
+    #[test]
+    fn port_groups_reach_the_device_server_and_the_fabric() {
+        let toml = "[server]\nlisten = [\"127.0.0.1:3260\", \"127.0.0.1:3261\", \"127.0.0.1:3262\"]\n\
+                    [[targets]]\niqn = \"iqn.2026-11.com.example:a\"\nexplicit_alua = true\n\
+                    [[targets.port_groups]]\nid = 2\nstate = \"standby\"\nportals = [\"127.0.0.1:3262\"]\n\
+                    [[targets.port_groups]]\nid = 1\nportals = [\"127.0.0.1:3261\"]\n\
+                    [[targets.luns]]\nlun = 0\nbackend = \"memory\"\nsize = \"1MiB\"\n";
+        let cfg =
+            crate::config::load_str("t", toml, std::path::Path::new("."), Vec::new()).unwrap();
+        let a = build(&cfg).unwrap();
+        let t = &a.targets[0];
+        // Not on portal 0; ports 2 and 3 (portals 1 and 2).
+        assert_eq!(t.portals, [1, 2]);
+        assert!(!t.on_portal(0));
+        assert_eq!((t.port.relative_port_id, t.port.port_group), (2, 1));
+        let alua = a.device.alua(&t.port);
+        assert!(alua.explicit);
+        assert_eq!(alua.group_of(2).unwrap().id, 1);
+        assert_eq!(alua.group_of(3).unwrap().id, 2);
+        assert_eq!(
+            alua.group(2).unwrap().state(),
+            scsi::alua::AccessState::Standby
+        );
+        assert!(alua.group_of(1).is_none());
     }
 
     #[test]

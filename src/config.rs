@@ -7,12 +7,14 @@
 //! the file, the key path (`targets[0].luns[1].block_size`) and what would
 //! be valid. Nothing here panics on any input.
 
+mod alua;
 mod copy;
 mod names;
 mod odx;
 mod raw;
 mod size;
 
+pub use alua::AluaSettings;
 pub use copy::CopySettings;
 pub use names::validate_iscsi_name;
 pub use odx::OdxSettings;
@@ -119,6 +121,8 @@ pub struct Target {
     pub chap: Option<ChapCredential>,
     pub mutual_chap: Option<ChapCredential>,
     pub luns: Vec<Lun>,
+    /// Its portals, target port groups and their states.
+    pub alua: AluaSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -331,7 +335,7 @@ fn validate(source: &str, base_dir: &Path, raw: raw::RawConfig) -> Result<Config
     let mut warnings = Vec::new();
     let mut seen_iqns: BTreeMap<String, usize> = BTreeMap::new();
     for (ti, rt) in raw_targets.into_iter().enumerate() {
-        let t = validate_target(&c, base_dir, ti, rt, &mut warnings)?;
+        let t = validate_target(&c, base_dir, ti, rt, &server.listen, &mut warnings)?;
         if let Some(prev) = seen_iqns.insert(t.iqn.clone(), ti) {
             return Err(c.err(
                 format!("targets[{ti}].iqn"),
@@ -450,6 +454,18 @@ fn validate_server(c: &Checker<'_>, rs: raw::RawServer) -> Result<ServerSettings
             "0 is not valid; expected 1..=65535",
         ));
     }
+    // Portal i has TPGT portal_group_tag + i: the last must fit.
+    let last = usize::from(portal_group_tag) + listen.len() - 1;
+    if last > usize::from(u16::MAX) {
+        return Err(c.err(
+            "server.portal_group_tag",
+            format!(
+                "{portal_group_tag} leaves no TPGT for the {} portals of server.listen (portal i gets portal_group_tag + i, at most 65535); use at most {}",
+                listen.len(),
+                usize::from(u16::MAX) + 1 - listen.len()
+            ),
+        ));
+    }
     Ok(ServerSettings {
         listen,
         metrics_listen,
@@ -521,9 +537,11 @@ fn validate_target(
     base_dir: &Path,
     ti: usize,
     rt: raw::RawTarget,
+    listen: &[SocketAddr],
     warnings: &mut Vec<String>,
 ) -> Result<Target, ConfigError> {
     let tkey = format!("targets[{ti}]");
+    let alua = alua::validate_alua(c, &tkey, listen, rt.explicit_alua, rt.port_groups)?;
     let iqn = rt.iqn.ok_or_else(|| {
         c.err(
             format!("{tkey}.iqn"),
@@ -615,6 +633,7 @@ fn validate_target(
         chap,
         mutual_chap,
         luns,
+        alua,
     })
 }
 

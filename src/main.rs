@@ -263,10 +263,31 @@ fn print_banner(
     metrics: Option<SocketAddr>,
 ) {
     println!("xtgt {} ({})", env!("CARGO_PKG_VERSION"), cfg.source);
-    for (iqn, luns) in &assembly.lun_descriptions {
+    for (ti, (iqn, luns)) in assembly.lun_descriptions.iter().enumerate() {
         println!("target {iqn}");
         for l in luns {
             println!("  {l}");
+        }
+        // Its target ports: one per portal, in their ALUA groups.
+        let Some(t) = cfg.targets.get(ti) else {
+            continue;
+        };
+        for g in &t.alua.groups {
+            for &i in &g.portals {
+                let addr = portals.get(i).map_or_else(String::new, |a| a.to_string());
+                let tpgt = usize::from(cfg.server.portal_group_tag) + i;
+                println!(
+                    "  port {} on {addr} (tpgt {tpgt}): group {} {}{}",
+                    i + 1,
+                    g.id,
+                    g.state.name(),
+                    if t.alua.explicit {
+                        ", explicit ALUA"
+                    } else {
+                        ""
+                    }
+                );
+            }
         }
     }
     for p in portals {

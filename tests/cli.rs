@@ -177,6 +177,44 @@ fn serves_prints_iqn_and_metrics_then_exits_0_on_sigterm() {
     assert_eq!(status.code(), Some(0));
 }
 
+/// Two portals in two ALUA groups: the banner lists each target port with
+/// its TPGT, group and state, both portals accept connections; a bad state
+/// exits 2 naming the key and the valid states.
+#[test]
+fn two_portals_in_two_port_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let groups = "[[targets.port_groups]]\nid = 1\nportals = [\"127.0.0.1:0\"]\n\
+                  [[targets.port_groups]]\nid = 2\nstate = \"standby\"\nportals = [\"127.0.0.2:0\"]\n\
+                  [[targets.luns]]";
+    let body = valid_config()
+        .replace(
+            "listen = [\"127.0.0.1:0\"]",
+            "listen = [\"127.0.0.1:0\", \"127.0.0.2:0\"]",
+        )
+        .replacen("[[targets.luns]]", groups, 1);
+    let cfg = write_config(dir.path(), &body);
+    let mut x = Running::start(&cfg);
+    let p1 = x.line_starting("  port 1 on ");
+    assert!(p1.ends_with("(tpgt 1): group 1 active/optimized"), "{p1}");
+    let p2 = x.line_starting("  port 2 on ");
+    assert!(p2.ends_with("(tpgt 2): group 2 standby"), "{p2}");
+    let first = x.line_starting("portal 127.0.0.1:");
+    let second = x.line_starting("portal 127.0.0.2:");
+    TcpStream::connect(first.trim_start_matches("portal ")).unwrap();
+    TcpStream::connect(second.trim_start_matches("portal ")).unwrap();
+    x.signal("TERM");
+    assert_eq!(x.wait(Duration::from_secs(30)).code(), Some(0));
+
+    let (code, stderr, _) = run_invalid(&body.replace("\"standby\"", "\"passive\""));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "targets[0].port_groups[1].state: \"passive\" is not an asymmetric access state"
+        ),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn sigint_also_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();

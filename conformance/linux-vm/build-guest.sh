@@ -3,6 +3,7 @@
 #
 # Output: a directory holding vmlinuz, base.cpio.gz (busybox, kernel modules,
 # sg3_utils/ddpt/ddptctl, open-iscsi's iscsid/iscsiadm, e2fsprogs, tgtd/tgtadm,
+# multipath-tools' multipath (from its package, not installed on the host),
 # each with its shared libraries, and /init from guest/init) and busybox (the
 # host uses it to pack the per-run overlay cpio). Its path is printed as the
 # last line of stdout.
@@ -70,11 +71,16 @@ if [ -z "$KDEB" ] || ! dpkg-deb -f "$KDEB" Version | grep -qxF "$KVER"; then
 fi
 BDEB=$(ls busybox-static_*.deb 2>/dev/null | head -1 || true)
 if [ -z "$BDEB" ]; then apt-get download -q busybox-static >&2; BDEB=$(ls busybox-static_*.deb | head -1); fi
+# dm-multipath's user space for the guest's two-path checks (its libraries are
+# in the package; the rest it needs, libdevmapper, liburcu, libaio, are the host's)
+MDEB=$(ls multipath-tools_*.deb 2>/dev/null | head -1 || true)
+if [ -z "$MDEB" ]; then apt-get download -q multipath-tools >&2; MDEB=$(ls multipath-tools_*.deb | head -1); fi
 
 W=$(mktemp -d "$CACHE/build.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 dpkg-deb -x "$KDEB" "$W/kpkg"
 dpkg-deb -x "$BDEB" "$W/bbpkg"
+dpkg-deb -x "$MDEB" "$W/mppkg"
 BB=$W/bbpkg/bin/busybox
 KV=$(ls "$W/kpkg/lib/modules" | head -1)
 MD=$W/kpkg/lib/modules/$KV
@@ -102,7 +108,8 @@ addmod() {
 # crc32c_generic/crc32c-intel: "crc32c" for iSCSI digests and ext4/jbd2 metadata checksums.
 MODS="crct10dif_generic crc64_rocksoft_generic crc32c_generic crc32c-intel libcrc32c
       virtio_pci virtio_scsi scsi_mod sd_mod sg scsi_transport_iscsi libiscsi libiscsi_tcp iscsi_tcp
-      crc16 mbcache jbd2 ext4"
+      crc16 mbcache jbd2 ext4
+      scsi_dh_alua dm_mod dm_multipath dm_round_robin dm_service_time"
 for m in $MODS; do addmod "$m"; done
 printf '%s\n' "${ORDER[@]}" > "$R/lib/modules/order"
 
@@ -120,6 +127,14 @@ for t in /usr/sbin/iscsid /usr/sbin/iscsiadm /usr/sbin/tgtd /usr/sbin/tgtadm \
   cp -L "$t" "$R/usr/sbin/"; copylibs "$t"
 done
 ln -s mke2fs "$R/usr/sbin/mkfs.ext4"; ln -s e2fsck "$R/usr/sbin/fsck.ext4"
+# multipath: the binary, the package's libraries and its checker/prioritizer
+# plugins (/lib/multipath, where it looks for them)
+cp -L "$W/mppkg/sbin/multipath" "$R/usr/sbin/"
+for l in "$W/mppkg"/lib/lib*.so.0; do cp -L "$l" "$R/lib/x86_64-linux-gnu/"; done
+mkdir -p "$R/lib/multipath" && cp -L "$W/mppkg"/lib/multipath/*.so "$R/lib/multipath/"
+for f in "$R/usr/sbin/multipath" "$R"/lib/multipath/*.so "$R"/lib/x86_64-linux-gnu/libm*path*.so.0; do
+  LD_LIBRARY_PATH="$W/mppkg/lib" copylibs "$f"
+done
 [ -f /etc/mke2fs.conf ] && cp /etc/mke2fs.conf "$R/etc/"
 # open-iscsi: our own minimal config (the host's wants systemctl to start iscsid)
 cat > "$R/etc/iscsi/iscsid.conf" <<'CONF'

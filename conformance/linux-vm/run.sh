@@ -298,6 +298,12 @@ kernel() {
     # debug info is no use in the guest and costs initramfs RAM
     strip --strip-debug "$ov/usr/sbin/xtgt" 2>/dev/null || true
     write_xtgt_config "$ov/xtgt" "127.0.0.1:3260" 'chap = { user = "alice", secret = "secret-of-12-or-more" }' $((128 * 1024 * 1024))
+    # A second portal: store1 gets two target ports in two ALUA groups, with
+    # SET TARGET PORT GROUPS allowed (the guest's mp.* checks log in over
+    # both and switch states with sg_stpg).
+    sed -i 's|^listen = .*|listen = ["127.0.0.1:3260", "127.0.0.1:3261"]|' "$ov/xtgt/xtgt.toml"
+    sed -i "0,/^iqn = \"$IQN1\"\$/s||&\nexplicit_alua = true\n[[targets.port_groups]]\nid = 1\nportals = [\"127.0.0.1:3260\"]\n[[targets.port_groups]]\nid = 2\nstate = \"active/non-optimized\"\nportals = [\"127.0.0.1:3261\"]|" "$ov/xtgt/xtgt.toml"
+    "$XTGT_BIN" --config "$ov/xtgt/xtgt.toml" --check >/dev/null 2>"$W/ki-check.log" || { fail "kernel.xtgt_config_check"; sed 's/^/    | /' "$W/ki-check.log"; }
   fi
   printf 'KI_TARGET=%s\nIQN1=%s\nIQN2=%s\nCHAP_USER=alice\nCHAP_SECRET=secret-of-12-or-more\nXTGT_LOG=%s\nVERBOSE=%s\n' \
     "$TARGET" "$IQN1" "$IQN2" "${XTGT_LOG:-info}" "${VERBOSE:-0}" > "$ov/env.sh"

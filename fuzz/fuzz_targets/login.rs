@@ -30,6 +30,7 @@ fn target(iqn: &str, chap: bool) -> TargetConfig {
             port_group: 1,
             luns: BTreeMap::new(),
         }),
+        portals: Vec::new(),
     }
 }
 
@@ -38,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
         targets: Arc::new(vec![target("iqn.t:a", false), target("iqn.t:b", true)]),
         portal_group_tag: 1,
         portals: vec![std::net::SocketAddr::from(([127, 0, 0, 1], 3260))],
+        portal: 0,
         max_recv_data_segment: 8192,
     };
     let mut m = LoginMachine::new(ctx.clone());

@@ -14,9 +14,13 @@ use crate::target::TargetConfig;
 #[derive(Clone)]
 pub struct ServerConfig {
     pub targets: Vec<TargetConfig>,
-    /// Portals advertised in SendTargets (the addresses we listen on).
+    /// Portals advertised in SendTargets (the addresses we listen on, in
+    /// the order of the listeners given to [`Server::serve`]). Each is its
+    /// own iSCSI target portal group, so each is a SCSI target port of
+    /// every target on it: portal `i` has TPGT `portal_group_tag + i` and
+    /// relative target port identifier `i + 1`.
     pub portals: Vec<SocketAddr>,
-    /// Target portal group tag of all portals.
+    /// Target portal group tag of the first portal.
     pub portal_group_tag: u16,
     /// Idle time before the target sends a NOP-In ping.
     pub nop_interval: Duration,
@@ -43,6 +47,7 @@ impl Server {
             targets: Arc::new(config.targets.clone()),
             portal_group_tag: config.portal_group_tag,
             portals: config.portals.clone(),
+            portal: 0,
             max_recv_data_segment: config.max_recv_data_segment,
         };
         Arc::new(Self {
@@ -53,9 +58,11 @@ impl Server {
         })
     }
 
-    /// The static context every login and text exchange uses.
-    pub fn login_context(&self) -> LoginContext {
-        self.login_ctx.clone()
+    /// The static context of logins and text exchanges on portal `portal`.
+    pub fn login_context(&self, portal: usize) -> LoginContext {
+        let mut c = self.login_ctx.clone();
+        c.portal = portal;
+        c
     }
 
     /// The CmdSN window per session: `queue_depth`, at least 64.

@@ -150,6 +150,11 @@ pub struct SessionKey {
     pub isid: [u8; 6],
     /// Target IQN, or empty for discovery sessions.
     pub target: String,
+    /// The portal (target portal group) the session came in on: a session
+    /// is identified by ISID and TPGT (RFC 7143 4.4.1), so the same ISID
+    /// through another portal is another session (another I_T nexus), not
+    /// a reinstatement.
+    pub portal: usize,
 }
 
 /// Tasks another session's task management function aborts in this one
@@ -385,6 +390,7 @@ mod tests {
             initiator_name: "iqn.i".into(),
             isid: [0x80, 0, 0, 0, 0, isid],
             target: "iqn.t".into(),
+            portal: 0,
         }
     }
 
@@ -405,6 +411,15 @@ mod tests {
         r.abort_tasks("iqn.t", a.tsih, TaskAbort { lun: Some(3) });
         assert_eq!(b_aborts.try_recv(), Ok(TaskAbort { lun: Some(3) }));
         assert!(a_aborts.try_recv().is_err());
+        // The same ISID through another portal is another session.
+        let p = r
+            .register(SessionKey {
+                portal: 1,
+                ..key(1)
+            })
+            .unwrap();
+        assert!(p.replaced.is_none());
+        r.unregister(p.handle.tsih);
         let c = r.register(key(1)).unwrap();
         assert_eq!(c.replaced.map(|o| o.tsih), Some(a.tsih));
         let c = c.handle;

@@ -14,4 +14,21 @@ pub struct TargetConfig {
     pub access: AccessPolicy,
     /// The SCSI side of this target (LUN map, port ids).
     pub port: Arc<scsi::TargetPort>,
+    /// The portals (indexes into `ServerConfig::portals`) this target is
+    /// reachable on, each one of its SCSI target ports; empty means every
+    /// portal.
+    pub portals: Vec<usize>,
+}
+
+impl TargetConfig {
+    /// Is the target reachable on portal `index`?
+    pub fn on_portal(&self, index: usize) -> bool {
+        self.portals.is_empty() || self.portals.contains(&index)
+    }
+}
+
+/// RELATIVE TARGET PORT IDENTIFIER of the target port behind portal
+/// `index` (SPC-5 7.7.6.7: 1-based; 0 is reserved).
+pub fn relative_port_id(index: usize) -> u16 {
+    u16::try_from(index.saturating_add(1)).unwrap_or(u16::MAX)
 }

@@ -5,6 +5,7 @@
 //! [`DeviceServer`], [`TargetPort`], [`Nexus`], [`Request`] and [`Response`].
 
 pub mod access;
+pub mod alua;
 pub mod backend;
 pub mod blockio;
 pub mod cdb;

@@ -195,6 +195,13 @@ pub enum ScsiError {
     MediumNotPresent,
     #[error("logical unit not ready, initializing command required")]
     NotReadyInitializingCommandRequired,
+    /// ALUA (SPC-5 5.16.2.4.4): the command came through a target port in
+    /// the standby state.
+    #[error("logical unit not accessible, target port in standby state")]
+    TargetPortStandby,
+    /// ALUA (SPC-5 5.16.2.4.5): the target port is in the unavailable state.
+    #[error("logical unit not accessible, target port in unavailable state")]
+    TargetPortUnavailable,
     // ---- MEDIUM ERROR ----
     #[error("unrecovered read error")]
     UnrecoveredReadError { lba: Option<u64> },
@@ -243,6 +250,10 @@ pub enum ScsiError {
     /// [`ScsiError::code`] is never sent.
     #[error("reservation conflict")]
     ReservationConflict,
+    /// SET TARGET PORT GROUPS through another I_T nexus changed a target
+    /// port group's state (SPC-5 5.16.2.6).
+    #[error("asymmetric access state changed")]
+    AsymmetricAccessStateChanged,
     // ---- ABORTED COMMAND ----
     #[error("aborted command")]
     Aborted,
@@ -327,6 +338,8 @@ impl ScsiError {
             InsufficientResources => (K::IllegalRequest, 0x55, 0x03),
             MediumNotPresent => (K::NotReady, 0x3A, 0x00),
             NotReadyInitializingCommandRequired => (K::NotReady, 0x04, 0x02),
+            TargetPortStandby => (K::NotReady, 0x04, 0x0B),
+            TargetPortUnavailable => (K::NotReady, 0x04, 0x0C),
             UnrecoveredReadError { .. } => (K::MediumError, 0x11, 0x00),
             WriteError { .. } => (K::MediumError, 0x0C, 0x00),
             InternalTargetFailure => (K::HardwareError, 0x44, 0x00),
@@ -344,6 +357,7 @@ impl ScsiError {
             ReservationsReleased => (K::UnitAttention, 0x2A, 0x04),
             RegistrationsPreempted => (K::UnitAttention, 0x2A, 0x05),
             ReservationConflict => (K::NoSense, 0x00, 0x00),
+            AsymmetricAccessStateChanged => (K::UnitAttention, 0x2A, 0x06),
             Aborted => (K::AbortedCommand, 0x00, 0x00),
             DataPhaseError => (K::AbortedCommand, 0x4B, 0x00),
             CopyAborted { asc, ascq, .. } => (K::CopyAborted, *asc, *ascq),

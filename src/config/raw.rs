@@ -87,6 +87,19 @@ pub(super) struct RawTarget {
     pub chap: Option<RawChap>,
     pub mutual_chap: Option<RawChap>,
     pub luns: Option<Vec<RawLun>>,
+    /// SET TARGET PORT GROUPS allowed (see `alua.rs`).
+    pub explicit_alua: Option<bool>,
+    pub port_groups: Option<Vec<RawPortGroup>>,
+}
+
+/// `[[targets.port_groups]]`: one target port group.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPortGroup {
+    /// Wider than the field, so that 0 and 70000 are our range errors.
+    pub id: Option<u32>,
+    pub state: Option<String>,
+    pub portals: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

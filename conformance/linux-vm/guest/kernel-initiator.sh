@@ -5,9 +5,14 @@
 # /env.sh (written by run.sh): KI_TARGET=xtgt|tgt IQN1 IQN2 CHAP_USER CHAP_SECRET XTGT_LOG
 #   IQN1: LUN a (512 B blocks, 128 MiB, file) and LUN b (4096 B blocks, 64 MiB, file), no CHAP
 #   IQN2: LUN c (512 B blocks, 64 MiB, memory), CHAP
+#   xtgt also listens on 127.0.0.1:3261 (P2): IQN1 has two target ports, port 1
+#   (P, TPGT 1) in group 1 active/optimized, port 2 (P2, TPGT 2) in group 2
+#   active/non-optimized: the multipath checks (mp.*) log in over both, then
+#   build a dm-multipath map over the two paths (mp.dm_*).
 . /lib.sh
 . /env.sh
 P=127.0.0.1:3260
+P2=127.0.0.1:3261
 TLOG=/tmp/target.log
 
 start_xtgt() {
@@ -91,6 +96,156 @@ digest_is() { # IQN VALUE: both digests negotiated to VALUE
   session_params "$1" > /tmp/sp.txt; cat /tmp/sp.txt
   grep -q "HeaderDigest: $2" /tmp/sp.txt && grep -q "DataDigest: $2" /tmp/sp.txt
 }
+# --- two paths to one LU: two sessions, then dm-multipath over them ---------------
+mp_discover() { # SendTargets through the second portal: IQN1 on both portals, TPGTs 1 and 2
+  iscsiadm -m discovery -t sendtargets -p $P2 > /tmp/mpdisc.txt 2>&1; rc=$?; cat /tmp/mpdisc.txt
+  [ $rc -eq 0 ] && grep -q "^$P,1 $IQN1\$" /tmp/mpdisc.txt && grep -q "^$P2,2 $IQN1\$" /tmp/mpdisc.txt
+}
+login_at() { iscsiadm -m node -T "$1" -p "$2" --login; }
+logout_at() { iscsiadm -m node -T "$1" -p "$2" --logout; }
+# sd_of_tpgt IQN LUN TPGT: the /dev/sdX of that LUN in the session through portal group TPGT
+sd_of_tpgt() {
+  i=0
+  while [ $i -lt 150 ]; do
+    for s in /sys/class/iscsi_session/session*; do
+      [ "$(cat "$s/targetname" 2>/dev/null)" = "$1" ] && [ "$(cat "$s/tpgt" 2>/dev/null)" = "$3" ] || continue
+      for b in "$s"/device/target*/*:*:*:"$2"/block/*; do
+        [ -e "$b" ] && [ -e "/dev/${b##*/}" ] && { echo "/dev/${b##*/}"; return 0; }
+      done
+    done
+    sleep 0.1; i=$((i + 1))
+  done
+  return 1
+}
+path_attached() { # IQN LUN TPGT VAR
+  d=$(sd_of_tpgt "$1" "$2" "$3") || { echo "no disk for $1 LUN $2 through TPGT $3"; ls /sys/class/iscsi_session/ 2>&1; return 1; }
+  eval "$4=$d"; echo "$1 LUN $2 TPGT $3 -> $d, $(blockdev --getsize64 "$d") bytes"
+}
+two_disks() { [ -n "$1" ] && [ -n "$2" ] && [ "$1" != "$2" ] || { echo "paths: '$1' '$2'"; return 1; }; }
+# vpd_section DEV TITLE: the designators of one association of sg_vpd -p di
+vpd_section() { sg_vpd -p di "$1" | awk -v t="  $2:" '$0 == t {on=1; next} /^  [^ ]/ {on=0} on'; }
+same_lu_designators() { # D1 D2: equal, non-empty LU designators; different target ports
+  vpd_section "$1" "Addressed logical unit" > /tmp/lu1.txt; vpd_section "$2" "Addressed logical unit" > /tmp/lu2.txt
+  vpd_section "$1" "Target port" > /tmp/tp1.txt; vpd_section "$2" "Target port" > /tmp/tp2.txt
+  echo "--- $1 LU"; cat /tmp/lu1.txt; echo "--- $2 LU"; cat /tmp/lu2.txt
+  echo "--- $1 port"; cat /tmp/tp1.txt; echo "--- $2 port"; cat /tmp/tp2.txt
+  grep -q NAA /tmp/lu1.txt && cmp /tmp/lu1.txt /tmp/lu2.txt && ! cmp -s /tmp/tp1.txt /tmp/tp2.txt
+}
+# vpd_port DEV: "relative-port group" (decimal) from VPD 0x83's target port designators
+vpd_port() {
+  sg_vpd -p di "$1" | awk '/Relative target port:/{r=$NF} /Target port group:/{g=$NF} END{print r, g}' |
+    { read -r r g; [ -n "$r" ] && [ -n "$g" ] && echo "$((r)) $((g))"; }
+}
+# rtpg_ports DEV: one "relative-port group state" line (decimal) per port of sg_rtpg -d
+rtpg_ports() {
+  sg_rtpg -d "$1" | awk '
+    /target port group id/ { s = $0; sub(/.*id : */, "", s); sub(/[ ,].*/, "", s); g = s; inl = 0; next }
+    /asymmetric access state/ { s = $0; sub(/.*\(/, "", s); sub(/\).*/, "", s); gsub(/ /, "-", s); st = s; next }
+    /Relative target port ids/ { inl = 1; next }
+    inl && /^ *0x[0-9a-fA-F]+ *$/ { gsub(/ /, ""); print $0, g, st; next }
+    { inl = 0 }' | while read -r r g st; do echo "$((r)) $((g)) $st"; done
+}
+rtpg_agrees() { # DEV WANT-STATE: sg_rtpg lists VPD 0x83's relative port in VPD 0x83's group, in WANT-STATE
+  sg_rtpg -d "$1"; vp=$(vpd_port "$1") || { echo "no relative port / group in VPD 0x83"; return 1; }
+  echo "VPD 0x83: relative port ${vp% *}, group ${vp#* }"; rtpg_ports "$1" > /tmp/rp.txt; cat /tmp/rp.txt
+  grep -q "^$vp $2\$" /tmp/rp.txt
+}
+# dm-multipath without udevd or multipathd: the WWID from sysfs (VPD 0x83,
+# uid_attribute ""), libdevmapper makes the /dev/mapper nodes itself, and a
+# minimal udev database entry per sd device marks it initialized (libudev
+# reports devices without one as not yet processed, and multipath skips them)
+mpath() { DM_DISABLE_UDEV=1 multipath "$@"; }
+udev_db() {
+  mkdir -p /run/udev/data
+  for d in /sys/block/sd*; do
+    [ -e "$d/dev" ] && printf 'I:1000000\nV:1\n' > "/run/udev/data/b$(cat "$d/dev")"
+  done
+}
+mp_conf() {
+  mkdir -p /etc/multipath
+  cat > /etc/multipath.conf <<'CONF'
+defaults {
+    user_friendly_names no
+    find_multipaths     no
+    uid_attribute       ""
+}
+blacklist_exceptions {
+    property            ".*"
+}
+devices {
+    device {
+        vendor                "XTGT"
+        product               "xtgt disk"
+        path_grouping_policy  group_by_prio
+        prio                  alua
+        hardware_handler      "1 alua"
+        path_checker          tur
+        failback              immediate
+        no_path_retry         fail
+    }
+}
+CONF
+}
+map_of() { w=$(cat /sys/block/${1#/dev/}/device/wwid) || return 1; echo "3${w#naa.}"; } # sd -> dm map name
+dm_map() { # D1 D2 VAR: multipath builds one map of both paths; its device goes in VAR
+  mp_conf; udev_db; mpath -v2 2>&1; m=$(map_of "$1") || return 1
+  [ "$(map_of "$2")" = "$m" ] || { echo "the two paths have different WWIDs: $m, $(map_of "$2")"; return 1; }
+  i=0; while [ ! -b "/dev/mapper/$m" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  [ -b "/dev/mapper/$m" ] || { echo "no /dev/mapper/$m"; ls -l /dev/mapper; dmsetup ls 2>&1; return 1; }
+  eval "$3=/dev/mapper/$m"; echo "map $m"
+}
+# dm_prios MAP: "sdX prio" for every path of MAP in multipath -ll
+dm_prios() {
+  mpath -ll "${1#/dev/mapper/}" 2>/dev/null | awk '/prio=/{s = $0; sub(/.*prio=/, "", s); sub(/ .*/, "", s); p = s}
+    / sd[a-z]+ / {for (i = 1; i <= NF; i++) if ($i ~ /^sd[a-z]+$/) print $i, p}'
+}
+dm_grouped_by_alua() { # MAP D1 D2: D1 in the prio 50 group (active/optimized), D2 in the prio 10 one
+  mpath -ll "${1#/dev/mapper/}"; dm_prios "$1" > /tmp/dmp.txt; cat /tmp/dmp.txt
+  grep -q "^${2#/dev/} 50\$" /tmp/dmp.txt && grep -q "^${3#/dev/} 10\$" /tmp/dmp.txt
+}
+dm_write() { # MAP: 8 MiB through the map
+  dd if=/dev/urandom of=/tmp/dm.bin bs=1M count=8 2>/dev/null
+  dd if=/tmp/dm.bin of="$1" bs=1M seek=64 oflag=direct 2>&1 || return 1
+  rm -f /tmp/dm.rd; dd if="$1" of=/tmp/dm.rd bs=1M skip=64 count=8 iflag=direct 2>&1 && cmp /tmp/dm.bin /tmp/dm.rd
+}
+dm_after_path1_logout() { # MAP D2: path 1 gone, the map reads the data through path 2 and writes
+  mpath -ll "${1#/dev/mapper/}"
+  rm -f /tmp/dm.rd; dd if="$1" of=/tmp/dm.rd bs=1M skip=64 count=8 iflag=direct 2>&1 || return 1
+  cmp /tmp/dm.bin /tmp/dm.rd || return 1
+  dm_write "$1" || return 1
+  rm -f /tmp/dm.rd; dd if="$2" of=/tmp/dm.rd bs=1M skip=64 count=8 iflag=direct 2>&1 && cmp /tmp/dm.bin /tmp/dm.rd
+}
+tpgs_explicit() { sg_inq "$1" | tee /tmp/inq.txt | grep -E 'TPGS=3'; }
+# stpg_to DEV OPTION WANT-STATE: sg_stpg OPTION (no --tp: it finds DEV's group from
+# VPD 0x83 and RTPG itself); RTPG then shows WANT-STATE with status code 01h
+stpg_to() {
+  sg_stpg -v "$2" "$1" 2>&1 || return 1
+  # what xtgt applied (sg_stpg sends a descriptor for every group: setting one
+  # active/optimized gives the previously optimized one this group's old state)
+  esc=$(printf '\033'); sed "s/$esc\[[0-9;]*m//g" $TLOG | grep 'SET TARGET PORT GROUPS' | tail -n 1
+  rtpg_agrees "$1" "$3" || return 1
+  vp=$(vpd_port "$1"); g=${vp#* }
+  sg_rtpg -d "$1" | awk -v g="$(printf '0x%x' "$g")" '/target port group id/{on = ($6 == g)} on && /status code/' | tee /tmp/st.txt
+  grep -q 'status code : 0x01' /tmp/st.txt
+}
+standby_not_ready() { # DEV: TEST UNIT READY through a standby port: NOT READY, 04h/0Bh
+  if sg_turs -v "$1" > /tmp/turs.txt 2>&1; then cat /tmp/turs.txt; echo "TEST UNIT READY succeeded through a standby port"; return 1; fi
+  cat /tmp/turs.txt; grep -qi 'standby state' /tmp/turs.txt
+}
+dm_flush() { mpath -F 2>&1; ! ls /dev/mapper | grep -v '^control$'; }
+
+path_io_after_logout() { # D1 D2 IQN: write on path 1, log out of it, read and write on path 2
+  dd if=/dev/urandom of=/tmp/mp.bin bs=1M count=4 2>/dev/null
+  dd if=/tmp/mp.bin of="$1" bs=1M seek=40 oflag=direct 2>&1 || return 1
+  logout_at "$3" $P || return 1
+  rm -f /tmp/mp.rd; dd if="$2" of=/tmp/mp.rd bs=1M skip=40 count=4 iflag=direct 2>&1 || return 1
+  cmp /tmp/mp.bin /tmp/mp.rd || return 1
+  dd if=/dev/urandom of=/tmp/mp.bin bs=4096 count=7 2>/dev/null
+  dd if=/tmp/mp.bin of="$2" bs=4096 seek=999 oflag=direct 2>&1 || return 1
+  rm -f /tmp/mp.rd; dd if="$2" of=/tmp/mp.rd bs=4096 skip=999 count=7 iflag=direct 2>&1 || return 1
+  cmp /tmp/mp.bin /tmp/mp.rd
+}
+
 blocksize_is() { [ "$(blockdev --getss "$1")" = "$2" ] || { echo "$1: logical block $(blockdev --getss "$1"), want $2"; return 1; }; }
 
 # --- filesystem round trip ------------------------------------------------------
@@ -210,6 +365,38 @@ check chap_digests_negotiated digest_is "$IQN2" CRC32C
 check chap_disk_attached attached "$IQN2" "$LUN_C" DC
 check chap_dio_dd dio_write "$DC"
 check chap_logout logout "$IQN2"
+
+# 4. two paths to one LU: two portals of IQN1, one session each, two sd devices
+if [ "$KI_TARGET" = xtgt ]; then
+  check mp.discovery_both_portals mp_discover
+  check mp.login_path1 login_at "$IQN1" $P
+  check mp.login_path2 login_at "$IQN1" $P2
+  M1= M2=
+  check mp.path1_attached path_attached "$IQN1" "$LUN_A" 1 M1
+  check mp.path2_attached path_attached "$IQN1" "$LUN_A" 2 M2
+  check mp.two_sd_devices two_disks "$M1" "$M2"
+  check mp.vpd83_same_lu_designators same_lu_designators "$M1" "$M2"
+  check mp.rtpg_agrees_path1 rtpg_agrees "$M1" active/optimized
+  check mp.rtpg_agrees_path2 rtpg_agrees "$M2" active/non-optimized
+  DM=
+  check mp.dm_multipath_map dm_map "$M1" "$M2" DM
+  check mp.dm_paths_grouped_by_alua dm_grouped_by_alua "$DM" "$M1" "$M2"
+  check mp.dm_io dm_write "$DM"
+  check mp.io_on_path2_after_logout_of_path1 path_io_after_logout "$M1" "$M2" "$IQN1"
+  check mp.dm_io_after_logout_of_path1 dm_after_path1_logout "$DM" "$M2"
+  check mp.dm_flush dm_flush
+  # explicit ALUA on the remaining path (group 2): SET TARGET PORT GROUPS
+  check mp.inquiry_tpgs_explicit tpgs_explicit "$M2"
+  check mp.stpg_optimized stpg_to "$M2" --optimized active/optimized
+  check mp.stpg_standby stpg_to "$M2" --standby standby
+  check mp.standby_test_unit_ready_not_ready standby_not_ready "$M2"
+  check mp.stpg_back_to_optimized stpg_to "$M2" --optimized active/optimized
+  check mp.tur_after_stpg sg_turs "$M2"
+  check mp.logout_path2 logout_at "$IQN1" $P2
+  check mp.sessions_gone gone "$IQN1"
+else
+  skip mp.two_paths "tgt: one portal in this harness"
+fi
 
 if [ "$KI_TARGET" = xtgt ]; then
   check xtgt_login_log_digests xtgt_login_lines

@@ -82,11 +82,13 @@ fn send_targets(
             continue;
         };
         w.push("TargetName", &t.iqn);
-        for p in &ctx.portals {
-            w.push(
-                "TargetAddress",
-                &target_address(*p, local, ctx.portal_group_tag),
-            );
+        // Every portal of the target, each with its own TPGT (a target
+        // port each; multipath initiators log in over several).
+        for (i, p) in ctx.portals.iter().enumerate() {
+            if !t.on_portal(i) {
+                continue;
+            }
+            w.push("TargetAddress", &target_address(*p, local, ctx.tpgt(i)));
         }
     }
 }

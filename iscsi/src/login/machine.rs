@@ -227,7 +227,7 @@ impl LoginMachine {
         if !discovery && !self.sent_tpgt {
             w.push(
                 "TargetPortalGroupTag",
-                &self.ctx.portal_group_tag.to_string(),
+                &self.ctx.tpgt(self.ctx.portal).to_string(),
             );
             if let Some(alias) = self.target().and_then(|t| t.alias.clone()) {
                 w.push("TargetAlias", &alias);
@@ -328,7 +328,15 @@ impl LoginMachine {
                 let Some(name) = get("TargetName").filter(|n| !n.is_empty()) else {
                     return Err(LoginStatus::MISSING_PARAMETER);
                 };
-                let Some(index) = self.ctx.targets.iter().position(|t| t.iqn == name) else {
+                // A target not on this portal is not found here (it has no
+                // target port behind it).
+                let portal = self.ctx.portal;
+                let Some(index) = self
+                    .ctx
+                    .targets
+                    .iter()
+                    .position(|t| t.iqn == name && t.on_portal(portal))
+                else {
                     return Err(LoginStatus::NOT_FOUND);
                 };
                 if !initiator_allowed(&self.ctx, index, &initiator_name) {

@@ -105,9 +105,20 @@ pub enum LoginEvent {
 #[derive(Clone)]
 pub struct LoginContext {
     pub targets: Arc<Vec<TargetConfig>>,
+    /// TPGT of the first portal; portal `i` has `portal_group_tag + i`.
     pub portal_group_tag: u16,
     /// Portals listed in SendTargets replies.
     pub portals: Vec<std::net::SocketAddr>,
+    /// The portal (index into `portals`) this connection came in on.
+    pub portal: usize,
     /// The target's own MaxRecvDataSegmentLength to declare.
     pub max_recv_data_segment: u32,
+}
+
+impl LoginContext {
+    /// The target portal group tag of portal `index` (RFC 7143 13.9).
+    pub fn tpgt(&self, index: usize) -> u16 {
+        let i = u16::try_from(index).unwrap_or(u16::MAX);
+        self.portal_group_tag.saturating_add(i)
+    }
 }

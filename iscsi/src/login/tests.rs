@@ -22,6 +22,7 @@ fn target(iqn: &str) -> TargetConfig {
             port_group: 1,
             luns: BTreeMap::new(),
         }),
+        portals: Vec::new(),
     }
 }
 
@@ -48,6 +49,7 @@ fn ctx() -> LoginContext {
                 .parse()
                 .unwrap_or_else(|_| unreachable!()),
         ],
+        portal: 0,
         max_recv_data_segment: 262_144,
     }
 }
@@ -601,8 +603,8 @@ fn discovery_send_targets_all_filtered_by_acl() {
     assert_eq!(
         String::from_utf8_lossy(&out).replace('\0', "|"),
         "TargetName=iqn.2026-01.test:open|TargetAddress=192.0.2.1:3260,1|\
-TargetAddress=[2001:db8::1]:3260,1|TargetName=iqn.2026-01.test:chap|\
-TargetAddress=192.0.2.1:3260,1|TargetAddress=[2001:db8::1]:3260,1|"
+TargetAddress=[2001:db8::1]:3260,2|TargetName=iqn.2026-01.test:chap|\
+TargetAddress=192.0.2.1:3260,1|TargetAddress=[2001:db8::1]:3260,2|"
     );
     let s = discovery_login(ALLOWED);
     let out = text_request(&c, &s, &text("SendTargets=All|"));
@@ -616,7 +618,7 @@ TargetAddress=192.0.2.1:3260,1|TargetAddress=[2001:db8::1]:3260,1|"
     let out = text_request(&c, &s, &text(&format!("SendTargets={CHAP}|")));
     assert_eq!(
         String::from_utf8_lossy(&out).replace('\0', "|"),
-        "TargetName=iqn.2026-01.test:chap|TargetAddress=192.0.2.1:3260,1|TargetAddress=[2001:db8::1]:3260,1|"
+        "TargetName=iqn.2026-01.test:chap|TargetAddress=192.0.2.1:3260,1|TargetAddress=[2001:db8::1]:3260,2|"
     );
     assert!(text_request(&c, &s, &text(&format!("SendTargets={ACL}|"))).is_empty());
     assert_eq!(
@@ -682,4 +684,47 @@ MaxRecvDataSegmentLength=262144|"
     let res = complete(ev);
     assert_eq!(res.tsih, 7);
     assert!(res.params.header_digest);
+}
+
+/// Each portal is its own target portal group (a SCSI target port): the
+/// login response's TargetPortalGroupTag is the TPGT of the portal the
+/// connection came in on, SendTargets lists every portal of a target with
+/// its own TPGT, and a target is not found on a portal it is not on.
+#[test]
+fn portals_are_target_ports_with_their_own_tpgt() {
+    let mut c = ctx();
+    c.portal_group_tag = 5;
+    c.portal = 1;
+    let mut t = (*c.targets).clone();
+    t[0].portals = vec![1];
+    t[2].portals = vec![0];
+    c.targets = Arc::new(t);
+    let mut m = LoginMachine::new(c.clone());
+    let d = text(&format!(
+        "InitiatorName={INI}|TargetName={OPEN}|AuthMethod=None|"
+    ));
+    let (o, _) = m.step(&req(0, 1, true, &d));
+    assert_eq!(
+        show(&o),
+        "AuthMethod=None|TargetPortalGroupTag=6|TargetAlias=disk0|"
+    );
+    // CHAP's target is only on portal 0.
+    let mut m = LoginMachine::new(c.clone());
+    let d = text(&format!(
+        "InitiatorName={INI}|TargetName={CHAP}|AuthMethod=CHAP|"
+    ));
+    assert_eq!(fail_code(&mut m, &req(0, 1, false, &d)), 0x0203);
+    let mut c0 = c.clone();
+    c0.portal = 0;
+    let mut m = LoginMachine::new(c0);
+    let (o, _) = m.step(&req(0, 1, false, &d));
+    assert_eq!(show(&o), "AuthMethod=CHAP|TargetPortalGroupTag=5|");
+    // SendTargets: each target with its portals and their TPGTs.
+    let s = discovery_login(INI);
+    assert_eq!(
+        String::from_utf8_lossy(&text_request(&c, &s, &text("SendTargets=All|")))
+            .replace('\0', "|"),
+        "TargetName=iqn.2026-01.test:open|TargetAddress=[2001:db8::1]:3260,6|\
+TargetName=iqn.2026-01.test:chap|TargetAddress=192.0.2.1:3260,5|"
+    );
 }

@@ -30,16 +30,20 @@ pub struct Established {
     /// leading Login Request (login does not advance it, RFC 7143 4.2.2.1).
     pub exp_cmdsn: CmdSn,
     pub cid: u16,
+    /// The portal (index into `ServerConfig::portals`) the connection came
+    /// in on: the session's target port.
+    pub portal: usize,
 }
 
 /// Run the login phase. `Ok(None)`: login failed or the peer left.
 pub async fn login_phase(
     server: &Arc<Server>,
     peer: SocketAddr,
+    portal: usize,
     reader: &mut PduReader,
     writer: &mut PduWriter,
 ) -> Result<Option<Established>, ConnError> {
-    let mut machine = LoginMachine::new(server.login_context());
+    let mut machine = LoginMachine::new(server.login_context(portal));
     let mut first: Option<LoginRequest> = None;
     let depth = server.queue_depth();
     loop {
@@ -98,7 +102,7 @@ pub async fn login_phase(
                 return Ok(None);
             }
             LoginEvent::Complete(result) => {
-                let reg = match establish(server, &result).await {
+                let reg = match establish(server, &result, portal).await {
                     Ok(r) => r,
                     Err(status) => {
                         metrics::counter!("xtgt_logins_total", "result" => "failure").increment(1);
@@ -117,6 +121,7 @@ pub async fn login_phase(
                     aborts: reg.aborts,
                     exp_cmdsn: req.cmdsn,
                     cid: lead_cid,
+                    portal,
                 }));
             }
         }
@@ -144,8 +149,12 @@ fn login_response(req: &LoginRequest, out: LoginOutput) -> LoginResponse {
 }
 
 /// Register the session: new TSIH, or reinstatement of a session with the
-/// same initiator name, ISID and target (RFC 7143 6.3.5).
-async fn establish(server: &Arc<Server>, result: &LoginResult) -> Result<Registered, LoginStatus> {
+/// same initiator name, ISID, target and portal group (RFC 7143 6.3.5).
+async fn establish(
+    server: &Arc<Server>,
+    result: &LoginResult,
+    portal: usize,
+) -> Result<Registered, LoginStatus> {
     let target = match result.kind {
         SessionKind::Normal { target } => server
             .config
@@ -159,6 +168,7 @@ async fn establish(server: &Arc<Server>, result: &LoginResult) -> Result<Registe
         initiator_name: result.initiator_name.clone(),
         isid: result.isid,
         target,
+        portal,
     };
     if result.tsih != 0 {
         // A connection for an existing session: only one connection per

@@ -60,7 +60,7 @@ impl Session {
                 .await;
         }
         let data = std::mem::take(&mut self.text_in);
-        let ctx = self.server.login_context();
+        let ctx = self.server.login_context(self.est.portal);
         match crate::login::text_exchange(&ctx, &self.est.result, &data, self.local) {
             Ok(reply) => {
                 if let Some(m) = reply.max_send_data_segment {

@@ -38,14 +38,16 @@ pub async fn serve(
     listeners: Vec<TcpListener>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let (tx, mut rx) = mpsc::channel::<(TcpStream, SocketAddr)>(64);
+    let (tx, mut rx) = mpsc::channel::<(TcpStream, SocketAddr, usize)>(64);
     let mut acceptors = JoinSet::new();
-    for l in listeners {
+    // Listener `portal` serves `ServerConfig::portals[portal]`.
+    for (portal, l) in listeners.into_iter().enumerate() {
         let tx = tx.clone();
         let shutdown = shutdown.clone();
+        let tpgt = server_tpgt(&server, portal);
         acceptors.spawn(async move {
             if let Ok(a) = l.local_addr() {
-                tracing::info!(portal = %a, "listening");
+                tracing::info!(portal = %a, tpgt, "listening");
             }
             loop {
                 let r = tokio::select! {
@@ -53,8 +55,8 @@ pub async fn serve(
                     r = l.accept() => r,
                 };
                 match r {
-                    Ok(conn) => {
-                        if tx.send(conn).await.is_err() {
+                    Ok((stream, peer)) => {
+                        if tx.send((stream, peer, portal)).await.is_err() {
                             return;
                         }
                     }
@@ -73,12 +75,12 @@ pub async fn serve(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             c = rx.recv() => match c {
-                Some((stream, peer)) => {
+                Some((stream, peer, portal)) => {
                     if conns.len() >= MAX_CONNECTIONS {
                         tracing::warn!(%peer, "too many connections");
                         continue;
                     }
-                    conns.spawn(connection(server.clone(), stream, peer, shutdown.clone()));
+                    conns.spawn(connection(server.clone(), stream, peer, portal, shutdown.clone()));
                 }
                 None => {
                     shutdown.cancelled().await;
@@ -100,11 +102,18 @@ pub async fn serve(
     Ok(())
 }
 
+/// The TPGT of portal `index`.
+fn server_tpgt(server: &Server, index: usize) -> u16 {
+    let i = u16::try_from(index).unwrap_or(u16::MAX);
+    server.config.portal_group_tag.saturating_add(i)
+}
+
 /// One TCP connection from accept to close.
 async fn connection(
     server: Arc<Server>,
     stream: TcpStream,
     peer: SocketAddr,
+    portal: usize,
     shutdown: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
@@ -114,7 +123,7 @@ async fn connection(
     let mut writer = PduWriter::new(wr);
     let login = tokio::select! {
         _ = shutdown.cancelled() => Ok(None),
-        r = tokio::time::timeout(LOGIN_TIMEOUT, login::login_phase(&server, peer, &mut reader, &mut writer)) => {
+        r = tokio::time::timeout(LOGIN_TIMEOUT, login::login_phase(&server, peer, portal, &mut reader, &mut writer)) => {
             r.unwrap_or(Err(ConnError::Protocol("login timeout")))
         }
     };
@@ -136,9 +145,14 @@ async fn connection(
         SessionKind::Normal { target } => match server.config.targets.get(target) {
             Some(t) => {
                 let port = format!("{},i,0x{}", r.initiator_name, hex::encode(r.isid));
-                let nexus = server
-                    .device
-                    .register_nexus(&r.initiator_name, &port, t.port.clone());
+                // The SCSI target port of this portal (SPC-5 5.16, 7.7.6).
+                let nexus = server.device.register_nexus_via(
+                    &r.initiator_name,
+                    &port,
+                    t.port.clone(),
+                    crate::target::relative_port_id(est.portal),
+                    server_tpgt(&server, est.portal),
+                );
                 (t.iqn.clone(), Some(nexus))
             }
             None => (String::new(), None),
@@ -152,6 +166,7 @@ async fn connection(
         isid = %hex::encode(r.isid),
         tsih = est.handle.tsih,
         cid = est.cid,
+        tpgt = server_tpgt(&server, est.portal),
         header_digest = p.header_digest,
         data_digest = p.data_digest,
         max_recv_data_segment = p.max_recv_data_segment,

@@ -9,6 +9,7 @@ use iscsi::pdu::{
     StatSn, TargetPdu,
 };
 use iscsi::{Server, ServerConfig, TargetConfig};
+use scsi::alua::{AccessState, PortGroup, TargetAlua};
 use scsi::backend::MemoryBackend;
 use scsi::{DeviceServer, LogicalUnit, LuConfig, TargetPort};
 use std::collections::BTreeMap;
@@ -43,6 +44,22 @@ pub async fn start_targets(
     nop_interval: Duration,
     nop_timeout: Duration,
 ) -> Running {
+    let (addrs, token, h) = start_on_portals(iqns, 1, nop_interval, nop_timeout).await;
+    (addrs[0], token, h)
+}
+
+/// Like [`start_targets`] with `portals` listeners on 127.0.0.1 (portal
+/// `i`: TPGT `i + 1`, relative target port `i + 1`).
+pub async fn start_on_portals(
+    iqns: &[&str],
+    portals: usize,
+    nop_interval: Duration,
+    nop_timeout: Duration,
+) -> (
+    Vec<SocketAddr>,
+    CancellationToken,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let ports: Vec<Arc<TargetPort>> = iqns
         .iter()
         .zip(1u16..)
@@ -67,19 +84,52 @@ pub async fn start_targets(
             })
         })
         .collect();
-    let device = Arc::new(DeviceServer::new(ports.clone()));
-    serve_device(device, ports, nop_interval, nop_timeout).await
+    let mut device = DeviceServer::new(ports.clone());
+    // One active/optimized group holding every portal's target port.
+    let rel: Vec<u16> = (0..portals).map(iscsi::target::relative_port_id).collect();
+    for p in &ports {
+        device.set_alua(
+            &p.name,
+            TargetAlua::new(
+                false,
+                vec![PortGroup::new(1, AccessState::ActiveOptimized, rel.clone())],
+            ),
+        );
+    }
+    serve_on(Arc::new(device), ports, portals, nop_interval, nop_timeout).await
 }
 
-/// A server for `device` and its target `ports` (no access rules).
+/// A server for `device` and its target `ports` (no access rules) on one
+/// portal.
 pub async fn serve_device(
     device: Arc<DeviceServer>,
     ports: Vec<Arc<TargetPort>>,
     nop_interval: Duration,
     nop_timeout: Duration,
 ) -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (addrs, token, h) = serve_on(device, ports, 1, nop_interval, nop_timeout).await;
+    (addrs[0], token, h)
+}
+
+/// A server for `device` and its target `ports` on `portals` listeners.
+async fn serve_on(
+    device: Arc<DeviceServer>,
+    ports: Vec<Arc<TargetPort>>,
+    portals: usize,
+    nop_interval: Duration,
+    nop_timeout: Duration,
+) -> (
+    Vec<SocketAddr>,
+    CancellationToken,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let mut listeners = Vec::new();
+    let mut addrs = Vec::new();
+    for _ in 0..portals {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(l.local_addr().unwrap());
+        listeners.push(l);
+    }
     let server = Server::new(
         ServerConfig {
             targets: ports
@@ -89,9 +139,10 @@ pub async fn serve_device(
                     alias: None,
                     access: Default::default(),
                     port,
+                    portals: Vec::new(),
                 })
                 .collect(),
-            portals: vec![addr],
+            portals: addrs.clone(),
             portal_group_tag: 1,
             nop_interval,
             nop_timeout,
@@ -101,8 +152,8 @@ pub async fn serve_device(
         device,
     );
     let token = CancellationToken::new();
-    let h = tokio::spawn(server.serve(vec![listener], token.clone()));
-    (addr, token, h)
+    let h = tokio::spawn(server.serve(listeners, token.clone()));
+    (addrs, token, h)
 }
 
 pub struct Initiator {

@@ -90,6 +90,18 @@ impl Flags {
     /// Writes the medium: terminated with WRITE PROTECTED on a read-only LU
     /// before any CDB field is looked at.
     pub const WRITES_MEDIUM: Flags = Flags(1 << 2);
+    /// Processed through a target port in the standby ALUA state
+    /// (SPC-5 5.16.2.4.4); other commands get NOT READY, TARGET PORT IN
+    /// STANDBY STATE.
+    pub const ALUA_STANDBY_OK: Flags = Flags(1 << 8);
+    /// Processed through a target port in the unavailable ALUA state
+    /// (SPC-5 5.16.2.4.5); other commands get NOT READY, TARGET PORT IN
+    /// UNAVAILABLE STATE.
+    pub const ALUA_UNAVAILABLE_OK: Flags = Flags(1 << 9);
+    /// Supported only by a target with explicit ALUA (SET TARGET PORT
+    /// GROUPS): elsewhere the row is as absent (INVALID COMMAND OPERATION
+    /// CODE, not listed by REPORT SUPPORTED OPERATION CODES).
+    pub const EXPLICIT_ALUA: Flags = Flags(1 << 10);
 
     pub const fn union(self, other: Flags) -> Flags {
         Flags(self.0 | other.0)

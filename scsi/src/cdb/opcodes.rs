@@ -45,6 +45,7 @@ pub const WRITE_SAME_16: u8 = 0x93;
 pub const SERVICE_ACTION_IN_16: u8 = 0x9E;
 pub const REPORT_LUNS: u8 = 0xA0;
 pub const MAINTENANCE_IN: u8 = 0xA3;
+pub const MAINTENANCE_OUT: u8 = 0xA4;
 pub const READ_12: u8 = 0xA8;
 pub const WRITE_12: u8 = 0xAA;
 pub const WRITE_AND_VERIFY_12: u8 = 0xAE;
@@ -61,4 +62,7 @@ pub const SA_RECEIVE_COPY_FAILURE_DETAILS_LID1: u8 = 0x04;
 pub const SA_READ_CAPACITY_16: u8 = 0x10;
 pub const SA_GET_LBA_STATUS: u8 = 0x12;
 /// MAINTENANCE IN service actions.
+pub const SA_REPORT_TARGET_PORT_GROUPS: u8 = crate::alua::rtpg::SA_REPORT_TARGET_PORT_GROUPS;
 pub const SA_REPORT_SUPPORTED_OPERATION_CODES: u8 = 0x0C;
+/// MAINTENANCE OUT service actions.
+pub const SA_SET_TARGET_PORT_GROUPS: u8 = crate::alua::stpg::SA_SET_TARGET_PORT_GROUPS;

@@ -15,7 +15,7 @@ use crate::copy::odx::cdb::{
 };
 use crate::copy::{self, CopyManager};
 use crate::pr::{handlers as pr, PrAccess};
-use crate::{sbc, spc};
+use crate::{alua, sbc, spc};
 
 /// Wraps an `async fn(&CommandCtx<'_>) -> CommandResult` into a
 /// [`Handler::Lu`].
@@ -43,10 +43,22 @@ macro_rules! cm {
 const TIMEOUTS: (u32, u32) = (0, 30);
 
 const NONE: Flags = Flags(0);
+/// Processed through a target port in any ALUA state (SPC-5 5.16.2.4.5:
+/// INQUIRY, REPORT LUNS, REQUEST SENSE, REPORT/SET TARGET PORT GROUPS).
+const ANY_ALUA: Flags = Flags::ALUA_STANDBY_OK.union(Flags::ALUA_UNAVAILABLE_OK);
 /// INQUIRY, REPORT LUNS, REQUEST SENSE: reported with a unit attention
-/// pending and without a medium.
-const ALWAYS: Flags = Flags::UA_ALLOWED.union(Flags::NO_MEDIUM_OK);
+/// pending, without a medium and in every ALUA state.
+const ALWAYS: Flags = Flags::UA_ALLOWED.union(Flags::NO_MEDIUM_OK).union(ANY_ALUA);
 const NO_MEDIUM: Flags = Flags::NO_MEDIUM_OK;
+/// MODE SELECT/SENSE: also through a standby port (SPC-5 5.16.2.4.4).
+const MODE: Flags = Flags::NO_MEDIUM_OK.union(Flags::ALUA_STANDBY_OK);
+/// PERSISTENT RESERVE IN/OUT: also through a standby port (SPC-5
+/// 5.16.2.4.4), not through an unavailable one.
+const PR_STANDBY: Flags = Flags::NO_MEDIUM_OK.union(Flags::ALUA_STANDBY_OK);
+/// REPORT TARGET PORT GROUPS.
+const TPG: Flags = Flags::NO_MEDIUM_OK.union(ANY_ALUA);
+/// SET TARGET PORT GROUPS: only with explicit ALUA.
+const STPG: Flags = TPG.union(Flags::EXPLICIT_ALUA);
 const WRITES: Flags = Flags::WRITES_MEDIUM;
 
 const fn row(
@@ -144,7 +156,7 @@ pub static TABLE: &[OpcodeEntry] = &[
         In, cm!(spc::inquiry::inquiry), ALWAYS),
         spc::inquiry::inquiry_unmapped)),
     writes(row(MODE_SELECT_6, None, "MODE_SELECT_6", &[MODE_SELECT_6, 0x10, 0, 0, 0xFF, 0],
-        bytes(4, 1), lu!(spc::mode::mode_select6), NO_MEDIUM)),
+        bytes(4, 1), lu!(spc::mode::mode_select6), MODE)),
     // RESERVE(6)/RELEASE(6) (SPC-2 7.21, 7.17): third-party reservations
     // and extents are not supported.
     always(row(RESERVE_6, None, "RESERVE_6", &[RESERVE_6, 0, 0, 0, 0, 0],
@@ -152,7 +164,7 @@ pub static TABLE: &[OpcodeEntry] = &[
     always(row(RELEASE_6, None, "RELEASE_6", &[RELEASE_6, 0, 0, 0, 0, 0],
         NoData, lu!(pr::release), NO_MEDIUM)),
     row(MODE_SENSE_6, None, "MODE_SENSE_6", &[MODE_SENSE_6, 0x08, 0xFF, 0xFF, 0xFF, 0],
-        In, lu!(spc::mode::mode_sense6), NO_MEDIUM),
+        In, lu!(spc::mode::mode_sense6), MODE),
     writes(row(START_STOP_UNIT, None, "START_STOP_UNIT", &[START_STOP_UNIT, 0x01, 0, 0x0F, 0xF7, 0],
         NoData, lu!(spc::unit::start_stop_unit), NO_MEDIUM)),
     pr_access(row(PREVENT_ALLOW_MEDIUM_REMOVAL, None, "PREVENT_ALLOW_MEDIUM_REMOVAL", &[PREVENT_ALLOW_MEDIUM_REMOVAL, 0, 0, 0, 0x03, 0],
@@ -178,39 +190,39 @@ pub static TABLE: &[OpcodeEntry] = &[
     row(UNMAP, None, "UNMAP", &[UNMAP, 0, 0, 0, 0, 0, 0x3F, 0xFF, 0xFF, 0],
         bytes(7, 2), lu!(sbc::unmap::unmap), WRITES),
     writes(row(MODE_SELECT_10, None, "MODE_SELECT_10", &[MODE_SELECT_10, 0x10, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
-        bytes(7, 2), lu!(spc::mode::mode_select10), NO_MEDIUM)),
+        bytes(7, 2), lu!(spc::mode::mode_select10), MODE)),
     always(row(RESERVE_10, None, "RESERVE_10", &[RESERVE_10, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         NoData, lu!(pr::reserve), NO_MEDIUM)),
     always(row(RELEASE_10, None, "RELEASE_10", &[RELEASE_10, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         NoData, lu!(pr::release), NO_MEDIUM)),
     row(MODE_SENSE_10, None, "MODE_SENSE_10", &[MODE_SENSE_10, 0x18, 0xFF, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0],
-        In, lu!(spc::mode::mode_sense10), NO_MEDIUM),
+        In, lu!(spc::mode::mode_sense10), MODE),
     // PERSISTENT RESERVE IN/OUT (SPC-5 6.15, 6.16): the handlers apply
     // the reservation rules (key checks, SPC-2 interaction).
     always(row(PERSISTENT_RESERVE_IN, sa(SA_PR_READ_KEYS), "PERSISTENT_RESERVE_IN_READ_KEYS", &[PERSISTENT_RESERVE_IN, 0x00, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
-        In, lu!(pr::persistent_reserve_in), NO_MEDIUM)),
+        In, lu!(pr::persistent_reserve_in), PR_STANDBY)),
     always(row(PERSISTENT_RESERVE_IN, sa(SA_PR_READ_RESERVATION), "PERSISTENT_RESERVE_IN_READ_RESERVATION", &[PERSISTENT_RESERVE_IN, 0x01, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
-        In, lu!(pr::persistent_reserve_in), NO_MEDIUM)),
+        In, lu!(pr::persistent_reserve_in), PR_STANDBY)),
     always(row(PERSISTENT_RESERVE_IN, sa(SA_PR_REPORT_CAPABILITIES), "PERSISTENT_RESERVE_IN_REPORT_CAPABILITIES", &[PERSISTENT_RESERVE_IN, 0x02, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
-        In, lu!(pr::persistent_reserve_in), NO_MEDIUM)),
+        In, lu!(pr::persistent_reserve_in), PR_STANDBY)),
     always(row(PERSISTENT_RESERVE_IN, sa(SA_PR_READ_FULL_STATUS), "PERSISTENT_RESERVE_IN_READ_FULL_STATUS", &[PERSISTENT_RESERVE_IN, 0x03, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0],
-        In, lu!(pr::persistent_reserve_in), NO_MEDIUM)),
+        In, lu!(pr::persistent_reserve_in), PR_STANDBY)),
     always(row(PERSISTENT_RESERVE_OUT, sa(0x00), "PERSISTENT_RESERVE_OUT_REGISTER", &[PERSISTENT_RESERVE_OUT, 0x00, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
-        bytes(5, 4), cm!(pr::persistent_reserve_out), NO_MEDIUM)),
+        bytes(5, 4), cm!(pr::persistent_reserve_out), PR_STANDBY)),
     always(row(PERSISTENT_RESERVE_OUT, sa(0x01), "PERSISTENT_RESERVE_OUT_RESERVE", &[PERSISTENT_RESERVE_OUT, 0x01, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
-        bytes(5, 4), cm!(pr::persistent_reserve_out), NO_MEDIUM)),
+        bytes(5, 4), cm!(pr::persistent_reserve_out), PR_STANDBY)),
     always(row(PERSISTENT_RESERVE_OUT, sa(0x02), "PERSISTENT_RESERVE_OUT_RELEASE", &[PERSISTENT_RESERVE_OUT, 0x02, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
-        bytes(5, 4), cm!(pr::persistent_reserve_out), NO_MEDIUM)),
+        bytes(5, 4), cm!(pr::persistent_reserve_out), PR_STANDBY)),
     always(row(PERSISTENT_RESERVE_OUT, sa(0x03), "PERSISTENT_RESERVE_OUT_CLEAR", &[PERSISTENT_RESERVE_OUT, 0x03, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
-        bytes(5, 4), cm!(pr::persistent_reserve_out), NO_MEDIUM)),
+        bytes(5, 4), cm!(pr::persistent_reserve_out), PR_STANDBY)),
     always(row(PERSISTENT_RESERVE_OUT, sa(0x04), "PERSISTENT_RESERVE_OUT_PREEMPT", &[PERSISTENT_RESERVE_OUT, 0x04, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
-        bytes(5, 4), cm!(pr::persistent_reserve_out), NO_MEDIUM)),
+        bytes(5, 4), cm!(pr::persistent_reserve_out), PR_STANDBY)),
     always(row(PERSISTENT_RESERVE_OUT, sa(0x05), "PERSISTENT_RESERVE_OUT_PREEMPT_AND_ABORT", &[PERSISTENT_RESERVE_OUT, 0x05, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
-        bytes(5, 4), cm!(pr::persistent_reserve_out), NO_MEDIUM)),
+        bytes(5, 4), cm!(pr::persistent_reserve_out), PR_STANDBY)),
     always(row(PERSISTENT_RESERVE_OUT, sa(0x06), "PERSISTENT_RESERVE_OUT_REGISTER_AND_IGNORE_EXISTING_KEY", &[PERSISTENT_RESERVE_OUT, 0x06, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
-        bytes(5, 4), cm!(pr::persistent_reserve_out), NO_MEDIUM)),
+        bytes(5, 4), cm!(pr::persistent_reserve_out), PR_STANDBY)),
     always(row(PERSISTENT_RESERVE_OUT, sa(0x07), "PERSISTENT_RESERVE_OUT_REGISTER_AND_MOVE", &[PERSISTENT_RESERVE_OUT, 0x07, 0xFF, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0],
-        bytes(5, 4), cm!(pr::persistent_reserve_out), NO_MEDIUM)),
+        bytes(5, 4), cm!(pr::persistent_reserve_out), PR_STANDBY)),
     // THIRD PARTY COPY OUT / IN (SPC-5 6.5, 6.19, 6.20, 6.22). EXTENDED
     // COPY does not carry WRITES_MEDIUM: the copy manager checks the
     // destination LU itself (DATA PROTECT for a read-only one), and the
@@ -284,8 +296,15 @@ writes(row(SYNCHRONIZE_CACHE_16, None, "SYNCHRONIZE_CACHE_16", &[SYNCHRONIZE_CAC
     always(unmapped(row(REPORT_LUNS, None, "REPORT_LUNS", &[REPORT_LUNS, 0, 0xFF, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
         In, lu!(spc::report_luns::report_luns), ALWAYS),
         spc::report_luns::report_unmapped)),
+    // ALUA (SPC-5 6.37, 6.48): PARAMETER DATA FORMAT in byte 1 bits 7..5.
+    // REPORT TARGET PORT GROUPS is allowed under every reservation, SET
+    // TARGET PORT GROUPS conflicts (SPC-5 table 67).
+    allowed(row(MAINTENANCE_IN, sa(SA_REPORT_TARGET_PORT_GROUPS), "REPORT_TARGET_PORT_GROUPS", &[MAINTENANCE_IN, 0xEA, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        In, lu!(alua::rtpg::report_target_port_groups), TPG)),
     allowed(row(MAINTENANCE_IN, sa(SA_REPORT_SUPPORTED_OPERATION_CODES), "REPORT_SUPPORTED_OPERATION_CODES", &[MAINTENANCE_IN, 0x0C, 0x87, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
         In, lu!(spc::rsoc::report_supported_operation_codes), NO_MEDIUM)),
+    writes(row(MAINTENANCE_OUT, sa(SA_SET_TARGET_PORT_GROUPS), "SET_TARGET_PORT_GROUPS", &[MAINTENANCE_OUT, 0x0A, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0],
+        bytes(6, 4), lu!(alua::stpg::set_target_port_groups), STPG)),
     row(READ_12, None, "READ_12", &[READ_12, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],
         In, lu!(sbc::read::read12), NONE),
     row(WRITE_12, None, "WRITE_12", &[WRITE_12, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0],

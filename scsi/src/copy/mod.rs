@@ -566,6 +566,7 @@ mod tests {
                 initiator_name: "iqn.test".into(),
                 initiator_port: "iqn.test,i,0x1".into(),
                 target,
+                port: Default::default(),
             },
             a,
             mgr: CopyManager::new(CopyLimits::default(), Arc::new(r)),

@@ -101,8 +101,15 @@ async fn run(
     }
 
     let row = lookup.found()?;
+    // SET TARGET PORT GROUPS exists only for a target with explicit ALUA.
+    if row.flags.contains(Flags::EXPLICIT_ALUA) && !nexus.port.alua.explicit {
+        return Err(ScsiError::InvalidOpcode);
+    }
     let cdb = row.check(req.cdb)?;
 
+    // SPC-5 5.16.2.4: a port in the standby or unavailable state serves
+    // only the commands that state allows.
+    nexus.port.state().check(row)?;
     // SPC-5 5.14.1, SBC-4 4.17: a command that conflicts with a
     // reservation of another I_T nexus ends with RESERVATION CONFLICT
     // before the handler runs (the row says how it is affected).

@@ -169,6 +169,10 @@ pub struct Nexus {
     /// SCSI initiator port name: "<iqn>,i,0x<isid hex>" (RFC 7143 13.?).
     pub initiator_port: String,
     pub target: Arc<TargetPort>,
+    /// The target port the nexus came in through: its RELATIVE TARGET PORT
+    /// IDENTIFIER, TARGET PORT GROUP, iSCSI TPGT and the target's port
+    /// groups (ALUA, SPC-5 5.16).
+    pub port: crate::alua::NexusPort,
 }
 
 /// One SCSI command as delivered by the transport.
@@ -224,6 +228,9 @@ pub struct DeviceServer {
     pub targets: Vec<Arc<TargetPort>>,
     /// EXTENDED COPY / RECEIVE COPY RESULTS for every LU (SPC-5 6.5).
     pub copy: crate::copy::CopyManager,
+    /// Target port groups by target name ([`DeviceServer::set_alua`]); a
+    /// target without an entry has one group holding its one port.
+    alua: BTreeMap<String, Arc<crate::alua::TargetAlua>>,
 }
 
 impl Response {
@@ -268,17 +275,54 @@ impl DeviceServer {
             crate::copy::CopyLimits::default(),
             Arc::new(crate::copy::OwnTargetResolver::with_vpd83_designators()),
         );
-        Self { targets, copy }
+        Self {
+            targets,
+            copy,
+            alua: BTreeMap::new(),
+        }
+    }
+
+    /// The target port groups of the target named `target` (before the
+    /// server is shared).
+    pub fn set_alua(&mut self, target: &str, alua: crate::alua::TargetAlua) {
+        self.alua.insert(target.to_string(), Arc::new(alua));
+    }
+
+    /// The target port groups of `target`: as configured, or one
+    /// active/optimized group (`port_group`) holding its one port.
+    pub fn alua(&self, target: &TargetPort) -> Arc<crate::alua::TargetAlua> {
+        self.alua.get(&target.name).cloned().unwrap_or_else(|| {
+            Arc::new(crate::alua::TargetAlua::single(
+                target.port_group,
+                target.relative_port_id,
+            ))
+        })
     }
 
     /// Called by the transport when an I_T nexus is established (login of a
-    /// normal session). Establishes the POWER ON, RESET OR BUS DEVICE RESET
-    /// unit attention for that nexus on every LU.
+    /// normal session) through the target's default port (its
+    /// `relative_port_id`, with that as the TPGT too). See
+    /// [`DeviceServer::register_nexus_via`].
     pub fn register_nexus(
         &self,
         initiator_name: &str,
         initiator_port: &str,
         target: Arc<TargetPort>,
+    ) -> Arc<Nexus> {
+        let id = target.relative_port_id;
+        self.register_nexus_via(initiator_name, initiator_port, target, id, id)
+    }
+
+    /// An I_T nexus through the target port `relative_port_id` (iSCSI
+    /// target portal group `tpgt`). Establishes the POWER ON, RESET OR BUS
+    /// DEVICE RESET unit attention for that nexus on every LU.
+    pub fn register_nexus_via(
+        &self,
+        initiator_name: &str,
+        initiator_port: &str,
+        target: Arc<TargetPort>,
+        relative_port_id: u16,
+        tpgt: u16,
     ) -> Arc<Nexus> {
         let id = NEXT_NEXUS_ID.fetch_add(1, Ordering::Relaxed);
         let ident = crate::pr::NexusIdent::new(
@@ -291,12 +335,21 @@ impl DeviceServer {
             lu.spc.register_nexus(id);
             lu.pr.nexus_registered(id, ident.clone());
         }
-        tracing::debug!(nexus = id, initiator_port, target = %target.name, "I_T nexus registered");
+        let port = crate::alua::NexusPort::new(self.alua(&target), relative_port_id, tpgt);
+        tracing::debug!(
+            nexus = id,
+            initiator_port,
+            target = %target.name,
+            relative_port_id,
+            port_group = port.port_group,
+            "I_T nexus registered"
+        );
         Arc::new(Nexus {
             id,
             initiator_name: initiator_name.to_string(),
             initiator_port: initiator_port.to_string(),
             target,
+            port,
         })
     }
 

@@ -55,7 +55,9 @@ pub fn standard_data(peripheral: u8, vendor: &str, product: &str, revision: &str
     d.push(VERSION);
     d.push(0x12); // HISUP=1, RESPONSE DATA FORMAT=2
     d.push((STANDARD_LEN - 5) as u8); // ADDITIONAL LENGTH
-    d.push(0x08); // SCCS ACC TPGS=00b 3PC=1 (EXTENDED COPY, SPC-5 6.7.2) PROTECT
+                                      // SCCS ACC TPGS=00b (a mapped LU sets its ALUA support) 3PC=1
+                                      // (EXTENDED COPY, SPC-5 6.7.2) PROTECT
+    d.push(0x08);
     d.push(0x00); // ENCSERV MULTIP
     d.push(0x02); // CMDQUE=1
     d.extend_from_slice(&ascii_field(vendor, 8));
@@ -69,9 +71,15 @@ pub fn standard_data(peripheral: u8, vendor: &str, product: &str, revision: &str
     d
 }
 
-fn lu_standard_data(lu: &LogicalUnit) -> Vec<u8> {
+/// The standard data of a mapped LU as seen through `nexus`'s target port:
+/// TPGS (byte 5 bits 5..4) 01b, implicit ALUA, or 11b with SET TARGET PORT
+/// GROUPS too (SPC-5 6.7.2, 5.16).
+fn lu_standard_data(lu: &LogicalUnit, nexus: &Nexus) -> Vec<u8> {
     let c = &lu.config;
     let mut d = standard_data(TYPE_DISK, &c.vendor, &c.product, &c.revision);
+    if let Some(b) = d.get_mut(5) {
+        *b |= nexus.port.alua.tpgs() << 4;
+    }
     if lu.medium.removable {
         if let Some(b) = d.get_mut(1) {
             *b |= 0x80; // RMB=1: removable medium (SPC-5 6.7.2)
@@ -87,7 +95,7 @@ pub async fn inquiry(copy: &CopyManager, ctx: &CommandCtx<'_>) -> CommandResult 
     let data = if c.evpd {
         vpd::page(ctx, copy, c.page_code)?
     } else {
-        lu_standard_data(ctx.lu)
+        lu_standard_data(ctx.lu, ctx.nexus)
     };
     Ok(Completion::data(truncate(data, c.allocation_length)))
 }

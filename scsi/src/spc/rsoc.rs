@@ -2,7 +2,7 @@
 //! opcode table.
 
 use super::truncate;
-use crate::cdb::{self, OpcodeEntry, TABLE};
+use crate::cdb::{self, Flags, OpcodeEntry, TABLE};
 use crate::command::{CommandCtx, CommandResult, Completion};
 use crate::sense::{FieldPointer, ScsiError};
 
@@ -19,10 +19,16 @@ fn timeouts_descriptor(out: &mut Vec<u8>, e: &OpcodeEntry) {
     out.extend_from_slice(&e.timeouts.1.to_be_bytes());
 }
 
+/// A row the device server supports for this I_T nexus: an explicit-ALUA
+/// row (SET TARGET PORT GROUPS) only where the target allows it.
+fn offered(e: &OpcodeEntry, explicit_alua: bool) -> bool {
+    explicit_alua || !e.flags.contains(Flags::EXPLICIT_ALUA)
+}
+
 /// All commands parameter data (SPC-5 6.35.2).
-pub fn all_commands(rctd: bool) -> Vec<u8> {
+pub fn all_commands(rctd: bool, explicit_alua: bool) -> Vec<u8> {
     let mut d = vec![0u8; 4];
-    for e in TABLE {
+    for e in TABLE.iter().filter(|e| offered(e, explicit_alua)) {
         d.push(e.opcode);
         d.push(0);
         d.extend_from_slice(&e.service_action.unwrap_or(0).to_be_bytes());
@@ -56,37 +62,41 @@ pub fn one_command(entry: Option<&OpcodeEntry>, rctd: bool) -> Vec<u8> {
 }
 
 /// The parameter data for a REPORT SUPPORTED OPERATION CODES CDB.
-pub fn report(cdb: &[u8]) -> Result<Vec<u8>, ScsiError> {
+pub fn report(cdb: &[u8], explicit_alua: bool) -> Result<Vec<u8>, ScsiError> {
+    let find =
+        |opcode: u8, sa: Option<u16>| cdb::find(opcode, sa).filter(|e| offered(e, explicit_alua));
     let b = |i: usize| cdb.get(i).copied().unwrap_or(0);
     let rctd = b(2) & 0x80 != 0;
     let reporting_options = b(2) & 0x07;
     let opcode = b(3);
     let sa = u16::from_be_bytes([b(4), b(5)]);
-    let has_sa = cdb::opcode_has_service_actions(opcode);
+    let has_sa = cdb::rows(opcode)
+        .iter()
+        .any(|e| e.has_service_action() && offered(e, explicit_alua));
     let invalid = ScsiError::InvalidFieldInCdb(FieldPointer::bit(2, 2));
     Ok(match reporting_options {
-        0b000 => all_commands(rctd),
+        0b000 => all_commands(rctd, explicit_alua),
         // Opcode only: an opcode with service actions is an error.
         0b001 => {
             if has_sa {
                 return Err(invalid);
             }
-            one_command(cdb::find(opcode, None), rctd)
+            one_command(find(opcode, None), rctd)
         }
         // Opcode and service action: an opcode without is an error.
         0b010 => {
-            if !has_sa && cdb::find(opcode, None).is_some() {
+            if !has_sa && find(opcode, None).is_some() {
                 return Err(invalid);
             }
-            one_command(cdb::find(opcode, Some(sa)), rctd)
+            one_command(find(opcode, Some(sa)), rctd)
         }
         // Either: the service action is looked at only where the opcode
         // has service actions.
         0b011 => {
             let entry = if has_sa {
-                cdb::find(opcode, Some(sa))
+                find(opcode, Some(sa))
             } else {
-                cdb::find(opcode, None)
+                find(opcode, None)
             };
             one_command(entry, rctd)
         }
@@ -97,7 +107,7 @@ pub fn report(cdb: &[u8]) -> Result<Vec<u8>, ScsiError> {
 pub async fn report_supported_operation_codes(ctx: &CommandCtx<'_>) -> CommandResult {
     let b = |i: usize| ctx.cdb.get(i).copied().unwrap_or(0);
     let allocation_length = u32::from_be_bytes([b(6), b(7), b(8), b(9)]);
-    let data = report(ctx.cdb)?;
+    let data = report(ctx.cdb, ctx.nexus.port.alua.explicit)?;
     let alloc = usize::try_from(allocation_length).unwrap_or(usize::MAX);
     Ok(Completion::data(truncate(data, alloc)))
 }

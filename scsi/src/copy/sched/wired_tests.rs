@@ -192,6 +192,7 @@ async fn extended_copy_refused_when_the_queue_is_full() {
         initiator_name: "iqn.test".into(),
         initiator_port: "iqn.test,i,0x1".into(),
         target,
+        port: Default::default(),
     };
     let p = list(
         0,

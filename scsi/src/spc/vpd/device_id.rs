@@ -4,6 +4,7 @@
 
 use super::serial::serial_ascii;
 use super::{with_header, DEVICE_IDENTIFICATION};
+use crate::alua::NexusPort;
 use crate::device::{LogicalUnit, TargetPort};
 use crate::spc::ascii_field;
 
@@ -88,7 +89,44 @@ fn scsi_name(s: &str) -> Vec<u8> {
     v
 }
 
+/// The page through the target's default port (relative port and TPGT
+/// `relative_port_id`, group `port_group`): what the copy manager matches
+/// CSCDs against (the LU designators are the same through every port).
 pub fn device_identification(lu: &LogicalUnit, port: &TargetPort) -> Vec<u8> {
+    let via = PortIds {
+        relative_port_id: port.relative_port_id,
+        port_group: port.port_group,
+        tpgt: port.relative_port_id,
+    };
+    identification(lu, &port.name, via)
+}
+
+/// The page as seen through the target port of an I_T nexus: the LU
+/// designators, then the relative target port (type 4), target port group
+/// (type 5) and target port name (type 8, "<iqn>,t,0x<tpgt>") of that
+/// port, association 01b, and the target device name.
+pub fn device_identification_via(
+    lu: &LogicalUnit,
+    target: &TargetPort,
+    port: &NexusPort,
+) -> Vec<u8> {
+    let via = PortIds {
+        relative_port_id: port.relative_port_id,
+        port_group: port.port_group,
+        tpgt: port.tpgt,
+    };
+    identification(lu, &target.name, via)
+}
+
+/// The port-associated identifiers of one target port.
+#[derive(Clone, Copy)]
+struct PortIds {
+    relative_port_id: u16,
+    port_group: u16,
+    tpgt: u16,
+}
+
+fn identification(lu: &LogicalUnit, target_name: &str, port: PortIds) -> Vec<u8> {
     let mut p = Vec::with_capacity(256);
     designator(
         &mut p,
@@ -113,7 +151,7 @@ pub fn device_identification(lu: &LogicalUnit, port: &TargetPort) -> Vec<u8> {
     tpg[2..4].copy_from_slice(&port.port_group.to_be_bytes());
     designator(&mut p, BINARY, true, ASSOC_PORT, TARGET_PORT_GROUP, &tpg);
     // RFC 7143 (SCSI port names): the iSCSI target port name is "<name>,t,0x<TPGT>".
-    let port_name = format!("{},t,0x{:04x}", port.name, port.relative_port_id);
+    let port_name = format!("{target_name},t,0x{:04x}", port.tpgt);
     designator(
         &mut p,
         UTF8,
@@ -128,7 +166,7 @@ pub fn device_identification(lu: &LogicalUnit, port: &TargetPort) -> Vec<u8> {
         true,
         ASSOC_DEVICE,
         SCSI_NAME_STRING,
-        &scsi_name(&port.name),
+        &scsi_name(target_name),
     );
     with_header(DEVICE_IDENTIFICATION, &p)
 }

@@ -9,7 +9,9 @@ mod supported;
 
 pub use block_characteristics::block_device_characteristics;
 pub use block_limits::block_limits;
-pub use device_id::{device_identification, naa6, t10_vendor_id, CSCD_DESIGNATOR_LEN};
+pub use device_id::{
+    device_identification, device_identification_via, naa6, t10_vendor_id, CSCD_DESIGNATOR_LEN,
+};
 pub use provisioning::logical_block_provisioning;
 pub use serial::unit_serial_number;
 pub use supported::supported_pages;
@@ -56,7 +58,7 @@ pub fn page(ctx: &CommandCtx<'_>, copy: &CopyManager, page_code: u8) -> Result<V
     Ok(match page_code {
         SUPPORTED_PAGES => supported_pages(),
         UNIT_SERIAL_NUMBER => unit_serial_number(lu),
-        DEVICE_IDENTIFICATION => device_identification(lu, &ctx.nexus.target),
+        DEVICE_IDENTIFICATION => device_identification_via(lu, &ctx.nexus.target, &ctx.nexus.port),
         // SPC-5 7.7.17: from the opcode table and the copy manager's limits,
         // like RSOC and RECEIVE COPY OPERATING PARAMETERS.
         THIRD_PARTY_COPY => with_header(THIRD_PARTY_COPY, &copy.third_party_copy_descriptors(lu)),
