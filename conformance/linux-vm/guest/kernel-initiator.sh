@@ -228,6 +228,11 @@ stpg_to() {
   sg_rtpg -d "$1" | awk -v g="$(printf '0x%x' "$g")" '/target port group id/{on = ($6 == g)} on && /status code/' | tee /tmp/st.txt
   grep -q 'status code : 0x01' /tmp/st.txt
 }
+groups_restored() { # DEV: SET TARGET PORT GROUPS with both descriptors, RTPG agrees
+  sg_stpg -v --tp=1,2 --state=ao,an "$1" 2>&1 || return 1
+  rtpg_ports "$1" > /tmp/gs.txt; cat /tmp/gs.txt
+  grep -q '^1 1 active/optimized$' /tmp/gs.txt && grep -q '^2 2 active/non-optimized$' /tmp/gs.txt
+}
 standby_not_ready() { # DEV: TEST UNIT READY through a standby port: NOT READY, 04h/0Bh
   if sg_turs -v "$1" > /tmp/turs.txt 2>&1; then cat /tmp/turs.txt; echo "TEST UNIT READY succeeded through a standby port"; return 1; fi
   cat /tmp/turs.txt; grep -qi 'standby state' /tmp/turs.txt
@@ -392,6 +397,9 @@ if [ "$KI_TARGET" = xtgt ]; then
   check mp.standby_test_unit_ready_not_ready standby_not_ready "$M2"
   check mp.stpg_back_to_optimized stpg_to "$M2" --optimized active/optimized
   check mp.tur_after_stpg sg_turs "$M2"
+  # back to the configured states (group 1 active/optimized, group 2
+  # active/non-optimized): later checks use portal 1
+  check mp.stpg_restore groups_restored "$M2"
   check mp.logout_path2 logout_at "$IQN1" $P2
   check mp.sessions_gone gone "$IQN1"
 else
