@@ -24,6 +24,12 @@
 # One compound command, parsed before it runs (as run.sh).
 {
 FAIR_BENCH="python3 $SCRIPT_DIR/odx_bench.py"
+# The copy initiators (qemu-img, odx_bench.py) stand for other hosts: on
+# this box they share the CPUs with xtgt and fio, so they run at nice 19
+# (FAIR_NICE= to run them at normal priority).
+FAIR_NICE=${FAIR_NICE-nice -n 19}
+# the rate of the second, unsaturated fio run per load
+FAIR_RATE=${FAIR_RATE:-10000}
 FAIR_IQN=iqn.2026-12.com.example:bench-fair
 FAIR_PORT=$XTGT_PORT
 FAIR_COPY_BYTES=$(to_bytes "$FAIR_COPY_SIZE")
@@ -98,10 +104,12 @@ side_lun() { # SIDE ROLE(0 fg, 1 src, 2 dst) -> LUN
     echo $((3 * k + $2))
 }
 
-# fio_lat URL BYTES -> "p50_us p99_us p999_us iops"
+# fio_lat URL BYTES [RATE] -> "p50_us p99_us p999_us iops"; with RATE,
+# fio asks for at most RATE IOPS (the foreground no longer saturates the
+# CPUs, so its latency shows what it waits behind, not lost CPU time)
 fio_lat() {
     local url=${1//:/\\:} json=$WORK/fio-fair.json
-    "$FIO" --name=fg --ioengine=libiscsi --filename="$url" \
+    "$FIO" --name=fg --ioengine=libiscsi --filename="$url" ${3:+--rate_iops=$3} \
         --rw=randread --bs=4k --iodepth=16 --runtime="$FIO_RUNTIME" --time_based \
         --size="$2" --percentile_list=50:99:99.9 \
         --output-format=json --output="$json" >"$WORK/fio.err" 2>&1 ||
@@ -114,7 +122,7 @@ one_copy() {
     local t0=$EPOCHREALTIME json
     case $1 in
     xcopy)
-        qemu-img convert -C -n -f raw -O raw "$FAIR_URL/$2" "$FAIR_URL/$3" >>"$WORK/copy.log" 2>&1 ||
+        $FAIR_NICE qemu-img convert -C -n -f raw -O raw "$FAIR_URL/$2" "$FAIR_URL/$3" >>"$WORK/copy.log" 2>&1 ||
             { echo nan; return; }
         ;;
     storm)
@@ -123,15 +131,15 @@ one_copy() {
         # copies on one session collide (0x00/0x16, as SPC-5 says) and
         # qemu-img falls back to READ/WRITE; parallel sessions do not.
         local o="driver=iscsi,transport=tcp,portal=127.0.0.1:$FAIR_PORT,target=$FAIR_IQN,initiator-name=$FAIR_INITIATOR"
-        qemu-img convert -C -n --image-opts "$o,lun=$2" --target-image-opts "$o,lun=$3" \
+        $FAIR_NICE qemu-img convert -C -n --image-opts "$o,lun=$2" --target-image-opts "$o,lun=$3" \
             >>"$WORK/copy.log" 2>&1 || { echo nan; return; }
         ;;
     host)
-        qemu-img convert -n -f raw -O raw "$TGT_URL/$2" "$TGT_URL/$3" >>"$WORK/copy.log" 2>&1 ||
+        $FAIR_NICE qemu-img convert -n -f raw -O raw "$TGT_URL/$2" "$TGT_URL/$3" >>"$WORK/copy.log" 2>&1 ||
             { echo nan; return; }
         ;;
     odx)
-        json=$($FAIR_BENCH copy "127.0.0.1:$FAIR_PORT" "iqn.2026-12.com.example:fair-src@$FAIR_IQN/$2" \
+        json=$($FAIR_NICE $FAIR_BENCH copy "127.0.0.1:$FAIR_PORT" "iqn.2026-12.com.example:fair-src@$FAIR_IQN/$2" \
             "iqn.2026-12.com.example:fair-dst@$FAIR_IQN/$3" $(($4 / 512)) windows 2>>"$WORK/copy.log") ||
             { echo nan; return; }
         jq -r .seconds <<<"$json"
@@ -152,12 +160,13 @@ copy_loop() {
 }
 
 declare -A FL # FL[side,load] = "p50 p99 p999 iops" per round, "|"-separated
+declare -A FR # FR[side,load] = the same at FAIR_RATE IOPS
 declare -A FC # FC[side,method,fg|idle] = copy seconds, space-separated
 declare -A FN # FN[side,method] = copies completed while fio ran, per round
 
 # fair_run SIDE LOAD: one fio run on SIDE's foreground LU with LOAD beside it
 fair_run() {
-    local side=$1 load=$2 fg src dst stop out lpid r
+    local side=$1 load=$2 fg src dst stop out lpid r rr
     fg=$(side_lun "$side" 0) src=$(side_lun "$side" 1) dst=$(side_lun "$side" 2)
     stop=$WORK/stop.$side.$load out=$WORK/copies.$side.$load
     rm -f "$stop"
@@ -168,16 +177,19 @@ fair_run() {
     fi
     r=$(fio_lat "$FAIR_URL/$fg" "$FG_BYTES")
     FL[$side,$load]+="$r|"
+    rr=$(fio_lat "$FAIR_URL/$fg" "$FG_BYTES" "$FAIR_RATE")
+    FR[$side,$load]+="$rr|"
     if [[ $load != idle ]]; then
         touch "$stop"
         wait "$lpid"
+        sync # the copies' writeback is not the next run's load
         FC[$side,$load,fg]+="$(tr '\n' ' ' <"$out")"
         FN[$side,$load]+="$(grep -c . "$out") "
         if ! cmp -s "${FAIR_FILES[src]}" "${FAIR_FILES[dst]}"; then
             COPY_BAD+=("$load on $side")
         fi
     fi
-    log "  $side $load: fio p50/p99/p99.9 µs, IOPS: $r"
+    log "  $side $load: fio p50/p99/p99.9 µs, IOPS: $r; at $FAIR_RATE IOPS: $rr"
 }
 
 # copies_alone SIDE METHOD N: N copies with nothing else running
@@ -187,6 +199,7 @@ copies_alone() {
         s=$(one_copy "$2" "$(side_lun "$1" 1)" "$(side_lun "$1" 2)" "$FAIR_COPY_BYTES")
         FC[$1,$2,idle]+="$s "
     done
+    sync
 }
 
 FAIR_LOADS=(idle xcopy odx)
@@ -232,6 +245,7 @@ done
 RSS_PID=$!
 sleep 1
 STORM_FIO=$(fio_lat "$FAIR_URL/$(side_lun ext4 0)" "$FG_BYTES")
+STORM_FIO_R=$(fio_lat "$FAIR_URL/$(side_lun ext4 0)" "$FG_BYTES" "$FAIR_RATE")
 touch "$WORK/stop.storm"
 wait "${SPIDS[@]}" "$RSS_PID"
 STORM_RSS_MAX=$(sort -n "$WORK/storm.rss" | tail -n1)
@@ -242,7 +256,9 @@ log "storm: fio $STORM_FIO; copies done $STORM_DONE, failed $STORM_FAILED; RSS $
 read -r STORM_XB1 STORM_W1 STORM_X1 <<<"$(storm_counters)"
 STORM_OFFLOAD="EXTENDED COPY commands $(awk -v a="$STORM_X0" -v b="$STORM_X1" 'BEGIN { printf "%d", b - a }'), bytes copied by them $(awk -v a="$STORM_XB0" -v b="$STORM_XB1" 'BEGIN { printf "%.0f MiB", (b - a) / 1048576 }'), WRITE(10) commands (qemu-img's fallback after a refused copy) $(awk -v a="$STORM_W0" -v b="$STORM_W1" 'BEGIN { printf "%d", b - a }')"
 log "storm: $STORM_OFFLOAD"
+sync
 STORM_IDLE=$(fio_lat "$FAIR_URL/$(side_lun ext4 0)" "$FG_BYTES")
+STORM_IDLE_R=$(fio_lat "$FAIR_URL/$(side_lun ext4 0)" "$FG_BYTES" "$FAIR_RATE")
 log "storm: fio after it, idle: $STORM_IDLE"
 metrics_text >"$WORK/fair-metrics.txt"
 stop_pid "$FAIR_PID"
@@ -251,7 +267,7 @@ stop_pid "$FAIR_PID"
 
 start_tgt tgt "$TGT_PORT" "$FAIR_IQN" "$WORK/ext4-fg.img" "$WORK/ext4-src.img" "$WORK/ext4-dst.img"
 TGT_URL=iscsi://127.0.0.1:$TGT_PORT/$FAIR_IQN
-declare -A TL
+declare -A TL TR
 for rep in $(seq "$REPS"); do
     log "tgt round $rep/$REPS"
     for load in idle host; do
@@ -263,12 +279,15 @@ for rep in $(seq "$REPS"); do
         fi
         r=$(fio_lat "$TGT_URL/1" "$FG_BYTES")
         TL[$load]+="$r|"
+        rr=$(fio_lat "$TGT_URL/1" "$FG_BYTES" "$FAIR_RATE")
+        TR[$load]+="$rr|"
         if [[ $load == host ]]; then
             touch "$WORK/stop.tgt"
             wait "$lpid"
+            sync
             FC[tgt,host,fg]+="$(tr '\n' ' ' <"$WORK/copies.tgt")"
         fi
-        log "  tgt $load: fio p50/p99/p99.9 µs, IOPS: $r"
+        log "  tgt $load: fio p50/p99/p99.9 µs, IOPS: $r; at $FAIR_RATE IOPS: $rr"
     done
 done
 stop_pid "${PIDS[-1]}"
@@ -292,16 +311,24 @@ XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null 
         "${FIO_RUNTIME} s, on a $LUN_SIZE LU; completion latency percentiles, median over $REPS rounds" \
         "(load order rotating). Background: copies of $FAIR_COPY_SIZE between two other LUs on the same" \
         "file system, one after the other for as long as fio runs; EXTENDED COPY = \`qemu-img convert -C\`," \
-        "ODX = POPULATE TOKEN + RRTI + WRITE USING TOKENs of 64 MiB (\`odx_bench.py copy\`). Page cache warm."
+        "ODX = POPULATE TOKEN + RRTI + WRITE USING TOKENs of 64 MiB (\`odx_bench.py copy\`). Page cache warm." \
+        "Each load gets two fio runs: unlimited (fio and xtgt then use both cores, so the latency mostly" \
+        "follows the CPU time left to them) and at $FAIR_RATE IOPS (the latency shows what a read waits" \
+        "behind). The copy initiators, which stand for other hosts, run at \`${FAIR_NICE:-normal priority}\`;" \
+        "\`sync\` after each loop keeps one load's writeback out of the next run."
     echo
-    echo "| file system | background | p50 µs | p99 µs | p99.9 µs | IOPS | p99 / idle p99 | copy s, with fio | copy s, alone | alone / with fio |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| file system | background | p50 µs | p99 µs | p99.9 µs | IOPS | p99 / idle p99 | at $FAIR_RATE IOPS: p50 / p99 / p99.9 µs | p99 / idle p99 at $FAIR_RATE IOPS | copy s, with fio | copy s, alone | alone / with fio |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for side in "${FAIR_SIDES[@]}"; do
         if [[ $side == ext4 ]]; then label=$FAIR_FS_EXT4; else label="XFS (reflink, loop)"; fi
         idle99=$(col "${FL[$side,idle]}" 2)
+        ridle99=$(col "${FR[$side,idle]}" 2)
         for load in "${FAIR_LOADS[@]}"; do
             s=${FL[$side,$load]}
             p99=$(col "$s" 2)
+            rs=${FR[$side,$load]}
+            rcell="$(f1 "$(col "$rs" 1)") / $(f1 "$(col "$rs" 2)") / $(f1 "$(col "$rs" 3)")"
+            rratio=$(ratio "$(col "$rs" 2)" "$ridle99")
             if [[ $load == idle ]]; then
                 what="none (idle)"; cw="" ca="" cr=""
             else
@@ -310,19 +337,22 @@ XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null 
                 cr=$(ratio "$ca" "$cw")
                 cw="$(f3 "$cw") ($(tr ' ' '+' <<<"${FN[$side,$load]% }") copies)" ca=$(f3 "$ca")
             fi
-            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$what" \
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$what" \
                 "$(f1 "$(col "$s" 1)")" "$(f1 "$p99")" "$(f1 "$(col "$s" 3)")" "$(f1 "$(col "$s" 4)")" \
-                "$(ratio "$p99" "$idle99")" "$cw" "$ca" "$cr"
+                "$(ratio "$p99" "$idle99")" "$rcell" "$rratio" "$cw" "$ca" "$cr"
         done
     done
     idle99=$(col "${TL[idle]}" 2)
+    ridle99=$(col "${TR[idle]}" 2)
     for load in idle host; do
         s=${TL[$load]}
+        rs=${TR[$load]}
+        rcell="$(f1 "$(col "$rs" 1)") / $(f1 "$(col "$rs" 2)") / $(f1 "$(col "$rs" 3)")"
         if [[ $load == idle ]]; then what="none (idle)"; cw=""; else
             what="host copy loop (qemu-img convert, no offload)"; cw=$(f3 "$(medcopy "${FC[tgt,host,fg]}")"); fi
-        printf '| tgt (peer), %s | %s | %s | %s | %s | %s | %s | %s | | |\n' "$FAIR_FS_EXT4" "$what" \
+        printf '| tgt (peer), %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | | |\n' "$FAIR_FS_EXT4" "$what" \
             "$(f1 "$(col "$s" 1)")" "$(f1 "$(col "$s" 2)")" "$(f1 "$(col "$s" 3)")" "$(f1 "$(col "$s" 4)")" \
-            "$(ratio "$(col "$s" 2)" "$idle99")" "$cw"
+            "$(ratio "$(col "$s" 2)" "$idle99")" "$rcell" "$(ratio "$(col "$rs" 2)" "$ridle99")" "$cw"
     done
     echo
     echo "### $FAIR_STORM_N initiators copying, one reading"
@@ -332,7 +362,8 @@ XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null 
         "EXTENDED COPY (\`qemu-img convert -C\`, one copy command in flight per session, so $((FAIR_STORM_N * FAIR_STORM_PER)) at once;" \
         "one LU to another, $FAIR_FS_EXT4) in a loop" \
         "while a 17th did the fio reads above: p50 / p99 / p99.9 **$(fmt4 "$STORM_FIO")** (idle right after:" \
-        "$(fmt4 "$STORM_IDLE"); p99 ratio $(ratio "$(awk '{print $2}' <<<"$STORM_FIO")" "$(awk '{print $2}' <<<"$STORM_IDLE")")). Copies" \
+        "$(fmt4 "$STORM_IDLE"); p99 ratio $(ratio "$(awk '{print $2}' <<<"$STORM_FIO")" "$(awk '{print $2}' <<<"$STORM_IDLE")")); at $FAIR_RATE IOPS" \
+        "**$(fmt4 "$STORM_FIO_R")** (idle: $(fmt4 "$STORM_IDLE_R"); p99 ratio $(ratio "$(awk '{print $2}' <<<"$STORM_FIO_R")" "$(awk '{print $2}' <<<"$STORM_IDLE_R")")). Copies" \
         "completed $STORM_DONE, failed (refused or aborted) $STORM_FAILED. xtgt VmRSS $STORM_RSS0 KiB before," \
         "at most $STORM_RSS_MAX KiB during (+$(((STORM_RSS_MAX - STORM_RSS0) / 1024)) MiB). xtgt counted: $STORM_OFFLOAD."
     echo

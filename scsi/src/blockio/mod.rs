@@ -293,11 +293,14 @@ impl LogicalUnit {
         self.backend.native_file().is_some()
     }
 
-    /// An initiator I/O marks itself on the LU's copy domain (nothing
-    /// before a copy has touched the LU).
+    /// An initiator I/O marks itself on the LU's copy domain: the domain
+    /// (LUs whose backing files share a device) is found on the LU's first
+    /// initiator I/O, so reads of a LU that no copy touches still hold back
+    /// a copy between two other LUs of the same device. Two atomic
+    /// operations per I/O; a clock read only while copies watch the domain.
     fn foreground_io(&self, account: Account<'_>) -> Option<crate::copy::sched::ForegroundIo<'_>> {
         match account {
-            Account::Initiator { .. } => self.io.copy_domain.get().map(|(_, fg)| fg.enter()),
+            Account::Initiator { .. } => Some(crate::copy::sched::domain_of(self).1.enter()),
             Account::Internal => None,
         }
     }

@@ -41,7 +41,7 @@ impl Default for CopyScheduler {
 
 /// The domain of `lu`, found once: the device of its backing file, or the
 /// LU itself (memory backends, block devices without a file to share).
-fn domain_of(lu: &LogicalUnit) -> &(DomainKey, Arc<Foreground>) {
+pub(crate) fn domain_of(lu: &LogicalUnit) -> &(DomainKey, Arc<Foreground>) {
     lu.io.copy_domain.get_or_init(|| {
         static NEXT_LU: AtomicU64 = AtomicU64::new(1);
         static DEVICES: Mutex<Vec<(u64, Weak<Foreground>)>> = Mutex::new(Vec::new());

@@ -74,7 +74,7 @@ impl Default for SchedConfig {
             max_copies: 16,
             max_copies_per_lu: 4,
             max_copies_per_initiator: 8,
-            max_queued: 64,
+            max_queued: 1024,
             max_bytes_per_copy: 8 << 20,
             max_bytes: 64 << 20,
             max_chunks: 32,

@@ -315,3 +315,30 @@ async fn native_copy_runs_in_granted_pieces() {
     let _ = std::fs::remove_file(p1);
     let _ = std::fs::remove_file(p2);
 }
+
+/// Reads of a LU that no copy has touched still mark its backing domain:
+/// LUs whose files share a device find one domain on their first
+/// initiator I/O, so a copy between two other LUs of the device sees them.
+#[tokio::test]
+async fn initiator_io_on_an_untouched_lu_marks_the_shared_domain() {
+    let dir = std::env::temp_dir().join(format!("xtgt-domain-{:x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file_lu = |naa: u64, name: &str| {
+        let b = crate::backend::FileBackend::open_or_create(&dir.join(name), Some(1 << 20), false)
+            .unwrap();
+        crate::copy::testutil::lu_on(naa, 512, false, Arc::new(b))
+    };
+    let (fg, src) = (file_lu(1, "fg"), file_lu(2, "src"));
+    assert!(fg.backing_device().is_some());
+    assert!(fg.io.copy_domain.get().is_none());
+    let account = Account::Initiator {
+        target: "iqn.test",
+        lun: 0,
+    };
+    fg.read_bytes(0, 512, account).await.unwrap();
+    let (kf, ff) = fg.io.copy_domain.get().expect("the read found the domain");
+    let (ks, fs) = super::domain_of(&src);
+    assert_eq!(kf, ks);
+    assert!(Arc::ptr_eq(ff, fs), "one foreground state for the device");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
