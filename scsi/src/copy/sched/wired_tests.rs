@@ -336,7 +336,7 @@ async fn initiator_io_on_an_untouched_lu_marks_the_shared_domain() {
         lun: 0,
     };
     fg.read_bytes(0, 512, account).await.unwrap();
-    let (kf, ff) = fg.io.copy_domain.get().expect("the read found the domain");
+    let (kf, ff) = fg.io.copy_domain.get().unwrap();
     let (ks, fs) = super::domain_of(&src);
     assert_eq!(kf, ks);
     assert!(Arc::ptr_eq(ff, fs), "one foreground state for the device");
