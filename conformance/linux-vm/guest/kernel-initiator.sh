@@ -66,12 +66,15 @@ node_set() { iscsiadm -m node -T "$1" -p $P -o update -n "$2" -v "$3"; }
 digests() { node_set "$1" 'node.conn[0].iscsi.HeaderDigest' "$2" && node_set "$1" 'node.conn[0].iscsi.DataDigest' "$2"; }
 login() { iscsiadm -m node -T "$1" -p $P --login; }
 logout() { iscsiadm -m node -T "$1" -p $P --logout; }
-# sd_of IQN LUN: the /dev/sdX the kernel attached for that session's LUN (waits up to 15 s)
+# sd_of IQN LUN [ATTR VALUE]: the /dev/sdX the kernel attached for that
+# session's LUN, of a session whose sysfs ATTR (tpgt, initiatorname) is
+# VALUE if given (waits up to 15 s)
 sd_of() {
   i=0
   while [ $i -lt 150 ]; do
     for s in /sys/class/iscsi_session/session*; do
       [ "$(cat "$s/targetname" 2>/dev/null)" = "$1" ] || continue
+      [ -z "${3:-}" ] || [ "$(cat "$s/$3" 2>/dev/null)" = "$4" ] || continue
       for b in "$s"/device/target*/*:*:*:"$2"/block/*; do
         [ -e "$b" ] && [ -e "/dev/${b##*/}" ] && { echo "/dev/${b##*/}"; return 0; }
       done
@@ -103,22 +106,8 @@ mp_discover() { # SendTargets through the second portal: IQN1 on both portals, T
 }
 login_at() { iscsiadm -m node -T "$1" -p "$2" --login; }
 logout_at() { iscsiadm -m node -T "$1" -p "$2" --logout; }
-# sd_of_tpgt IQN LUN TPGT: the /dev/sdX of that LUN in the session through portal group TPGT
-sd_of_tpgt() {
-  i=0
-  while [ $i -lt 150 ]; do
-    for s in /sys/class/iscsi_session/session*; do
-      [ "$(cat "$s/targetname" 2>/dev/null)" = "$1" ] && [ "$(cat "$s/tpgt" 2>/dev/null)" = "$3" ] || continue
-      for b in "$s"/device/target*/*:*:*:"$2"/block/*; do
-        [ -e "$b" ] && [ -e "/dev/${b##*/}" ] && { echo "/dev/${b##*/}"; return 0; }
-      done
-    done
-    sleep 0.1; i=$((i + 1))
-  done
-  return 1
-}
 path_attached() { # IQN LUN TPGT VAR
-  d=$(sd_of_tpgt "$1" "$2" "$3") || { echo "no disk for $1 LUN $2 through TPGT $3"; ls /sys/class/iscsi_session/ 2>&1; return 1; }
+  d=$(sd_of "$1" "$2" tpgt "$3") || { echo "no disk for $1 LUN $2 through TPGT $3"; ls /sys/class/iscsi_session/ 2>&1; return 1; }
   eval "$4=$d"; echo "$1 LUN $2 TPGT $3 -> $d, $(blockdev --getsize64 "$d") bytes"
 }
 two_disks() { [ -n "$1" ] && [ -n "$2" ] && [ "$1" != "$2" ] || { echo "paths: '$1' '$2'"; return 1; }; }

@@ -10,28 +10,14 @@
 PR_N2=iqn.2026-11.com.example:linux-vm-node2
 PR_BS=4096
 
-pr_sd_of() { # IQN LUN INITIATOR: the disk of that initiator's session
-  i=0
-  while [ $i -lt 150 ]; do
-    for s in /sys/class/iscsi_session/session*; do
-      [ "$(cat "$s/targetname" 2>/dev/null)" = "$1" ] || continue
-      [ "$(cat "$s/initiatorname" 2>/dev/null)" = "$3" ] || continue
-      for b in "$s"/device/target*/*:*:*:"$2"/block/*; do
-        [ -e "$b" ] && [ -e "/dev/${b##*/}" ] && { echo "/dev/${b##*/}"; return 0; }
-      done
-    done
-    sleep 0.1; i=$((i + 1))
-  done
-  return 1
-}
 pr_login_two_nodes() {
   iscsiadm -m iface -I node2 -o new &&
   iscsiadm -m iface -I node2 -o update -n iface.initiatorname -v "$PR_N2" &&
   iscsiadm -m discovery -t sendtargets -p $P -I default -I node2 &&
   iscsiadm -m node -T "$IQN1" -p $P -I default --login &&
   iscsiadm -m node -T "$IQN1" -p $P -I node2 --login || return 1
-  N1=$(pr_sd_of "$IQN1" "$LUN_B" "$(sed -n 's/^InitiatorName=//p' /etc/iscsi/initiatorname.iscsi)") || { iscsiadm -m session -P 3; return 1; }
-  N2=$(pr_sd_of "$IQN1" "$LUN_B" "$PR_N2") || { iscsiadm -m session -P 3; return 1; }
+  N1=$(sd_of "$IQN1" "$LUN_B" initiatorname "$(sed -n 's/^InitiatorName=//p' /etc/iscsi/initiatorname.iscsi)") || { iscsiadm -m session -P 3; return 1; }
+  N2=$(sd_of "$IQN1" "$LUN_B" initiatorname "$PR_N2") || { iscsiadm -m session -P 3; return 1; }
   echo "node 1: $N1, node 2: $N2"
   [ "$N1" != "$N2" ]
 }
