@@ -479,3 +479,92 @@ block_size = 4096
     let line = String::from_utf8_lossy(&out.stdout);
     assert_eq!(line.trim(), "status=0x02 sense=0a/2f/02");
 }
+
+/// `kill -9` of the initiator in the middle of a 4 GiB EXTENDED COPY: the
+/// connection drops, xtgt stops that nexus's copy (copies in flight back
+/// to 0 in the metrics) and keeps serving: the next copy completes.
+#[test]
+fn kill_9_of_the_initiator_mid_copy_cleans_up_and_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:0"]
+metrics_listen = "127.0.0.1:0"
+
+[[targets]]
+iqn = "{IQN}"
+
+[[targets.luns]]
+lun = 0
+backend = "memory"
+size = "64MiB"
+block_size = 4096
+
+[[targets.luns]]
+lun = 1
+backend = "memory"
+size = "64MiB"
+block_size = 4096
+"#
+    );
+    let cfg = write_config(dir.path(), &body);
+    let mut x = Running::start(&cfg);
+    let portal = x
+        .line_starting("portal ")
+        .trim_start_matches("portal ")
+        .to_string();
+    let metrics = x.line_starting("metrics ");
+    let metrics = metrics
+        .trim_start_matches("metrics http://")
+        .trim_end_matches("/metrics")
+        .to_string();
+    let tool = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/conformance/tools/xcopy_probe.py"
+    );
+    let probe = |segments: &str| {
+        Command::new("python3")
+            .arg(tool)
+            .args([&portal, IQN, "iqn.2026-11.org.xtgt.test:probe"])
+            .args([IQN, "0", IQN, "1", "16384", segments, "4096"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // 64 segments of 64 MiB: 4 GiB.
+    let mut victim = probe("64");
+    let running = "xtgt_copies_in_flight{kind=\"extended_copy\"} 1";
+    let idle = "xtgt_copies_in_flight{kind=\"extended_copy\"} 0";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !http_get(&metrics, "/metrics").contains(running) {
+        assert!(Instant::now() < deadline, "the copy never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    victim.kill().unwrap(); // SIGKILL
+    victim.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http_get(&metrics, "/metrics").contains(idle) {
+        assert!(
+            Instant::now() < deadline,
+            "copies in flight never went back to 0"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Stopped at a chunk boundary, not run to the end: less than the 4 GiB
+    // moved.
+    let copied: f64 = http_get(&metrics, "/metrics")
+        .lines()
+        .filter(|l| l.starts_with("xtgt_copy_bytes_total{") && l.contains("command=\"xcopy\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(
+        copied < 4.0 * 1024.0 * 1024.0 * 1024.0,
+        "copied {copied} bytes"
+    );
+    // Still serving: a one-segment copy completes with GOOD.
+    let out = probe("1").wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "status=0x00");
+    x.signal("TERM");
+    assert_eq!(x.wait(Duration::from_secs(30)).code(), Some(0));
+}
