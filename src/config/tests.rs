@@ -597,7 +597,7 @@ fn copy_defaults_without_a_section() {
     assert_eq!(c.copy.chunk_size, 1 << 20);
     assert_eq!(c.copy.chunk_size_foreground, 256 << 10);
     assert_eq!(c.copy.max_copies, 16);
-    assert_eq!(c.copy.max_queued, 64);
+    assert_eq!(c.copy.max_queued, 1024);
 }
 
 #[test]
