@@ -287,6 +287,18 @@ impl LogicalUnit {
         f.metadata().ok().map(|m| m.dev())
     }
 
+    /// A native copy out of `snap` into this LU shares extents (a
+    /// reflink): the snapshot's file is on this LU's device and the LU
+    /// does point-in-time copies (a reflink file system).
+    pub fn can_clone_from_snapshot(&self, snap: &dyn crate::backend::Snapshot) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let dev = snap
+            .native_file()
+            .and_then(|n| n.file.metadata().ok())
+            .map(|m| m.dev());
+        dev.is_some() && dev == self.backing_device() && self.capabilities().point_in_time
+    }
+
     /// The backend offers its file for the kernel's copy
     /// ([`Writer::copy_native_from`] can do something).
     pub fn offers_native_copy(&self) -> bool {

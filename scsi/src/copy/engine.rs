@@ -157,7 +157,13 @@ async fn native(
             return Err(stopped(seg));
         }
         let lus = [&*seg.source, &*seg.destination];
-        let grant = op.chunk(&lus, seg.length - done, ChunkKind::Native).await;
+        let grant = op
+            .chunk(
+                &lus,
+                seg.length - done,
+                native_kind(&seg.source, &seg.destination),
+            )
+            .await;
         let asked = grant.bytes;
         // Shared like every write command's, so COMPARE AND WRITE on the
         // destination (exclusive) stays atomic (SBC-4 5.3). Taken after
@@ -194,6 +200,19 @@ async fn native(
         }
     }
     Ok(done)
+}
+
+/// A native piece between two LUs on a reflink file system (both report
+/// point-in-time copies: FICLONERANGE / copy_file_range share extents)
+/// is a clone; elsewhere the kernel copies the data.
+pub(crate) fn native_kind(src: &LogicalUnit, dst: &LogicalUnit) -> ChunkKind {
+    let same_device =
+        src.backing_device().is_some() && src.backing_device() == dst.backing_device();
+    if same_device && src.capabilities().point_in_time && dst.capabilities().point_in_time {
+        ChunkKind::Clone
+    } else {
+        ChunkKind::Native
+    }
 }
 
 /// One chunk: read from the source, write to the destination, through

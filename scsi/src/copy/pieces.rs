@@ -109,6 +109,14 @@ pub async fn copy_pieces(
         tally: CopyTally::default(),
     };
     let mut native = !matches!(src, PieceSource::Zero);
+    let native_kind = match src {
+        PieceSource::Lu(lu) => crate::copy::engine::native_kind(lu, dst),
+        // A point-in-time token's clone file: cloning out of it shares
+        // extents when the destination is on the same reflink file system.
+        PieceSource::Snapshot(snap) if dst.can_clone_from_snapshot(&**snap) => ChunkKind::Clone,
+        PieceSource::Snapshot(_) => ChunkKind::Native,
+        PieceSource::Zero => ChunkKind::Native,
+    };
     let chunk = ctl.chunk.max(4096);
     for p in pieces {
         let mut off = 0u64;
@@ -139,7 +147,7 @@ pub async fn copy_pieces(
                 left.min(chunk)
             };
             let kind = if native {
-                ChunkKind::Native
+                native_kind
             } else {
                 ChunkKind::Buffered
             };

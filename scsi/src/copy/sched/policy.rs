@@ -120,11 +120,16 @@ impl Refusal {
 }
 
 /// What a chunk moves: buffers (counted against the byte limits) or
-/// nothing through memory (a native piece).
+/// nothing through memory (a native piece), or nothing at all (a native
+/// piece between LUs on a reflink file system, where the kernel shares
+/// extents: its cost does not grow with its length, so it is cut into
+/// `native_piece` pieces also under foreground load, still one in flight
+/// and charged its time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChunkKind {
     Buffered,
     Native,
+    Clone,
 }
 
 pub type OpId = u64;
@@ -447,7 +452,7 @@ impl Policy {
             let (op_bytes, op_chunks) = self.ops.get(&r.op).map_or((0, 0), |o| (o.bytes, o.chunks));
             let size = match (r.kind, busy) {
                 (ChunkKind::Buffered, false) => self.cfg.chunk_idle,
-                (ChunkKind::Native, false) => self.cfg.native_piece,
+                (ChunkKind::Native, false) | (ChunkKind::Clone, _) => self.cfg.native_piece,
                 (_, true) => self.cfg.chunk_busy,
             }
             .min(r.want)

@@ -66,6 +66,25 @@ fn foreground_arrival_preempts_further_copy_grants() {
     assert_eq!(p.pump(3), vec![next]);
 }
 
+/// Under foreground presence a native piece that copies data is cut to
+/// the busy chunk size, a clone (reflink) keeps the native piece size;
+/// both stay one at a time.
+#[test]
+fn clones_keep_their_piece_size_under_foreground() {
+    let (mut p, fg) = policy(SchedConfig::default());
+    let op = running(&mut p, spec(1, "i", 0), 1);
+    fg.set_active(1);
+    let native = p.request(op, &[D], 1 << 30, ChunkKind::Native, 2);
+    assert_eq!(p.pump(2), vec![native]);
+    assert_eq!(p.granted(native).unwrap().bytes, 256 << 10);
+    let clone = p.request(op, &[D], 1 << 30, ChunkKind::Clone, 3);
+    assert!(p.pump(3).is_empty(), "one copy chunk at a time");
+    p.release(native, 3);
+    assert_eq!(p.pump(3), vec![clone]);
+    let g = p.granted(clone).unwrap();
+    assert_eq!((g.bytes, g.busy), (64 << 20, true));
+}
+
 /// Foreground that ended counts for the window, then the domain is idle
 /// again (and the policy says when to look).
 #[test]
