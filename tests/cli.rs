@@ -411,13 +411,10 @@ fn real_initiator_login_is_counted() {
     assert_eq!(x.wait(Duration::from_secs(30)).code(), Some(0));
 }
 
-/// SIGTERM during a long EXTENDED COPY (64 segments of 64 MiB between two
-/// memory LUs, sent by conformance/tools/xcopy_probe.py): the copy stops
-/// at its next chunk boundary, the initiator gets COPY ABORTED, COMMAND
-/// CLEARED BY DEVICE SERVER, and xtgt exits 0 within a few seconds, not
-/// after the whole copy (or the 10 s drain bound).
-#[test]
-fn sigterm_stops_a_running_copy_and_exits_0_quickly() {
+/// xtgt with two 64 MiB memory LUs of 4096-byte blocks, for the copy
+/// lifecycle tests: (the running xtgt, its config dir, portal, metrics
+/// address).
+fn copy_target() -> (Running, tempfile::TempDir, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let body = format!(
         r#"
@@ -447,15 +444,29 @@ block_size = 4096
         .line_starting("portal ")
         .trim_start_matches("portal ")
         .to_string();
-    let metrics = x.line_starting("metrics ");
-    let metrics = metrics
+    let metrics = x
+        .line_starting("metrics ")
         .trim_start_matches("metrics http://")
         .trim_end_matches("/metrics")
         .to_string();
-    let tool = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/conformance/tools/xcopy_probe.py"
-    );
+    (x, dir, portal, metrics)
+}
+
+/// xcopy_probe.py (conformance/tools) from the repository.
+const XCOPY_PROBE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/conformance/tools/xcopy_probe.py"
+);
+
+/// SIGTERM during a long EXTENDED COPY (64 segments of 64 MiB between two
+/// memory LUs, sent by conformance/tools/xcopy_probe.py): the copy stops
+/// at its next chunk boundary, the initiator gets COPY ABORTED, COMMAND
+/// CLEARED BY DEVICE SERVER, and xtgt exits 0 within a few seconds, not
+/// after the whole copy (or the 10 s drain bound).
+#[test]
+fn sigterm_stops_a_running_copy_and_exits_0_quickly() {
+    let (mut x, _dir, portal, metrics) = copy_target();
+    let tool = XCOPY_PROBE;
     let probe = Command::new("python3")
         .arg(tool)
         .args([&portal, IQN, "iqn.2026-11.org.xtgt.test:probe"])
@@ -485,44 +496,8 @@ block_size = 4096
 /// to 0 in the metrics) and keeps serving: the next copy completes.
 #[test]
 fn kill_9_of_the_initiator_mid_copy_cleans_up_and_keeps_serving() {
-    let dir = tempfile::tempdir().unwrap();
-    let body = format!(
-        r#"
-[server]
-listen = ["127.0.0.1:0"]
-metrics_listen = "127.0.0.1:0"
-
-[[targets]]
-iqn = "{IQN}"
-
-[[targets.luns]]
-lun = 0
-backend = "memory"
-size = "64MiB"
-block_size = 4096
-
-[[targets.luns]]
-lun = 1
-backend = "memory"
-size = "64MiB"
-block_size = 4096
-"#
-    );
-    let cfg = write_config(dir.path(), &body);
-    let mut x = Running::start(&cfg);
-    let portal = x
-        .line_starting("portal ")
-        .trim_start_matches("portal ")
-        .to_string();
-    let metrics = x.line_starting("metrics ");
-    let metrics = metrics
-        .trim_start_matches("metrics http://")
-        .trim_end_matches("/metrics")
-        .to_string();
-    let tool = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/conformance/tools/xcopy_probe.py"
-    );
+    let (mut x, _dir, portal, metrics) = copy_target();
+    let tool = XCOPY_PROBE;
     let probe = |segments: &str| {
         Command::new("python3")
             .arg(tool)
