@@ -291,6 +291,25 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// `KEY` (the whole key path, e.g. `odx.max_live_tokens`) must lie in
+    /// `lo..=hi`; `unit` follows the range in the message.
+    fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
+        &self,
+        key: String,
+        value: T,
+        lo: T,
+        hi: T,
+        unit: &str,
+    ) -> Result<T, ConfigError> {
+        if value < lo || value > hi {
+            return Err(self.err(
+                key,
+                format!("{value} is out of range; expected {lo}..={hi}{unit}"),
+            ));
+        }
+        Ok(value)
+    }
+
     fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
         ConfigError {
             source: self.source.to_string(),

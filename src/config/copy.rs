@@ -81,13 +81,7 @@ fn range<T: PartialOrd + std::fmt::Display + Copy>(
     hi: T,
     unit: &str,
 ) -> Result<T, ConfigError> {
-    if value < lo || value > hi {
-        return Err(c.err(
-            format!("copy.{key}"),
-            format!("{value} is out of range; expected {lo}..={hi}{unit}"),
-        ));
-    }
-    Ok(value)
+    c.in_range(format!("copy.{key}"), value, lo, hi, unit)
 }
 
 fn size_of(

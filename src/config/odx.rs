@@ -72,13 +72,7 @@ fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
     hi: T,
     unit: &str,
 ) -> Result<T, ConfigError> {
-    if value < lo || value > hi {
-        return Err(c.err(
-            format!("odx.{key}"),
-            format!("{value} is out of range; expected {lo}..={hi}{unit}"),
-        ));
-    }
-    Ok(value)
+    c.in_range(format!("odx.{key}"), value, lo, hi, unit)
 }
 
 pub(super) fn validate_odx(c: &Checker<'_>, ro: raw::RawOdx) -> Result<OdxSettings, ConfigError> {
