@@ -335,6 +335,8 @@ pub fn build(cfg: &Config) -> Result<Assembly, AssembleError> {
         odx_config(&cfg.odx),
     )
     .with_scheduler(sched_config(&cfg.copy));
+    // Process-wide: the first assembly (the one xtgt runs) decides.
+    scsi::copy::threads::set_priority(cfg.copy.cpu_priority);
     let device = Arc::new(device);
     Ok(Assembly {
         device,

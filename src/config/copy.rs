@@ -27,12 +27,13 @@ pub struct CopySettings {
     pub max_chunks_in_flight: u32,
     pub aging: Duration,
     pub odx_priority: u8,
+    pub cpu_priority: scsi::copy::threads::CpuPriority,
 }
 
-pub const DEFAULT_FOREGROUND_SHARE: f64 = 0.25;
+pub const DEFAULT_FOREGROUND_SHARE: f64 = 0.75;
 pub const DEFAULT_FOREGROUND_WINDOW_MS: u64 = 3;
 pub const DEFAULT_CHUNK_SIZE: u64 = 1 << 20;
-pub const DEFAULT_CHUNK_SIZE_FOREGROUND: u64 = 256 << 10;
+pub const DEFAULT_CHUNK_SIZE_FOREGROUND: u64 = 1 << 20;
 pub const DEFAULT_NATIVE_PIECE: u64 = 64 << 20;
 pub const DEFAULT_MAX_COPIES: u32 = 16;
 pub const DEFAULT_MAX_COPIES_PER_LU: u32 = 4;
@@ -42,6 +43,8 @@ pub const DEFAULT_MAX_BYTES_PER_COPY: u64 = 8 << 20;
 pub const DEFAULT_MAX_BYTES_IN_FLIGHT: u64 = 64 << 20;
 pub const DEFAULT_MAX_CHUNKS_IN_FLIGHT: u32 = 32;
 pub const DEFAULT_AGING_MS: u64 = 100;
+pub const DEFAULT_CPU_PRIORITY: scsi::copy::threads::CpuPriority =
+    scsi::copy::threads::CpuPriority::DEFAULT;
 
 /// Bounds.
 pub const MIN_CHUNK: u64 = 4096;
@@ -69,6 +72,7 @@ impl Default for CopySettings {
             max_chunks_in_flight: DEFAULT_MAX_CHUNKS_IN_FLIGHT,
             aging: Duration::from_millis(DEFAULT_AGING_MS),
             odx_priority: 0,
+            cpu_priority: DEFAULT_CPU_PRIORITY,
         }
     }
 }
@@ -235,6 +239,21 @@ pub(super) fn validate_copy(
         7,
         " (0 highest, 7 lowest, as EXTENDED COPY's PRIORITY)",
     )?;
+    let cpu_priority = match rc.cpu_priority {
+        None => DEFAULT_CPU_PRIORITY,
+        Some(v) => {
+            let text = match v {
+                raw::SizeValue::Bytes(n) => n.to_string(),
+                raw::SizeValue::Text(s) => s,
+            };
+            scsi::copy::threads::CpuPriority::parse(&text).ok_or_else(|| {
+                c.err(
+                    "copy.cpu_priority",
+                    format!("{text:?} is not a CPU priority; expected \"idle\" (copies use only CPU time nothing else wants), \"batch\", \"normal\" or a nice value 0..=19"),
+                )
+            })?
+        }
+    };
     Ok(CopySettings {
         foreground_share_ppm: (share * 1e6).round() as u32,
         foreground_window: Duration::from_millis(window),
@@ -250,5 +269,6 @@ pub(super) fn validate_copy(
         max_chunks_in_flight,
         aging: Duration::from_millis(aging),
         odx_priority,
+        cpu_priority,
     })
 }

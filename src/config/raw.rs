@@ -39,6 +39,8 @@ pub(super) struct RawCopy {
     pub max_chunks_in_flight: Option<u32>,
     pub aging_ms: Option<u64>,
     pub odx_priority: Option<u8>,
+    /// A name or a nice value: "idle", "batch", "normal", 0..=19.
+    pub cpu_priority: Option<SizeValue>,
 }
 
 /// `[odx]`: ODX token limits and timeouts (see `odx.rs`).

@@ -593,9 +593,10 @@ fn env_overrides_odx_keys() {
 fn copy_defaults_without_a_section() {
     let c = load_t(&one_lun("")).unwrap();
     assert_eq!(c.copy, CopySettings::default());
-    assert_eq!(c.copy.foreground_share_ppm, 250_000);
+    assert_eq!(c.copy.foreground_share_ppm, 750_000);
     assert_eq!(c.copy.chunk_size, 1 << 20);
-    assert_eq!(c.copy.chunk_size_foreground, 256 << 10);
+    assert_eq!(c.copy.chunk_size_foreground, 1 << 20);
+    assert_eq!(c.copy.cpu_priority, scsi::copy::threads::CpuPriority::Idle);
     assert_eq!(c.copy.max_copies, 16);
     assert_eq!(c.copy.max_queued, 1024);
 }
@@ -607,7 +608,7 @@ fn copy_section_sets_keys_and_checks_them() {
          chunk_size_foreground = \"128KiB\"\nnative_piece = \"16MiB\"\nmax_copies = 4\n\
          max_copies_per_lu = 2\nmax_copies_per_initiator = 3\nmax_queued = 0\n\
          max_bytes_per_copy = \"4MiB\"\nmax_bytes_in_flight = \"16MiB\"\n\
-         max_chunks_in_flight = 8\naging_ms = 50\nodx_priority = 3\n{}",
+         max_chunks_in_flight = 8\naging_ms = 50\nodx_priority = 3\ncpu_priority = 5\n{}",
         one_lun("")
     );
     let c = load_t(&toml).unwrap().copy;
@@ -628,6 +629,7 @@ fn copy_section_sets_keys_and_checks_them() {
             max_chunks_in_flight: 8,
             aging: std::time::Duration::from_millis(50),
             odx_priority: 3,
+            cpu_priority: scsi::copy::threads::CpuPriority::Nice(5),
         }
     );
     for (body, key) in [
@@ -645,6 +647,8 @@ fn copy_section_sets_keys_and_checks_them() {
         ("max_bytes_per_copy = \"64KiB\"", "copy.max_bytes_per_copy"),
         ("odx_priority = 8", "copy.odx_priority"),
         ("max_chunks_in_flight = 0", "copy.max_chunks_in_flight"),
+        ("cpu_priority = 20", "copy.cpu_priority"),
+        ("cpu_priority = \"realtime\"", "copy.cpu_priority"),
     ] {
         let toml = format!("[copy]\n{body}\n{}", one_lun(""));
         let e = load_t(&toml).unwrap_err();
@@ -654,4 +658,14 @@ fn copy_section_sets_keys_and_checks_them() {
     let toml = format!("[copy]\nmax_copies = 2\n{}", one_lun(""));
     let c = load_t(&toml).unwrap().copy;
     assert_eq!((c.max_copies_per_lu, c.max_copies_per_initiator), (2, 2));
+    for (text, want) in [
+        ("\"idle\"", scsi::copy::threads::CpuPriority::Idle),
+        ("\"batch\"", scsi::copy::threads::CpuPriority::Batch),
+        ("\"normal\"", scsi::copy::threads::CpuPriority::Normal),
+        ("\"19\"", scsi::copy::threads::CpuPriority::Nice(19)),
+        ("0", scsi::copy::threads::CpuPriority::Normal),
+    ] {
+        let toml = format!("[copy]\ncpu_priority = {text}\n{}", one_lun(""));
+        assert_eq!(load_t(&toml).unwrap().copy.cpu_priority, want, "{text}");
+    }
 }

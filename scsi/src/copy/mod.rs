@@ -33,6 +33,7 @@ pub mod results;
 pub mod sched;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod threads;
 pub mod token;
 pub mod vpd;
 #[cfg(test)]

@@ -65,11 +65,11 @@ pub struct SchedConfig {
 impl Default for SchedConfig {
     fn default() -> Self {
         Self {
-            foreground_share: 0.25,
+            foreground_share: 0.75,
             foreground_window: Duration::from_millis(3),
             share_burst: Duration::from_millis(10),
             chunk_idle: 1 << 20,
-            chunk_busy: 256 << 10,
+            chunk_busy: 1 << 20,
             native_piece: 64 << 20,
             max_copies: 16,
             max_copies_per_lu: 4,

@@ -58,7 +58,7 @@ fn foreground_arrival_preempts_further_copy_grants() {
         }
     }
     let g = p.granted(more).unwrap();
-    assert_eq!((g.bytes, g.busy), (256 << 10, true));
+    assert_eq!((g.bytes, g.busy), (SchedConfig::default().chunk_busy, true));
     let next = p.request(op, &[D], 8 << 20, ChunkKind::Buffered, 3);
     assert!(p.pump(3).is_empty(), "one copy chunk at a time");
     assert_eq!(p.domain_in_flight(&D), 1);
@@ -76,7 +76,10 @@ fn clones_keep_their_piece_size_under_foreground() {
     fg.set_active(1);
     let native = p.request(op, &[D], 1 << 30, ChunkKind::Native, 2);
     assert_eq!(p.pump(2), vec![native]);
-    assert_eq!(p.granted(native).unwrap().bytes, 256 << 10);
+    assert_eq!(
+        p.granted(native).unwrap().bytes,
+        SchedConfig::default().chunk_busy
+    );
     let clone = p.request(op, &[D], 1 << 30, ChunkKind::Clone, 3);
     assert!(p.pump(3).is_empty(), "one copy chunk at a time");
     p.release(native, 3);

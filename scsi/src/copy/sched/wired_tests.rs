@@ -107,7 +107,12 @@ async fn foreground_read_waits_behind_at_most_one_copy_chunk() {
         .await
         .unwrap();
     let a = lu_on(1, 512, false, be.clone());
-    let sched = Arc::new(CopyScheduler::new(SchedConfig::default()));
+    // Busy chunks smaller than idle ones, to see which the copy used.
+    let cfg = SchedConfig {
+        chunk_busy: 256 << 10,
+        ..SchedConfig::default()
+    };
+    let sched = Arc::new(CopyScheduler::new(cfg));
     let op = sched.enqueue(&a, "iqn.copier", 0).unwrap();
     op.admitted().await;
     let plan = plan(&a, 32768, 0, 65536);
