@@ -30,7 +30,12 @@ use tokio::sync::Notify;
 /// The scheduler shared by the copy manager's commands.
 pub struct CopyScheduler {
     policy: Mutex<Policy>,
+    /// Chunk requests wait here: a grant returned, a request granted.
     wake: Notify,
+    /// Copies waiting for admission wait here: only the end of a copy
+    /// lets another one in, so a returned chunk grant does not wake the
+    /// (possibly hundreds of) queued copies.
+    admit_wake: Notify,
 }
 
 impl Default for CopyScheduler {
@@ -73,6 +78,7 @@ impl CopyScheduler {
         Self {
             policy: Mutex::new(Policy::new(cfg)),
             wake: Notify::new(),
+            admit_wake: Notify::new(),
         }
     }
 
@@ -141,17 +147,19 @@ impl CopyScheduler {
     }
 
     /// Run the policy until `ready` says so; between tries wait for a
-    /// returned grant or the policy's next wake-up time.
-    async fn wait_until(&self, mut ready: impl FnMut(&Policy) -> bool) {
+    /// notification on `on` or, with `timed`, the policy's next wake-up
+    /// time.
+    async fn wait_until(&self, on: &Notify, timed: bool, mut ready: impl FnMut(&Policy) -> bool) {
         loop {
-            let notified = self.wake.notified();
+            let notified = on.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let now = mono_ns();
             let (done, wake, others) = {
                 let mut p = self.lock();
                 let granted = p.pump(now);
-                (ready(&p), p.next_wake(now), !granted.is_empty())
+                let wake = if timed { p.next_wake(now) } else { None };
+                (ready(&p), wake, !granted.is_empty())
             };
             if others {
                 self.wake.notify_waiters();
@@ -188,7 +196,9 @@ impl CopyOp {
     /// Wait until the operation may run (its turn within the limits).
     pub async fn admitted(&self) {
         let id = self.id;
-        self.sched.wait_until(|p| p.is_running(id)).await;
+        let s = &self.sched;
+        s.wait_until(&s.admit_wake, false, |p| p.is_running(id))
+            .await;
         self.gauges();
     }
 
@@ -215,7 +225,9 @@ impl CopyOp {
             bytes: 0,
             busy: false,
         };
-        self.sched.wait_until(|p| p.granted(req).is_some()).await;
+        let s = &self.sched;
+        s.wait_until(&s.wake, true, |p| p.granted(req).is_some())
+            .await;
         if let Some(g) = self.sched.lock().granted(req) {
             grant.bytes = g.bytes;
             grant.busy = g.busy;
@@ -236,6 +248,7 @@ impl Drop for CopyOp {
         self.sched.lock().finish(self.id, mono_ns());
         self.gauges();
         self.sched.wake.notify_waiters();
+        self.sched.admit_wake.notify_waiters();
     }
 }
 
