@@ -30,6 +30,7 @@ mod tests;
 pub use observer::{LbaRange, WriteKind, WriteObserver, WriteObservers};
 
 use crate::backend::{Capabilities, Extent, Snapshot};
+use crate::copy::native::Pace;
 use crate::device::LogicalUnit;
 use crate::sense::ScsiError;
 use bytes::Bytes;
@@ -493,6 +494,7 @@ impl Writer<'_> {
         snap_off: u64,
         dst_off: u64,
         len: u64,
+        pace: Pace,
         on_progress: Arc<dyn Fn(u64) + Send + Sync>,
     ) -> Result<NativeCopy, ScsiError> {
         self.lu.check_bytes(dst_off, len)?;
@@ -514,6 +516,7 @@ impl Writer<'_> {
                     to.clone(),
                     dst_off + copied,
                     n,
+                    pace,
                     on_progress.clone(),
                 )
                 .await;
@@ -541,6 +544,7 @@ impl Writer<'_> {
         src_off: u64,
         dst_off: u64,
         len: u64,
+        pace: Pace,
         on_progress: Arc<dyn Fn(u64) + Send + Sync>,
     ) -> Result<NativeCopy, ScsiError> {
         src.check_bytes(src_off, len)?;
@@ -550,7 +554,8 @@ impl Writer<'_> {
             return Ok(NativeCopy::Unavailable);
         };
         self.before(self.lu.covering(dst_off, len), WriteKind::NativeCopy);
-        let out = crate::copy::native::copy(from, src_off, to, dst_off, len, on_progress).await;
+        let out =
+            crate::copy::native::copy(from, src_off, to, dst_off, len, pace, on_progress).await;
         let copied = out.copied.min(len);
         if copied > 0 {
             // The kernel wrote through the page cache: with the write cache

@@ -12,6 +12,7 @@
 //! INFORMATION and the backend's own error forwarded (a read error as
 //! UNRECOVERED READ ERROR, a write error as WRITE ERROR) (SPC-5 6.5.5).
 
+use super::native::Pace;
 use super::params::CopyLimits;
 use super::plan::{CopyPlan, PlannedSegment};
 use super::sched::{ChunkGrant, ChunkKind, CopyOp};
@@ -182,6 +183,7 @@ async fn native(
                 seg.source_offset + done,
                 seg.destination_offset + done,
                 grant.bytes,
+                Pace::of(grant.busy),
                 Arc::new(move |n| p.add_bytes(n)),
             )
             .await

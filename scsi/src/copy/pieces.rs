@@ -13,6 +13,7 @@
 //! one contiguous prefix of the destination: what INFORMATION reports.
 
 use super::engine::{CopyTally, THIRD_PARTY_DEVICE_FAILURE};
+use super::native::Pace;
 use super::sched::{ChunkKind, CopyOp};
 use crate::backend::Snapshot;
 use crate::blockio::{Account, NativeCopy, WriteKind};
@@ -156,7 +157,19 @@ pub async fn copy_pieces(
                 _ => ctl.op.chunk(&[&**dst], want, kind).await,
             };
             let left = left.min(grant.bytes);
-            let step = step(src, dst, p, off, left, chunk, &mut native, &mut out.tally).await;
+            let pace = Pace::of(grant.busy);
+            let step = step(
+                src,
+                dst,
+                p,
+                off,
+                left,
+                chunk,
+                pace,
+                &mut native,
+                &mut out.tally,
+            )
+            .await;
             drop(grant);
             let step = match step {
                 Ok(n) => n,
@@ -183,6 +196,7 @@ async fn step(
     off: u64,
     left: u64,
     chunk: u64,
+    pace: Pace,
     native: &mut bool,
     tally: &mut CopyTally,
 ) -> Result<u64, ScsiError> {
@@ -195,11 +209,11 @@ async fn step(
         let n = left.min(NATIVE_STEP);
         let got = match src {
             PieceSource::Lu(lu) => {
-                w.copy_native_from(lu, src_off, dst_off, n, Arc::new(|_| {}))
+                w.copy_native_from(lu, src_off, dst_off, n, pace, Arc::new(|_| {}))
                     .await
             }
             PieceSource::Snapshot(s) => {
-                w.copy_native_from_snapshot(&**s, src_off, dst_off, n, Arc::new(|_| {}))
+                w.copy_native_from_snapshot(&**s, src_off, dst_off, n, pace, Arc::new(|_| {}))
                     .await
             }
             PieceSource::Zero => Ok(NativeCopy::Unavailable),
