@@ -587,7 +587,12 @@ impl Backend for FileBackend {
             self.check(offset, len)?;
         }
         let ranges = ranges.to_vec();
-        let snap = self.blocking(move |f| dir.snapshot(f, &ranges)).await?;
+        let file = self.file.clone();
+        // Copy work (POPULATE TOKEN's clone of its ranges): on the copy
+        // threads, at their CPU priority.
+        let snap = crate::copy::threads::run(move || dir.snapshot(&file, &ranges))
+            .await
+            .ok_or_else(|| io::Error::other("snapshot task failed"))??;
         Ok(Arc::new(snap))
     }
 }
