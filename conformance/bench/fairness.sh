@@ -11,7 +11,7 @@
 #   xcopy  - EXTENDED COPY of FAIR_COPY_SIZE (qemu-img convert -C), repeated
 #            for as long as fio runs
 #   odx    - the same with ODX (POPULATE TOKEN, RRTI, WRITE USING TOKENs of
-#            64 MiB as Windows sends them; odx_bench.py copy)
+#            64 MiB as Windows sends them; odx_bench.py loop, one pair of sessions for all copies)
 # in rounds with the order rotating. Every copy is also timed alone (no fio)
 # to give the copy's slowdown under foreground load.
 # Then on ext4: 16 initiators (own names) x 8 sessions, each running
@@ -157,9 +157,17 @@ one_copy() {
 }
 
 # copy_loop METHOD SRC DST BYTES STOPFILE OUTFILE: copies until STOPFILE
-# exists (at least one), one duration per line into OUTFILE
+# exists (at least one), one duration per line into OUTFILE. ODX copies
+# stay on one pair of sessions, as a Windows host does (a new process and
+# login per copy would be most of the load when a copy takes 10 ms).
 copy_loop() {
     : >"$6"
+    if [[ $1 == odx ]]; then
+        $FAIR_NICE $FAIR_BENCH loop "127.0.0.1:$FAIR_PORT" "iqn.2026-12.com.example:fair-src@$FAIR_IQN/$2" \
+            "iqn.2026-12.com.example:fair-dst@$FAIR_IQN/$3" $(($4 / 512)) windows "$5" 2>>"$WORK/copy.log" |
+            grep -E '^[0-9.]+$' >>"$6" || true
+        return
+    fi
     while :; do
         one_copy "$1" "$2" "$3" "$4" >>"$6"
         [[ -e $5 ]] && break
@@ -321,7 +329,7 @@ XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null 
         "${FIO_RUNTIME} s, on a $LUN_SIZE LU; completion latency percentiles, median over $REPS rounds" \
         "(load order rotating). Background: copies of $FAIR_COPY_SIZE between two other LUs on the same" \
         "file system, one after the other for as long as fio runs; EXTENDED COPY = \`qemu-img convert -C\`," \
-        "ODX = POPULATE TOKEN + RRTI + WRITE USING TOKENs of 64 MiB (\`odx_bench.py copy\`). Page cache warm." \
+        "ODX = POPULATE TOKEN + RRTI + WRITE USING TOKENs of 64 MiB (\`odx_bench.py loop\`: one pair of sessions for the whole loop, as a host that stays logged in; the copies timed alone use a session each, login not timed). Page cache warm." \
         "Each load gets two fio runs: unlimited (fio and xtgt then use both cores, so the latency mostly" \
         "follows the CPU time left to them) and at $FAIR_RATE IOPS (the latency shows what a read waits" \
         "behind). The copy initiators, which stand for other hosts, run at \`${FAIR_NICE:-normal priority}\`;" \

@@ -12,6 +12,11 @@ Usage:
       0x0D/0x04 with INFORMATION = blocks written, until GOOD. Prints one
       JSON object: seconds of the sequence (sessions already logged in),
       number of WRITE USING TOKENs, how many ended short, the longest one.
+  odx_bench.py loop PORTAL SRC_WHO DST_WHO BLOCKS CHUNK STOP_FILE
+      The same copy again and again on the same two sessions (a host stays
+      logged in) until the file STOP_FILE exists, at least once; prints each
+      copy's seconds on a line of its own as it ends, then a JSON object
+      with the number of copies.
   odx_bench.py scale PORTAL_1 PORTAL_N SRC_WHO DST_WHO PID_N TOKENS SAMPLES BLOCKS ROUNDS HELD
       POPULATE TOKEN and WRITE USING TOKEN latency (SAMPLES commands each,
       BLOCKS blocks per range) on two xtgts serving the same LU names: the
@@ -68,7 +73,9 @@ def windows_chunk(sess):
     return min(chunk, max_blocks) if max_blocks else chunk
 
 
-def copy(portal, src_who, dst_who, blocks, chunk):
+def open_pair(portal, src_who, dst_who, chunk):
+    """Sessions to the source and destination LUs, and the WRITE USING
+    TOKEN size in blocks."""
     src = odx.open_lu(portal, src_who)
     dst = odx.open_lu(portal, dst_who)
     # A TEST UNIT READY on each first takes the power-on UNIT ATTENTION
@@ -79,17 +86,22 @@ def copy(portal, src_who, dst_who, blocks, chunk):
         chunk = windows_chunk(dst)
     elif not isinstance(chunk, int):
         raise BenchError("CHUNK must be a number of blocks or \"windows\", not %r" % chunk)
+    return src, dst, chunk
+
+
+def one_copy(src, dst, blocks, chunk, list_id):
+    """One POPULATE TOKEN + WRITE USING TOKENs copy of BLOCKS blocks; list
+    ids from LIST_ID on. Returns the result and the next free list id."""
     chunk = chunk or blocks
     wuts = partials = 0
     longest = 0.0
-    list_id = 0x3000
     t0 = time.monotonic()
-    token = token_of(src, 0x3000, [(0, blocks)])
+    token = token_of(src, list_id, [(0, blocks)])
     for start in range(0, blocks, chunk):
         n = min(chunk, blocks - start)
         done = 0
         while done < n:
-            list_id += 1
+            list_id = (list_id + 1) & 0xFFFFFFFF
             wuts += 1
             r = odx.write_using_token(dst, list_id, token, [(start + done, n - done)],
                                       offset=start + done)
@@ -105,10 +117,35 @@ def copy(portal, src_who, dst_who, blocks, chunk):
                                  % (wuts, start + done, a, r.sense and r.sense.valid,
                                     r.sense and r.sense.information))
     seconds = time.monotonic() - t0
+    return ({"seconds": round(seconds, 4), "wuts": wuts, "partials": partials,
+             "longest_wut": round(longest, 4), "chunk_blocks": chunk},
+            (list_id + 1) & 0xFFFFFFFF)
+
+
+def copy(portal, src_who, dst_who, blocks, chunk):
+    src, dst, chunk = open_pair(portal, src_who, dst_who, chunk)
+    result, _ = one_copy(src, dst, blocks, chunk, 0x3000)
     src.close()
     dst.close()
-    return {"seconds": round(seconds, 4), "wuts": wuts, "partials": partials,
-            "longest_wut": round(longest, 4), "chunk_blocks": chunk}
+    return result
+
+
+def loop(portal, src_who, dst_who, blocks, chunk, stop_file):
+    """Copies one after the other on the same two sessions (as a host
+    that stays logged in does) until STOP_FILE exists, at least one; each
+    copy's seconds on a line of its own as it ends."""
+    src, dst, chunk = open_pair(portal, src_who, dst_who, chunk)
+    list_id = 0x3000
+    n = 0
+    while True:
+        result, list_id = one_copy(src, dst, blocks, chunk, list_id)
+        n += 1
+        print(result["seconds"], flush=True)
+        if os.path.exists(stop_file):
+            break
+    src.close()
+    dst.close()
+    return {"copies": n}
 
 
 def vm_rss_kib(pid):
@@ -297,7 +334,7 @@ def lu_blocks(sess):
 
 
 def main():
-    cmds = {"copy": (copy, 5), "scale": (scale, 10)}
+    cmds = {"copy": (copy, 5), "loop": (loop, 6), "scale": (scale, 10)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != 2 + cmds[sys.argv[1]][1]:
         sys.exit(__doc__)
     fn = cmds[sys.argv[1]][0]
