@@ -218,6 +218,9 @@ copies_alone() {
 }
 
 FAIR_LOADS=(idle xcopy odx)
+# The LUN files were just written (about 20 GiB): their writeback is not
+# round 1's load.
+sync
 for rep in $(seq "$REPS"); do
     log "fairness round $rep/$REPS"
     cat "${FAIR_FILES[@]}" >/dev/null # warm the page cache
