@@ -318,7 +318,9 @@ mod tests {
             assert_eq!(out.copied, data.len() as u64);
             let steps = steps.lock().unwrap().clone();
             assert_eq!(steps.len(), calls, "{pace:?}: {steps:?}");
-            assert!(steps.iter().all(|&n| pace == Pace::Full || n <= SHORT_COPY_STEP));
+            assert!(steps
+                .iter()
+                .all(|&n| pace == Pace::Full || n <= SHORT_COPY_STEP));
             let mut back = vec![0u8; data.len()];
             b.read_exact_at(&mut back, 1).unwrap();
             assert_eq!(back, data);
