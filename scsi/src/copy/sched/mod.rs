@@ -36,6 +36,9 @@ pub struct CopyScheduler {
     /// lets another one in, so a returned chunk grant does not wake the
     /// (possibly hundreds of) queued copies.
     admit_wake: Notify,
+    /// Times a queued copy looked at the policy (tests: the herd check).
+    #[cfg(test)]
+    admit_checks: AtomicU64,
 }
 
 impl Default for CopyScheduler {
@@ -79,6 +82,8 @@ impl CopyScheduler {
             policy: Mutex::new(Policy::new(cfg)),
             wake: Notify::new(),
             admit_wake: Notify::new(),
+            #[cfg(test)]
+            admit_checks: AtomicU64::new(0),
         }
     }
 
@@ -197,8 +202,12 @@ impl CopyOp {
     pub async fn admitted(&self) {
         let id = self.id;
         let s = &self.sched;
-        s.wait_until(&s.admit_wake, false, |p| p.is_running(id))
-            .await;
+        s.wait_until(&s.admit_wake, false, |p| {
+            #[cfg(test)]
+            s.admit_checks.fetch_add(1, Ordering::Relaxed);
+            p.is_running(id)
+        })
+        .await;
         self.gauges();
     }
 

@@ -347,3 +347,38 @@ async fn initiator_io_on_an_untouched_lu_marks_the_shared_domain() {
     assert!(Arc::ptr_eq(ff, fs), "one foreground state for the device");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A returned chunk grant does not wake the copies queued for admission:
+/// while the running copy takes and returns 200 grants, a queued copy
+/// looks at the policy only when it starts waiting and when the running
+/// copy ends (with 128 queued sessions, every release used to wake all).
+#[tokio::test]
+async fn chunk_releases_do_not_wake_queued_copies() {
+    let be = Arc::new(MemoryBackend::new(1 << 20));
+    let a = lu_on(1, 512, false, be);
+    let cfg = SchedConfig {
+        max_copies: 1,
+        ..SchedConfig::default()
+    };
+    let sched = Arc::new(CopyScheduler::new(cfg));
+    let first = sched.enqueue(&a, "iqn.one", 0).unwrap();
+    first.admitted().await;
+    let queued = sched.enqueue(&a, "iqn.two", 0).unwrap();
+    let before = sched.admit_checks.load(Ordering::Relaxed);
+    let waiter = {
+        let sched = sched.clone();
+        tokio::spawn(async move {
+            queued.admitted().await;
+            sched.admit_checks.load(Ordering::Relaxed)
+        })
+    };
+    tokio::task::yield_now().await;
+    for _ in 0..200 {
+        let g = first.chunk(&[&*a], 4096, super::ChunkKind::Buffered).await;
+        drop(g);
+        tokio::task::yield_now().await;
+    }
+    drop(first);
+    let checks = waiter.await.unwrap() - before;
+    assert!(checks <= 3, "the queued copy looked {checks} times");
+}
