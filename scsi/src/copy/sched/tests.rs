@@ -35,13 +35,21 @@ fn running(p: &mut Policy, s: OpSpec, now: u64) -> OpId {
 /// exactly one, of the busy size.
 #[test]
 fn foreground_arrival_preempts_further_copy_grants() {
-    let (mut p, fg) = policy(SchedConfig::default());
+    // Busy chunks smaller than idle ones (the defaults are both 1 MiB), to
+    // see which size each grant got.
+    let cfg = SchedConfig {
+        chunk_busy: 256 << 10,
+        ..SchedConfig::default()
+    };
+    let (mut p, fg) = policy(cfg.clone());
     let op = running(&mut p, spec(1, "i", 0), 1);
     let reqs: Vec<_> = (0..4)
         .map(|_| p.request(op, &[D], 8 << 20, ChunkKind::Buffered, 1))
         .collect();
     assert_eq!(p.pump(1), reqs);
-    assert!(reqs.iter().all(|r| p.granted(*r).unwrap().bytes == 1 << 20));
+    assert!(reqs
+        .iter()
+        .all(|r| p.granted(*r).unwrap().bytes == cfg.chunk_idle));
     fg.set_active(1);
     let more = p.request(op, &[D], 8 << 20, ChunkKind::Buffered, 2);
     assert!(
@@ -58,7 +66,7 @@ fn foreground_arrival_preempts_further_copy_grants() {
         }
     }
     let g = p.granted(more).unwrap();
-    assert_eq!((g.bytes, g.busy), (SchedConfig::default().chunk_busy, true));
+    assert_eq!((g.bytes, g.busy), (cfg.chunk_busy, true));
     let next = p.request(op, &[D], 8 << 20, ChunkKind::Buffered, 3);
     assert!(p.pump(3).is_empty(), "one copy chunk at a time");
     assert_eq!(p.domain_in_flight(&D), 1);
