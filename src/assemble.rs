@@ -336,7 +336,14 @@ pub fn build(cfg: &Config) -> Result<Assembly, AssembleError> {
     )
     .with_scheduler(sched_config(&cfg.copy));
     // Process-wide: the first assembly (the one xtgt runs) decides.
-    scsi::copy::threads::set_priority(cfg.copy.cpu_priority);
+    let cpu = cfg.copy.cpu_priority;
+    if !scsi::copy::threads::set_priority(cpu) && scsi::copy::threads::priority() != cpu {
+        tracing::warn!(
+            wanted = ?cpu,
+            kept = ?scsi::copy::threads::priority(),
+            "copy.cpu_priority is fixed for the process; this assembly keeps the first one"
+        );
+    }
     let device = Arc::new(device);
     Ok(Assembly {
         device,

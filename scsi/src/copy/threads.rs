@@ -54,10 +54,11 @@ const MAX_THREADS: usize = 64;
 static PRIORITY: OnceLock<CpuPriority> = OnceLock::new();
 static POOL: OnceLock<Option<Runtime>> = OnceLock::new();
 
-/// Set the copy threads' priority; only the first call before the pool
-/// starts counts (returns false otherwise).
+/// Set the copy threads' priority; only the first call counts, and only
+/// before the first copy work (which fixes it at `Normal` if none was
+/// set). Returns false when it was fixed already.
 pub fn set_priority(p: CpuPriority) -> bool {
-    PRIORITY.set(p).is_ok() && POOL.get().is_none()
+    PRIORITY.set(p).is_ok()
 }
 
 /// The priority copy threads run at.
@@ -144,22 +145,40 @@ mod tests {
         assert_eq!(CpuPriority::parse("fast"), None);
     }
 
-    /// Copy work runs on a thread of its own pool, at its priority.
+    /// Copy work runs on a thread of its own pool (this test process
+    /// never sets a priority: `Normal`).
     #[tokio::test]
     async fn copy_work_runs_on_copy_threads() {
         let name = run(|| std::thread::current().name().map(str::to_string))
             .await
             .unwrap();
         assert_eq!(name.as_deref(), Some("xtgt-copy"));
-        let nice = run(|| {
-            // SAFETY: getpriority of the calling thread; no memory passed.
-            unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
-        })
-        .await
-        .unwrap();
-        match priority() {
-            CpuPriority::Nice(n) => assert_eq!(nice, n),
-            _ => assert_eq!(nice, 0),
+    }
+
+    /// The policy and nice value `apply` gives a thread (each on a thread
+    /// of its own: lowering a priority needs no privilege, raising it back
+    /// would).
+    #[test]
+    fn apply_sets_the_policy_and_nice_value() {
+        fn seen(p: CpuPriority) -> (i32, i32) {
+            std::thread::spawn(move || {
+                apply(p).unwrap();
+                // SAFETY: queries of the calling thread; no memory passed.
+                unsafe {
+                    let tid = libc::id_t::try_from(libc::gettid()).unwrap();
+                    (
+                        libc::sched_getscheduler(0),
+                        libc::getpriority(libc::PRIO_PROCESS, tid),
+                    )
+                }
+            })
+            .join()
+            .unwrap()
         }
+        let base = seen(CpuPriority::Normal);
+        assert_eq!(base.0, libc::SCHED_OTHER);
+        assert_eq!(seen(CpuPriority::Idle), (libc::SCHED_IDLE, base.1));
+        assert_eq!(seen(CpuPriority::Batch), (libc::SCHED_BATCH, base.1));
+        assert_eq!(seen(CpuPriority::Nice(7)), (libc::SCHED_OTHER, 7));
     }
 }
