@@ -76,6 +76,14 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    // Before any other thread exists: the runtime's threads inherit the
+    // main thread's CPUs.
+    if let Some(copy) = &cfg.copy.cpus {
+        if let Err(e) = fence_copy_cpus(copy) {
+            eprintln!("xtgt: {}: {e}", cfg.source);
+            return ExitCode::from(2);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -87,6 +95,40 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(run(cfg))
+}
+
+/// `copy.cpus`: copy threads only on `copy`, every other thread (this one
+/// and all it starts) on the rest of the CPUs xtgt may use.
+fn fence_copy_cpus(copy: &[usize]) -> Result<(), String> {
+    use scsi::copy::threads::{allowed_cpus, cpu_list, partition, pin_current_thread, set_cpus};
+    let allowed =
+        allowed_cpus().map_err(|e| format!("copy.cpus: cannot read this process's CPUs: {e}"))?;
+    let others = partition(&allowed, copy).map_err(|bad| {
+        format!(
+            "copy.cpus: xtgt may not run on CPU {bad}; it may use CPUs {} (its affinity, from taskset or the cgroup's cpuset). List some of those, or drop copy.cpus",
+            cpu_list(&allowed)
+        )
+    })?;
+    if others == allowed {
+        tracing::warn!(
+            cpus = %cpu_list(copy),
+            "copy.cpus lists every CPU xtgt may use: copy threads and I/O threads share them"
+        );
+    } else {
+        pin_current_thread(&others).map_err(|e| {
+            format!(
+                "copy.cpus: cannot keep xtgt's I/O threads on CPUs {}: {e}",
+                cpu_list(&others)
+            )
+        })?;
+    }
+    set_cpus(copy.to_vec());
+    tracing::info!(
+        copy = %cpu_list(copy),
+        io = %cpu_list(&others),
+        "copy threads run on their own CPUs"
+    );
+    Ok(())
 }
 
 /// The error line and fix hint for a portal or metrics address we cannot bind.

@@ -543,3 +543,106 @@ fn kill_9_of_the_initiator_mid_copy_cleans_up_and_keeps_serving() {
     x.signal("TERM");
     assert_eq!(x.wait(Duration::from_secs(30)).code(), Some(0));
 }
+
+/// The CPUs a thread may run on: "Cpus_allowed_list" of its status file
+/// ("0-1,3"), expanded.
+fn allowed_cpus(status: &str) -> Vec<usize> {
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .unwrap()
+        .trim();
+    let mut cpus = Vec::new();
+    for part in list.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        cpus.extend(a.parse::<usize>().unwrap()..=b.parse::<usize>().unwrap());
+    }
+    cpus
+}
+
+/// `copy.cpus`: copy threads (they run an EXTENDED COPY's copy_file_range
+/// between two file LUNs) only on the CPU listed, every other thread on
+/// the rest; on a one-CPU box all share it. A CPU xtgt may not use is a
+/// configuration error that names the CPUs it has.
+#[test]
+fn copy_cpus_pin_copy_threads_and_keep_the_others_off() {
+    let mine = allowed_cpus(&std::fs::read_to_string("/proc/self/status").unwrap());
+    let copy_cpu = *mine.last().unwrap();
+    let rest: Vec<usize> = if mine.len() > 1 {
+        mine.iter().copied().filter(|&c| c != copy_cpu).collect()
+    } else {
+        mine.clone()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let body = format!(
+        r#"
+[server]
+listen = ["127.0.0.1:0"]
+metrics_listen = "127.0.0.1:0"
+
+[copy]
+cpus = "{copy_cpu}"
+
+[[targets]]
+iqn = "{IQN}"
+
+[[targets.luns]]
+lun = 0
+backend = "file"
+path = "src.img"
+size = "16MiB"
+block_size = 4096
+
+[[targets.luns]]
+lun = 1
+backend = "file"
+path = "dst.img"
+size = "16MiB"
+block_size = 4096
+"#
+    );
+    let cfg = write_config(dir.path(), &body);
+    let mut x = Running::start(&cfg);
+    let portal = x
+        .line_starting("portal ")
+        .trim_start_matches("portal ")
+        .to_string();
+    // 4 segments of 1 MiB
+    let out = Command::new("python3")
+        .arg(XCOPY_PROBE)
+        .args([&portal, IQN, "iqn.2026-11.org.xtgt.test:probe"])
+        .args([IQN, "0", IQN, "1", "256", "4", "4096"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "status=0x00");
+    let (mut copy_threads, mut others) = (0, 0);
+    for task in std::fs::read_dir(format!("/proc/{}/task", x.child.id())).unwrap() {
+        let task = task.unwrap().path();
+        let (Ok(comm), Ok(status)) = (
+            std::fs::read_to_string(task.join("comm")),
+            std::fs::read_to_string(task.join("status")),
+        ) else {
+            continue; // a thread that just ended
+        };
+        let cpus = allowed_cpus(&status);
+        if comm.trim() == "xtgt-copy" {
+            copy_threads += 1;
+            assert_eq!(cpus, vec![copy_cpu], "copy thread");
+        } else {
+            others += 1;
+            assert_eq!(cpus, rest, "thread {:?}", comm.trim());
+        }
+    }
+    assert!(copy_threads >= 1, "no copy thread");
+    assert!(others >= 2, "{others} other threads");
+    x.signal("TERM");
+    assert_eq!(x.wait(Duration::from_secs(30)).code(), Some(0));
+
+    let (code, err, _) =
+        run_invalid(&valid_config().replace("[[targets]]", "[copy]\ncpus = 1023\n\n[[targets]]"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("copy.cpus: xtgt may not run on CPU 1023"),
+        "{err}"
+    );
+}

@@ -28,6 +28,8 @@ pub struct CopySettings {
     pub aging: Duration,
     pub odx_priority: u8,
     pub cpu_priority: scsi::copy::threads::CpuPriority,
+    /// CPUs reserved for copy threads (sorted); `None`: no partition.
+    pub cpus: Option<Vec<usize>>,
 }
 
 pub const DEFAULT_FOREGROUND_SHARE: f64 = 0.75;
@@ -73,6 +75,7 @@ impl Default for CopySettings {
             aging: Duration::from_millis(DEFAULT_AGING_MS),
             odx_priority: 0,
             cpu_priority: DEFAULT_CPU_PRIORITY,
+            cpus: None,
         }
     }
 }
@@ -254,6 +257,28 @@ pub(super) fn validate_copy(
             })?
         }
     };
+    let cpus = match rc.cpus {
+        None => None,
+        Some(v) => {
+            let (text, list) = match v {
+                raw::CpuListValue::One(n) => (n.to_string(), n.to_string()),
+                raw::CpuListValue::List(l) => (
+                    format!("{l:?}"),
+                    l.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+                ),
+                raw::CpuListValue::Text(s) => (format!("{s:?}"), s),
+            };
+            Some(scsi::copy::threads::parse_cpu_list(&list).ok_or_else(|| {
+                c.err(
+                    "copy.cpus",
+                    format!(
+                        "{text} is not a CPU list; expected CPU numbers below {} such as [2, 3] or \"2-3\" (the CPUs copy threads may use; xtgt's other threads then stay off them)",
+                        scsi::copy::threads::MAX_CPUS
+                    ),
+                )
+            })?)
+        }
+    };
     Ok(CopySettings {
         foreground_share_ppm: (share * 1e6).round() as u32,
         foreground_window: Duration::from_millis(window),
@@ -270,5 +295,6 @@ pub(super) fn validate_copy(
         aging: Duration::from_millis(aging),
         odx_priority,
         cpu_priority,
+        cpus,
     })
 }

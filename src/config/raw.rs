@@ -41,6 +41,20 @@ pub(super) struct RawCopy {
     pub odx_priority: Option<u8>,
     /// A name or a nice value: "idle", "batch", "normal", 0..=19.
     pub cpu_priority: Option<SizeValue>,
+    /// CPUs reserved for copy threads: `[2, 3]`, `"2-3"` or `2`.
+    pub cpus: Option<CpuListValue>,
+}
+
+/// A CPU list: numbers, or the text form taskset and /sys use ("0-3,6").
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected a CPU number, a list of them such as [2, 3], or a string such as \"2-3,6\""
+)]
+pub(super) enum CpuListValue {
+    One(u64),
+    List(Vec<u64>),
+    Text(String),
 }
 
 /// `[odx]`: ODX token limits and timeouts (see `odx.rs`).

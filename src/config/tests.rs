@@ -608,7 +608,7 @@ fn copy_section_sets_keys_and_checks_them() {
          chunk_size_foreground = \"128KiB\"\nnative_piece = \"16MiB\"\nmax_copies = 4\n\
          max_copies_per_lu = 2\nmax_copies_per_initiator = 3\nmax_queued = 0\n\
          max_bytes_per_copy = \"4MiB\"\nmax_bytes_in_flight = \"16MiB\"\n\
-         max_chunks_in_flight = 8\naging_ms = 50\nodx_priority = 3\ncpu_priority = 5\n{}",
+         max_chunks_in_flight = 8\naging_ms = 50\nodx_priority = 3\ncpu_priority = 5\ncpus = \"1,3-4\"\n{}",
         one_lun("")
     );
     let c = load_t(&toml).unwrap().copy;
@@ -630,6 +630,7 @@ fn copy_section_sets_keys_and_checks_them() {
             aging: std::time::Duration::from_millis(50),
             odx_priority: 3,
             cpu_priority: scsi::copy::threads::CpuPriority::Nice(5),
+            cpus: Some(vec![1, 3, 4]),
         }
     );
     for (body, key) in [
@@ -649,6 +650,10 @@ fn copy_section_sets_keys_and_checks_them() {
         ("max_chunks_in_flight = 0", "copy.max_chunks_in_flight"),
         ("cpu_priority = 20", "copy.cpu_priority"),
         ("cpu_priority = \"realtime\"", "copy.cpu_priority"),
+        ("cpus = []", "copy.cpus"),
+        ("cpus = \"2-1\"", "copy.cpus"),
+        ("cpus = [1, 5000]", "copy.cpus"),
+        ("cpus = \"all\"", "copy.cpus"),
     ] {
         let toml = format!("[copy]\n{body}\n{}", one_lun(""));
         let e = load_t(&toml).unwrap_err();
@@ -667,5 +672,13 @@ fn copy_section_sets_keys_and_checks_them() {
     ] {
         let toml = format!("[copy]\ncpu_priority = {text}\n{}", one_lun(""));
         assert_eq!(load_t(&toml).unwrap().copy.cpu_priority, want, "{text}");
+    }
+    for (text, want) in [
+        ("1", vec![1]),
+        ("[3, 2, 3]", vec![2, 3]),
+        ("\"0-2\"", vec![0, 1, 2]),
+    ] {
+        let toml = format!("[copy]\ncpus = {text}\n{}", one_lun(""));
+        assert_eq!(load_t(&toml).unwrap().copy.cpus, Some(want), "{text}");
     }
 }

@@ -5,8 +5,16 @@
 //! a CPU that a copy is using, the kernel gives it the CPU at once instead
 //! of after the copy's time slice.
 //!
+//! With `copy.cpus` the copy threads also run only on the CPUs listed, and
+//! the binary keeps every other thread off them ([`partition`]): a copy
+//! then never holds a CPU a foreground I/O's thread wakes on (the kernel
+//! preempts a copy only when its current call returns, on a kernel built
+//! without preemption), and the copy's CPUs are not the ones whose wake-up
+//! latency the foreground pays.
+//!
 //! Which CPU time a copy may take at all is the scheduler's business (its
-//! share of a domain's time); this only decides who goes first on a CPU.
+//! share of a domain's time); this only decides who goes first on a CPU
+//! and which CPUs copies may use.
 
 use std::io;
 use std::sync::OnceLock;
@@ -52,6 +60,7 @@ impl CpuPriority {
 const MAX_THREADS: usize = 64;
 
 static PRIORITY: OnceLock<CpuPriority> = OnceLock::new();
+static CPUS: OnceLock<Vec<usize>> = OnceLock::new();
 static POOL: OnceLock<Option<Runtime>> = OnceLock::new();
 
 /// Set the copy threads' priority; only the first call counts, and only
@@ -66,15 +75,33 @@ pub fn priority() -> CpuPriority {
     *PRIORITY.get_or_init(|| CpuPriority::Normal)
 }
 
+/// Pin the copy threads to `cpus` (sorted, not empty); as
+/// [`set_priority`], only the first call before the first copy work
+/// counts. Returns false when the copy threads' CPUs were fixed already.
+pub fn set_cpus(cpus: Vec<usize>) -> bool {
+    !cpus.is_empty() && POOL.get().is_none() && CPUS.set(cpus).is_ok()
+}
+
+/// The CPUs copy threads are pinned to (`None`: wherever the kernel puts them).
+pub fn cpus() -> Option<&'static [usize]> {
+    CPUS.get().map(Vec::as_slice)
+}
+
 fn pool() -> Option<&'static Runtime> {
     POOL.get_or_init(|| {
         let p = priority();
+        let cpus = cpus();
         match Builder::new_current_thread()
             .max_blocking_threads(MAX_THREADS)
             .thread_name("xtgt-copy")
             .on_thread_start(move || {
                 if let Err(e) = apply(p) {
                     tracing::warn!(priority = ?p, error = %e, "copy thread keeps the normal CPU priority");
+                }
+                if let Some(set) = cpus {
+                    if let Err(e) = pin_current_thread(set) {
+                        tracing::warn!(cpus = %cpu_list(set), error = %e, "copy thread not pinned to copy.cpus");
+                    }
                 }
             })
             .build()
@@ -116,6 +143,110 @@ fn apply(p: CpuPriority) -> io::Result<()> {
     Ok(())
 }
 
+/// The CPUs the calling thread may run on (its affinity mask: taskset,
+/// the cgroup's cpuset).
+pub fn allowed_cpus() -> io::Result<Vec<usize>> {
+    // SAFETY: cpu_set_t is plain bits; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is the calling thread; the kernel writes at most
+    // size_of::<cpu_set_t>() bytes into `set`.
+    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: CPU_ISSET reads a bit of the live set; i < CPU_SETSIZE.
+    Ok((0..MAX_CPUS)
+        .filter(|&i| unsafe { libc::CPU_ISSET(i, &set) })
+        .collect())
+}
+
+/// CPU numbers a `cpu_set_t` holds (CPU_SETSIZE).
+pub const MAX_CPUS: usize = 1024;
+
+/// Let the calling thread run only on `cpus` (each below [`MAX_CPUS`]);
+/// threads it starts afterwards inherit the mask.
+pub fn pin_current_thread(cpus: &[usize]) -> io::Result<()> {
+    // SAFETY: as in allowed_cpus.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus.iter().filter(|&&c| c < MAX_CPUS) {
+        // SAFETY: c < CPU_SETSIZE, the set is live.
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    // SAFETY: pid 0 is the calling thread; the kernel reads `set`.
+    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Split the CPUs a process may use (`allowed`) between copy work
+/// (`copy`) and everything else: the other threads' CPUs, or `Err(cpu)`
+/// with a copy CPU the process may not use. Every allowed CPU a copy CPU
+/// leaves the others none: then `Ok` of all of `allowed` (they share).
+pub fn partition(allowed: &[usize], copy: &[usize]) -> Result<Vec<usize>, usize> {
+    if let Some(&bad) = copy.iter().find(|c| !allowed.contains(c)) {
+        return Err(bad);
+    }
+    let rest: Vec<usize> = allowed
+        .iter()
+        .copied()
+        .filter(|c| !copy.contains(c))
+        .collect();
+    Ok(if rest.is_empty() {
+        allowed.to_vec()
+    } else {
+        rest
+    })
+}
+
+/// `cpus` (sorted) as a CPU list, as taskset and /sys write it: "0-3,6".
+pub fn cpu_list(cpus: &[usize]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while let Some(&first) = cpus.get(i) {
+        let mut last = first;
+        while cpus.get(i + 1) == Some(&(last + 1)) {
+            last += 1;
+            i += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(&if last == first {
+            first.to_string()
+        } else {
+            format!("{first}-{last}")
+        });
+        i += 1;
+    }
+    out
+}
+
+/// Parse a CPU list ("1", "0-3,6"): sorted, without repeats; `None` when
+/// it is empty, malformed, or names a CPU beyond [`MAX_CPUS`].
+pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
+    let mut cpus = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (
+                a.trim().parse::<usize>().ok()?,
+                b.trim().parse::<usize>().ok()?,
+            ),
+            None => {
+                let a = part.parse::<usize>().ok()?;
+                (a, a)
+            }
+        };
+        if a > b || b >= MAX_CPUS {
+            return None;
+        }
+        cpus.extend(a..=b);
+    }
+    cpus.sort_unstable();
+    cpus.dedup();
+    Some(cpus)
+}
+
 /// Run blocking copy work `f` on a copy thread; `None` if it panicked.
 pub async fn run<T, F>(f: F) -> Option<T>
 where
@@ -153,6 +284,50 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(name.as_deref(), Some("xtgt-copy"));
+    }
+
+    #[test]
+    fn cpu_lists_parse_and_print() {
+        assert_eq!(parse_cpu_list("1"), Some(vec![1]));
+        assert_eq!(parse_cpu_list("0-3, 6,2"), Some(vec![0, 1, 2, 3, 6]));
+        assert_eq!(parse_cpu_list("1023"), Some(vec![1023]));
+        for bad in ["", "1,", "3-1", "a", "1024", "0-1024", "-1", "1--2"] {
+            assert_eq!(parse_cpu_list(bad), None, "{bad:?}");
+        }
+        assert_eq!(cpu_list(&[0, 1, 2, 3, 6, 8, 9]), "0-3,6,8-9");
+        assert_eq!(cpu_list(&[5]), "5");
+        assert_eq!(cpu_list(&[]), "");
+    }
+
+    #[test]
+    fn partition_gives_the_other_threads_the_rest() {
+        assert_eq!(partition(&[0, 1], &[1]), Ok(vec![0]));
+        assert_eq!(partition(&[0, 1, 2, 3], &[2, 3]), Ok(vec![0, 1]));
+        // copies on every CPU: the others share them
+        assert_eq!(partition(&[0, 1], &[0, 1]), Ok(vec![0, 1]));
+        // a CPU the process may not use (taskset, cpuset)
+        assert_eq!(partition(&[0, 1], &[1, 4]), Err(4));
+    }
+
+    /// A pinned thread runs only where it was pinned; its children inherit it.
+    #[test]
+    fn pinning_sets_the_thread_affinity() {
+        let all = allowed_cpus().unwrap();
+        assert!(!all.is_empty());
+        let one = *all.last().unwrap();
+        let (mine, child) = std::thread::spawn(move || {
+            pin_current_thread(&[one]).unwrap();
+            let child = std::thread::spawn(|| allowed_cpus().unwrap())
+                .join()
+                .unwrap();
+            (allowed_cpus().unwrap(), child)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(mine, vec![one]);
+        assert_eq!(child, vec![one]);
+        // other threads keep theirs
+        assert_eq!(allowed_cpus().unwrap(), all);
     }
 
     /// The policy and nice value `apply` gives a thread (each on a thread
