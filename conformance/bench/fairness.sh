@@ -28,6 +28,40 @@ FAIR_BENCH="python3 $SCRIPT_DIR/odx_bench.py"
 # this box they share the CPUs with xtgt and fio, so they run at nice 19
 # (FAIR_NICE= to run them at normal priority).
 FAIR_NICE=${FAIR_NICE-nice -n 19}
+# fio too stands for another host, and it polls (it keeps a CPU busy even
+# at 10000 IOPS): at nice 19 its polling does not take CPU time from the
+# target it measures (FAIR_FIO_NICE= for normal priority).
+FAIR_FIO_NICE=${FAIR_FIO_NICE-nice -n 19}
+# CPU partition (--fair-cpus): copy work on FAIR_CPUS (xtgt's copy.cpus,
+# and the copy initiators), xtgt's other threads, fio and tgtd on the other
+# CPUs, as an administrator would keep copy work off the CPUs that serve
+# I/O. "none": nothing pinned.
+read -r FAIR_CPUS FAIR_IO_CPUS < <(python3 - "${FAIR_CPUS:-auto}" <<'PY'
+import os, sys
+allowed = sorted(os.sched_getaffinity(0))
+arg = sys.argv[1]
+if arg == "none" or (arg == "auto" and len(allowed) < 2):
+    print("none none")
+    sys.exit()
+copy = set()
+if arg == "auto":
+    copy.add(allowed[-1])
+else:
+    for part in arg.split(","):
+        a, _, b = part.partition("-")
+        copy.update(range(int(a), int(b or a) + 1))
+io = [c for c in allowed if c not in copy]
+if not io or not copy.issubset(allowed):
+    sys.exit(f"--fair-cpus {arg}: needs CPUs of {allowed} and leaves at least one for the rest")
+print(",".join(map(str, sorted(copy))), ",".join(map(str, io)))
+PY
+) || die "bad --fair-cpus"
+if [[ $FAIR_CPUS == none ]]; then
+    FAIR_COPY_PIN="" FAIR_IO_PIN=""
+else
+    FAIR_COPY_PIN="taskset -c $FAIR_CPUS" FAIR_IO_PIN="taskset -c $FAIR_IO_CPUS"
+fi
+FAIR_COPY_RUN="$FAIR_COPY_PIN $FAIR_NICE"
 # the rate of the second, unsaturated fio run per load
 FAIR_RATE=${FAIR_RATE:-10000}
 FAIR_IQN=iqn.2026-12.com.example:bench-fair
@@ -89,6 +123,7 @@ FAIR_FILES+=("$WORK/storm-src.img" "$WORK/storm-dst.img")
 {
     printf '[server]\nlisten = ["127.0.0.1:%s"]\nmetrics_listen = "127.0.0.1:%s"\n' \
         "$FAIR_PORT" "$XTGT_METRICS_PORT"
+    [[ $FAIR_CPUS == none ]] || printf '\n[copy]\ncpus = "%s"\n' "$FAIR_CPUS"
     printf '\n[[targets]]\niqn = "%s"\n' "$FAIR_IQN"
     lun=0
     for f in "${FAIR_FILES[@]}"; do
@@ -116,7 +151,7 @@ side_lun() { # SIDE ROLE(0 fg, 1 src, 2 dst) -> LUN
 # CPUs, so its latency shows what it waits behind, not lost CPU time)
 fio_lat() {
     local url=${1//:/\\:} json=$WORK/fio-fair.json
-    "$FIO" --name=fg --ioengine=libiscsi --filename="$url" ${3:+--rate_iops=$3} \
+    $FAIR_IO_PIN $FAIR_FIO_NICE "$FIO" --name=fg --ioengine=libiscsi --filename="$url" ${3:+--rate_iops=$3} \
         --rw=randread --bs=4k --iodepth=16 --runtime="$FIO_RUNTIME" --time_based \
         --size="$2" --percentile_list=50:99:99.9 \
         --output-format=json --output="$json" >"$WORK/fio.err" 2>&1 ||
@@ -129,7 +164,7 @@ one_copy() {
     local t0=$EPOCHREALTIME json
     case $1 in
     xcopy)
-        $FAIR_NICE qemu-img convert -C -n -f raw -O raw "$FAIR_URL/$2" "$FAIR_URL/$3" >>"$WORK/copy.log" 2>&1 ||
+        $FAIR_COPY_RUN qemu-img convert -C -n -f raw -O raw "$FAIR_URL/$2" "$FAIR_URL/$3" >>"$WORK/copy.log" 2>&1 ||
             { echo nan; return; }
         ;;
     storm)
@@ -138,15 +173,15 @@ one_copy() {
         # copies on one session collide (0x00/0x16, as SPC-5 says) and
         # qemu-img falls back to READ/WRITE; parallel sessions do not.
         local o="driver=iscsi,transport=tcp,portal=127.0.0.1:$FAIR_PORT,target=$FAIR_IQN,initiator-name=$FAIR_INITIATOR"
-        $FAIR_NICE qemu-img convert -C -n --image-opts "$o,lun=$2" --target-image-opts "$o,lun=$3" \
+        $FAIR_COPY_RUN qemu-img convert -C -n --image-opts "$o,lun=$2" --target-image-opts "$o,lun=$3" \
             >>"$WORK/copy.log" 2>&1 || { echo nan; return; }
         ;;
     host)
-        $FAIR_NICE qemu-img convert -n -f raw -O raw "$TGT_URL/$2" "$TGT_URL/$3" >>"$WORK/copy.log" 2>&1 ||
+        $FAIR_COPY_RUN qemu-img convert -n -f raw -O raw "$TGT_URL/$2" "$TGT_URL/$3" >>"$WORK/copy.log" 2>&1 ||
             { echo nan; return; }
         ;;
     odx)
-        json=$($FAIR_NICE $FAIR_BENCH copy "127.0.0.1:$FAIR_PORT" "iqn.2026-12.com.example:fair-src@$FAIR_IQN/$2" \
+        json=$($FAIR_COPY_RUN $FAIR_BENCH copy "127.0.0.1:$FAIR_PORT" "iqn.2026-12.com.example:fair-src@$FAIR_IQN/$2" \
             "iqn.2026-12.com.example:fair-dst@$FAIR_IQN/$3" $(($4 / 512)) windows 2>>"$WORK/copy.log") ||
             { echo nan; return; }
         jq -r .seconds <<<"$json"
@@ -163,7 +198,7 @@ one_copy() {
 copy_loop() {
     : >"$6"
     if [[ $1 == odx ]]; then
-        $FAIR_NICE $FAIR_BENCH loop "127.0.0.1:$FAIR_PORT" "iqn.2026-12.com.example:fair-src@$FAIR_IQN/$2" \
+        $FAIR_COPY_RUN $FAIR_BENCH loop "127.0.0.1:$FAIR_PORT" "iqn.2026-12.com.example:fair-src@$FAIR_IQN/$2" \
             "iqn.2026-12.com.example:fair-dst@$FAIR_IQN/$3" $(($4 / 512)) windows "$5" 2>>"$WORK/copy.log" |
             grep -E '^[0-9.]+$' >>"$6" || true
         return
@@ -176,33 +211,45 @@ copy_loop() {
 
 declare -A FL # FL[side,load] = "p50 p99 p999 iops" per round, "|"-separated
 declare -A FR # FR[side,load] = the same at FAIR_RATE IOPS
-declare -A FC # FC[side,method,fg|idle] = copy seconds, space-separated
-declare -A FN # FN[side,method] = copies completed while fio ran, per round
+declare -A FC # FC[side,method,unl|rate|idle] = copy seconds, space-separated
+declare -A FN # FN[side,method,unl|rate] = copies completed beside fio, per round
 
-# fair_run SIDE LOAD: one fio run on SIDE's foreground LU with LOAD beside it
-fair_run() {
-    local side=$1 load=$2 fg src dst stop out lpid r rr
-    fg=$(side_lun "$side" 0) src=$(side_lun "$side" 1) dst=$(side_lun "$side" 2)
-    stop=$WORK/stop.$side.$load out=$WORK/copies.$side.$load
+# loaded_fio SIDE LOAD MODE URL SRC DST: one fio run on URL (MODE unl:
+# unlimited, rate: at FAIR_RATE IOPS) with LOAD's copy loop from SRC to
+# DST beside it (a loop of its own per fio run: each copy time belongs to
+# one fio mode); prints fio's "p50 p99 p999 iops"
+loaded_fio() {
+    local side=$1 load=$2 mode=$3 stop=$WORK/stop.$1.$2 out=$WORK/copies.$1.$2 lpid r
     rm -f "$stop"
     if [[ $load != idle ]]; then
-        copy_loop "$load" "$src" "$dst" "$FAIR_COPY_BYTES" "$stop" "$out" &
+        copy_loop "$load" "$5" "$6" "$FAIR_COPY_BYTES" "$stop" "$out" &
         lpid=$!
         sleep 0.5 # let the first copy start
     fi
-    r=$(fio_lat "$FAIR_URL/$fg" "$FG_BYTES")
-    FL[$side,$load]+="$r|"
-    rr=$(fio_lat "$FAIR_URL/$fg" "$FG_BYTES" "$FAIR_RATE")
-    FR[$side,$load]+="$rr|"
+    if [[ $mode == unl ]]; then r=$(fio_lat "$4" "$FG_BYTES"); else r=$(fio_lat "$4" "$FG_BYTES" "$FAIR_RATE"); fi
     if [[ $load != idle ]]; then
         touch "$stop"
         wait "$lpid"
         sync # the copies' writeback is not the next run's load
-        FC[$side,$load,fg]+="$(tr '\n' ' ' <"$out")"
-        FN[$side,$load]+="$(grep -c . "$out") "
-        if ! cmp -s "${FAIR_FILES[src]}" "${FAIR_FILES[dst]}"; then
-            COPY_BAD+=("$load on $side")
-        fi
+        FC[$side,$load,$mode]+="$(tr '\n' ' ' <"$out")"
+        FN[$side,$load,$mode]+="$(grep -c . "$out") "
+    fi
+    echo "$r"
+}
+
+# fair_run SIDE LOAD: the two fio runs on SIDE's foreground LU with LOAD beside them
+fair_run() {
+    local side=$1 load=$2 fg src dst r rr
+    fg=$(side_lun "$side" 0) src=$(side_lun "$side" 1) dst=$(side_lun "$side" 2)
+    # (not in $(...): the copy times must reach FC in this shell)
+    loaded_fio "$side" "$load" unl "$FAIR_URL/$fg" "$src" "$dst" >"$WORK/fio-line"
+    r=$(<"$WORK/fio-line")
+    FL[$side,$load]+="$r|"
+    loaded_fio "$side" "$load" rate "$FAIR_URL/$fg" "$src" "$dst" >"$WORK/fio-line"
+    rr=$(<"$WORK/fio-line")
+    FR[$side,$load]+="$rr|"
+    if [[ $load != idle ]] && ! cmp -s "${FAIR_FILES[src]}" "${FAIR_FILES[dst]}"; then
+        COPY_BAD+=("$load on $side")
     fi
     log "  $side $load: fio p50/p99/p99.9 µs, IOPS: $r; at $FAIR_RATE IOPS: $rr"
 }
@@ -283,30 +330,22 @@ stop_pid "$FAIR_PID"
 
 # ---------------------------------------------------------------- tgt peer
 
-start_tgt tgt "$TGT_PORT" "$FAIR_IQN" "$WORK/ext4-fg.img" "$WORK/ext4-src.img" "$WORK/ext4-dst.img"
+TGT_WRAP=$FAIR_IO_PIN start_tgt tgt "$TGT_PORT" "$FAIR_IQN" "$WORK/ext4-fg.img" "$WORK/ext4-src.img" "$WORK/ext4-dst.img"
 TGT_URL=iscsi://127.0.0.1:$TGT_PORT/$FAIR_IQN
 declare -A TL TR
 for rep in $(seq "$REPS"); do
     log "tgt round $rep/$REPS"
     for load in idle host; do
-        rm -f "$WORK/stop.tgt"
-        if [[ $load == host ]]; then
-            copy_loop host 2 3 "$FAIR_COPY_BYTES" "$WORK/stop.tgt" "$WORK/copies.tgt" &
-            lpid=$!
-            sleep 0.5
-        fi
-        r=$(fio_lat "$TGT_URL/1" "$FG_BYTES")
+        loaded_fio tgt "$load" unl "$TGT_URL/1" 2 3 >"$WORK/fio-line"
+        r=$(<"$WORK/fio-line")
         TL[$load]+="$r|"
-        rr=$(fio_lat "$TGT_URL/1" "$FG_BYTES" "$FAIR_RATE")
+        loaded_fio tgt "$load" rate "$TGT_URL/1" 2 3 >"$WORK/fio-line"
+        rr=$(<"$WORK/fio-line")
         TR[$load]+="$rr|"
-        if [[ $load == host ]]; then
-            touch "$WORK/stop.tgt"
-            wait "$lpid"
-            sync
-            FC[tgt,host,fg]+="$(tr '\n' ' ' <"$WORK/copies.tgt")"
-        fi
         log "  tgt $load: fio p50/p99/p99.9 µs, IOPS: $r; at $FAIR_RATE IOPS: $rr"
     done
+    FC[tgt,host,idle]+="$(one_copy host 2 3 "$FAIR_COPY_BYTES") "
+    sync
 done
 stop_pid "${PIDS[-1]}"
 
@@ -333,48 +372,52 @@ XTGT_REV=${XTGT_REV:-$(cd "$REPO_DIR" && git rev-parse --short HEAD 2>/dev/null 
         "(load order rotating). Background: copies of $FAIR_COPY_SIZE between two other LUs on the same" \
         "file system, one after the other for as long as fio runs; EXTENDED COPY = \`qemu-img convert -C\`," \
         "ODX = POPULATE TOKEN + RRTI + WRITE USING TOKENs of 64 MiB (\`odx_bench.py loop\`: one pair of sessions for the whole loop, as a host that stays logged in; the copies timed alone use a session each, login not timed). Page cache warm." \
-        "Each load gets two fio runs: unlimited (fio and xtgt then use both cores, so the latency mostly" \
-        "follows the CPU time left to them) and at $FAIR_RATE IOPS (the latency shows what a read waits" \
-        "behind). The copy initiators, which stand for other hosts, run at \`${FAIR_NICE:-normal priority}\`;" \
-        "\`sync\` after each loop keeps one load's writeback out of the next run."
+        "Each load gets two fio runs: unlimited (the foreground then takes all the CPU time it is given, so its latency mostly" \
+        "follows the CPU time left to it) and at $FAIR_RATE IOPS (the latency shows what a read waits" \
+        "behind); each fio run has a copy loop of its own, and the copy speed is the median copy time alone" \
+        "over the median beside that fio run. The copy initiators and fio, which stand for other hosts, run at" \
+        "\`${FAIR_NICE:-normal priority}\` and \`${FAIR_FIO_NICE:-normal priority}\`;" \
+        "\`sync\` after each loop keeps one load's writeback out of the next run." \
+        "$(if [[ $FAIR_CPUS == none ]]; then echo "Nothing pinned: every thread on every CPU."; else
+            echo "CPUs: copy work on CPU $FAIR_CPUS (xtgt's \`copy.cpus = \"$FAIR_CPUS\"\`, and the copy initiators);" \
+                "xtgt's other threads, fio and tgtd on CPU $FAIR_IO_CPUS (\`--fair-cpus $FAIR_CPUS\`)."; fi)"
     echo
-    echo "| file system | background | p50 µs | p99 µs | p99.9 µs | IOPS | p99 / idle p99 | at $FAIR_RATE IOPS: p50 / p99 / p99.9 µs | p99 / idle p99 at $FAIR_RATE IOPS | copy s, with fio | copy s, alone | alone / with fio |"
+    echo "| file system | background | p50 µs | p99 µs | p99.9 µs | IOPS | p99 / idle p99 | copy speed / alone | at $FAIR_RATE IOPS: p50 / p99 / p99.9 µs | p99 / idle p99 at $FAIR_RATE IOPS | copy speed / alone at $FAIR_RATE IOPS | copy s alone |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    # speed SIDE METHOD MODE -> "alone/with (median s with, N copies)"
+    speed() {
+        local w a n
+        w=$(medcopy "${FC[$1,$2,$3]}") a=$(medcopy "${FC[$1,$2,idle]}")
+        n=$(awk '{ for (i = 1; i <= NF; i++) s += $i } END { print s + 0 }' <<<"${FN[$1,$2,$3]:-}")
+        echo "$(ratio "$a" "$w") ($(f3 "$w") s, $n copies)"
+    }
+    # row LABEL WHAT FL-RECORDS FR-RECORDS IDLE99 RIDLE99 SIDE METHOD
+    row() {
+        local s=$3 rs=$4 p99 cu="" cr="" ca=""
+        p99=$(col "$s" 2)
+        if [[ -n $8 ]]; then cu=$(speed "$7" "$8" unl) cr=$(speed "$7" "$8" rate) ca=$(f3 "$(medcopy "${FC[$7,$8,idle]}")"); fi
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" \
+            "$(f1 "$(col "$s" 1)")" "$(f1 "$p99")" "$(f1 "$(col "$s" 3)")" "$(f1 "$(col "$s" 4)")" \
+            "$(ratio "$p99" "$5")" "$cu" \
+            "$(f1 "$(col "$rs" 1)") / $(f1 "$(col "$rs" 2)") / $(f1 "$(col "$rs" 3)")" \
+            "$(ratio "$(col "$rs" 2)" "$6")" "$cr" "$ca"
+    }
     for side in "${FAIR_SIDES[@]}"; do
         if [[ $side == ext4 ]]; then label=$FAIR_FS_EXT4; else label="XFS (reflink, loop)"; fi
         idle99=$(col "${FL[$side,idle]}" 2)
         ridle99=$(col "${FR[$side,idle]}" 2)
         for load in "${FAIR_LOADS[@]}"; do
-            s=${FL[$side,$load]}
-            p99=$(col "$s" 2)
-            rs=${FR[$side,$load]}
-            rcell="$(f1 "$(col "$rs" 1)") / $(f1 "$(col "$rs" 2)") / $(f1 "$(col "$rs" 3)")"
-            rratio=$(ratio "$(col "$rs" 2)" "$ridle99")
-            if [[ $load == idle ]]; then
-                what="none (idle)"; cw="" ca="" cr=""
-            else
-                if [[ $load == xcopy ]]; then what="EXTENDED COPY loop"; else what="ODX copy loop"; fi
-                cw=$(medcopy "${FC[$side,$load,fg]}") ca=$(medcopy "${FC[$side,$load,idle]}")
-                cr=$(ratio "$ca" "$cw")
-                cw="$(f3 "$cw") ($(tr ' ' '+' <<<"${FN[$side,$load]% }") copies)" ca=$(f3 "$ca")
-            fi
-            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$what" \
-                "$(f1 "$(col "$s" 1)")" "$(f1 "$p99")" "$(f1 "$(col "$s" 3)")" "$(f1 "$(col "$s" 4)")" \
-                "$(ratio "$p99" "$idle99")" "$rcell" "$rratio" "$cw" "$ca" "$cr"
+            case $load in
+            idle) row "$label" "none (idle)" "${FL[$side,idle]}" "${FR[$side,idle]}" "$idle99" "$ridle99" "" "" ;;
+            xcopy) row "$label" "EXTENDED COPY loop" "${FL[$side,xcopy]}" "${FR[$side,xcopy]}" "$idle99" "$ridle99" "$side" xcopy ;;
+            odx) row "$label" "ODX copy loop" "${FL[$side,odx]}" "${FR[$side,odx]}" "$idle99" "$ridle99" "$side" odx ;;
+            esac
         done
     done
     idle99=$(col "${TL[idle]}" 2)
     ridle99=$(col "${TR[idle]}" 2)
-    for load in idle host; do
-        s=${TL[$load]}
-        rs=${TR[$load]}
-        rcell="$(f1 "$(col "$rs" 1)") / $(f1 "$(col "$rs" 2)") / $(f1 "$(col "$rs" 3)")"
-        if [[ $load == idle ]]; then what="none (idle)"; cw=""; else
-            what="host copy loop (qemu-img convert, no offload)"; cw=$(f3 "$(medcopy "${FC[tgt,host,fg]}")"); fi
-        printf '| tgt (peer), %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | | |\n' "$FAIR_FS_EXT4" "$what" \
-            "$(f1 "$(col "$s" 1)")" "$(f1 "$(col "$s" 2)")" "$(f1 "$(col "$s" 3)")" "$(f1 "$(col "$s" 4)")" \
-            "$(ratio "$(col "$s" 2)" "$idle99")" "$rcell" "$(ratio "$(col "$rs" 2)" "$ridle99")" "$cw"
-    done
+    row "tgt (peer), $FAIR_FS_EXT4" "none (idle)" "${TL[idle]}" "${TR[idle]}" "$idle99" "$ridle99" "" ""
+    row "tgt (peer), $FAIR_FS_EXT4" "host copy loop (qemu-img convert, no offload)" "${TL[host]}" "${TR[host]}" "$idle99" "$ridle99" tgt host
     echo
     echo "### $FAIR_STORM_N initiators copying, one reading"
     echo

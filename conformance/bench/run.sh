@@ -45,6 +45,9 @@ usage: $0 [options]
                     copy as the peer. Results to conformance/bench/results-fairness.md
   --fair-copy-size SIZE  size of each fairness copy (default 4GiB)
   --fair-storm-size SIZE size of each of the 16 sessions' copies (default 256MiB)
+  --fair-cpus LIST  CPUs for copy work (xtgt's copy.cpus, and the copy initiators);
+                    xtgt's other threads, fio and tgtd get the rest. Default: the
+                    last CPU (with 2 or more); "none": nothing pinned
   --odx-tokens N    live tokens for the token store scale part (default 100000)
   --odx-samples N   commands of each kind timed per xtgt (default 1000)
   --odx-held N      then N more tokens, each POPULATE TOKEN with a new list id
@@ -79,6 +82,7 @@ ODX=0
 FAIRNESS=0
 FAIR_COPY_SIZE=4GiB
 FAIR_STORM_SIZE=256MiB
+FAIR_CPUS=auto
 ODX_TOKENS=100000
 ODX_SAMPLES=1000
 ODX_HELD=20000
@@ -107,6 +111,7 @@ while (($#)); do
     --fairness) FAIRNESS=1 ;;
     --fair-copy-size) FAIR_COPY_SIZE=$2; shift ;;
     --fair-storm-size) FAIR_STORM_SIZE=$2; shift ;;
+    --fair-cpus) FAIR_CPUS=$2; shift ;;
     --odx-tokens) ODX_TOKENS=$2; shift ;;
     --odx-samples) ODX_SAMPLES=$2; shift ;;
     --odx-held) ODX_HELD=$2; shift ;;
@@ -294,7 +299,7 @@ start_tgt() {
     local name=$1 port=$2 iqn=$3 ctl=$2 lun=1 f i
     shift 3
     port_free "$port" || die "port $port is in use"
-    tgtd -f -C "$ctl" --iscsi "portal=127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
+    ${TGT_WRAP:-} tgtd -f -C "$ctl" --iscsi "portal=127.0.0.1:$port" >"$WORK/$name.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
     TGT_CTL[$pid]=$ctl
