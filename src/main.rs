@@ -110,18 +110,19 @@ fn fence_copy_cpus(copy: &[usize]) -> Result<(), String> {
         )
     })?;
     if others == allowed {
+        // Nothing to fence: every thread may use every CPU, as without the key.
         tracing::warn!(
             cpus = %cpu_list(copy),
             "copy.cpus lists every CPU xtgt may use: copy threads and I/O threads share them"
         );
-    } else {
-        pin_current_thread(&others).map_err(|e| {
-            format!(
-                "copy.cpus: cannot keep xtgt's I/O threads on CPUs {}: {e}",
-                cpu_list(&others)
-            )
-        })?;
+        return Ok(());
     }
+    pin_current_thread(&others).map_err(|e| {
+        format!(
+            "copy.cpus: cannot keep xtgt's I/O threads on CPUs {}: {e}",
+            cpu_list(&others)
+        )
+    })?;
     set_cpus(copy.to_vec());
     tracing::info!(
         copy = %cpu_list(copy),

@@ -561,7 +561,8 @@ fn allowed_cpus(status: &str) -> Vec<usize> {
 }
 
 /// `copy.cpus`: copy threads (they run an EXTENDED COPY's copy_file_range
-/// between two file LUNs) only on the CPU listed, every other thread on
+/// between two file LUNs) and the threads copy commands run on only on
+/// the CPU listed, every other thread on
 /// the rest; on a one-CPU box all share it. A CPU xtgt may not use is a
 /// configuration error that names the CPUs it has.
 #[test]
@@ -615,7 +616,7 @@ block_size = 4096
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "status=0x00");
-    let (mut copy_threads, mut others) = (0, 0);
+    let (mut copy_threads, mut command_threads, mut others) = (0, 0, 0);
     for task in std::fs::read_dir(format!("/proc/{}/task", x.child.id())).unwrap() {
         let task = task.unwrap().path();
         let (Ok(comm), Ok(status)) = (
@@ -628,12 +629,21 @@ block_size = 4096
         if comm.trim() == "xtgt-copy" {
             copy_threads += 1;
             assert_eq!(cpus, vec![copy_cpu], "copy thread");
+        } else if comm.trim() == "xtgt-copy-ctl" {
+            // the runtime copy commands run on
+            command_threads += 1;
+            assert_eq!(cpus, vec![copy_cpu], "copy command thread");
         } else {
             others += 1;
             assert_eq!(cpus, rest, "thread {:?}", comm.trim());
         }
     }
     assert!(copy_threads >= 1, "no copy thread");
+    // (one CPU: nothing to fence, copy commands run with the others)
+    assert!(
+        command_threads >= usize::from(mine.len() > 1),
+        "no copy command thread"
+    );
     assert!(others >= 2, "{others} other threads");
     x.signal("TERM");
     assert_eq!(x.wait(Duration::from_secs(30)).code(), Some(0));

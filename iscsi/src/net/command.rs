@@ -215,7 +215,9 @@ impl Session {
         let previous = self.last_entered.take();
         let (entered_tx, entered_rx) = oneshot::channel();
         self.last_entered = Some(entered_rx);
-        let handle = tokio::spawn(async move {
+        // Copy commands run on the copy CPUs when there are some.
+        let copy = scsi::copy::threads::is_copy_command(&cdb);
+        let run = async move {
             let mut guard = DoneGuard {
                 tx: Some(tx),
                 id,
@@ -242,7 +244,12 @@ impl Session {
                 Poll::Pending => exec.await,
             };
             guard.finish(resp);
-        });
+        };
+        let handle = if copy {
+            scsi::copy::threads::spawn_command(run)
+        } else {
+            tokio::spawn(run)
+        };
         task.state = TaskState::Running {
             abort: handle.abort_handle(),
         };

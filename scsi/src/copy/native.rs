@@ -41,9 +41,16 @@ pub enum Pace {
 
 impl Pace {
     /// The pace of a chunk granted with (`busy`) or without foreground
-    /// I/O present.
+    /// I/O present, in this process (copy threads on CPUs of their own or
+    /// not: `copy.cpus`).
     pub fn of(busy: bool) -> Self {
-        if busy {
+        Self::choose(busy, super::threads::cpus().is_some())
+    }
+
+    /// Short calls only when foreground I/O is present and its threads
+    /// may wake on the CPU a copy call holds (no `own_cpus`).
+    pub fn choose(busy: bool, own_cpus: bool) -> Self {
+        if busy && !own_cpus {
             Pace::Short
         } else {
             Pace::Full
@@ -282,6 +289,15 @@ mod tests {
     /// Under foreground I/O a kernel copy is issued in short calls (each
     /// return is where a kernel without preemption can switch to a woken
     /// thread); in an idle domain in one.
+    #[test]
+    fn short_calls_only_where_foreground_shares_the_cpu() {
+        assert_eq!(Pace::choose(true, false), Pace::Short);
+        assert_eq!(Pace::choose(false, false), Pace::Full);
+        // copy threads on CPUs of their own: no foreground thread waits for a call
+        assert_eq!(Pace::choose(true, true), Pace::Full);
+        assert_eq!(Pace::choose(false, true), Pace::Full);
+    }
+
     #[tokio::test]
     async fn short_pace_copies_in_short_calls() {
         let p1 = temp_path("pa");

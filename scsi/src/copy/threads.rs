@@ -61,6 +61,7 @@ const MAX_THREADS: usize = 64;
 
 static PRIORITY: OnceLock<CpuPriority> = OnceLock::new();
 static CPUS: OnceLock<Vec<usize>> = OnceLock::new();
+static CONTROL: OnceLock<Option<Runtime>> = OnceLock::new();
 static POOL: OnceLock<Option<Runtime>> = OnceLock::new();
 
 /// Set the copy threads' priority; only the first call counts, and only
@@ -82,7 +83,8 @@ pub fn set_cpus(cpus: Vec<usize>) -> bool {
     !cpus.is_empty() && POOL.get().is_none() && CPUS.set(cpus).is_ok()
 }
 
-/// The CPUs copy threads are pinned to (`None`: wherever the kernel puts them).
+/// The CPUs copy threads are pinned to, which no other xtgt thread uses
+/// (`None`: wherever the kernel puts them).
 pub fn cpus() -> Option<&'static [usize]> {
     CPUS.get().map(Vec::as_slice)
 }
@@ -141,6 +143,55 @@ fn apply(p: CpuPriority) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// With `copy.cpus`, the runtime copy commands run on: worker threads
+/// ("xtgt-copy-ctl", at normal priority) pinned to the copy CPUs, so a
+/// copy command's own work (its parameter list, plan, scheduler grants,
+/// the hand-offs of every chunk, its emulated reads and writes) stays off
+/// the CPUs that serve I/O as well. `None` without `copy.cpus`.
+fn control() -> Option<&'static Runtime> {
+    let cpus = cpus()?;
+    CONTROL
+        .get_or_init(|| {
+            match Builder::new_multi_thread()
+                .worker_threads(cpus.len().clamp(1, 4))
+                .thread_name("xtgt-copy-ctl")
+                .enable_all()
+                .on_thread_start(move || {
+                    if let Err(e) = pin_current_thread(cpus) {
+                        tracing::warn!(cpus = %cpu_list(cpus), error = %e, "copy command thread not pinned to copy.cpus");
+                    }
+                })
+                .build()
+            {
+                Ok(rt) => Some(rt),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no copy command runtime: copy commands run with the others");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// THIRD-PARTY COPY OUT (83h): EXTENDED COPY, POPULATE TOKEN, WRITE USING
+/// TOKEN, COPY OPERATION ABORT: the commands [`spawn_command`] is for.
+pub fn is_copy_command(cdb: &[u8]) -> bool {
+    cdb.first() == Some(&0x83)
+}
+
+/// Start the task of a copy command: on the copy CPUs with `copy.cpus`,
+/// on the calling runtime otherwise. (Its abort handle works either way.)
+pub fn spawn_command<F>(f: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match control() {
+        Some(rt) => rt.spawn(f),
+        None => tokio::spawn(f),
+    }
 }
 
 /// The CPUs the calling thread may run on (its affinity mask: taskset,
