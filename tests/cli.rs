@@ -415,7 +415,6 @@ fn real_initiator_login_is_counted() {
 /// lifecycle tests: (the running xtgt, its config dir, portal, metrics
 /// address).
 fn copy_target() -> (Running, tempfile::TempDir, String, String) {
-    let dir = tempfile::tempdir().unwrap();
     let body = format!(
         r#"
 [server]
@@ -438,7 +437,14 @@ size = "64MiB"
 block_size = 4096
 "#
     );
-    let cfg = write_config(dir.path(), &body);
+    start_target(&body)
+}
+
+/// xtgt with config `body`, its working directory, its portal and metrics
+/// address.
+fn start_target(body: &str) -> (Running, tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), body);
     let mut x = Running::start(&cfg);
     let portal = x
         .line_starting("portal ")
@@ -574,7 +580,6 @@ fn copy_cpus_pin_copy_threads_and_keep_the_others_off() {
     } else {
         mine.clone()
     };
-    let dir = tempfile::tempdir().unwrap();
     let body = format!(
         r#"
 [server]
@@ -602,12 +607,7 @@ size = "16MiB"
 block_size = 4096
 "#
     );
-    let cfg = write_config(dir.path(), &body);
-    let mut x = Running::start(&cfg);
-    let portal = x
-        .line_starting("portal ")
-        .trim_start_matches("portal ")
-        .to_string();
+    let (mut x, _dir, portal, _) = start_target(&body);
     // 4 segments of 1 MiB
     let out = Command::new("python3")
         .arg(XCOPY_PROBE)
