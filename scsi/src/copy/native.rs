@@ -286,9 +286,6 @@ mod tests {
         let _ = std::fs::remove_file(p2);
     }
 
-    /// Under foreground I/O a kernel copy is issued in short calls (each
-    /// return is where a kernel without preemption can switch to a woken
-    /// thread); in an idle domain in one.
     #[test]
     fn short_calls_only_where_foreground_shares_the_cpu() {
         assert_eq!(Pace::choose(true, false), Pace::Short);
@@ -298,6 +295,9 @@ mod tests {
         assert_eq!(Pace::choose(false, true), Pace::Full);
     }
 
+    /// Under foreground I/O a kernel copy is issued in short calls (each
+    /// return is where a kernel without preemption can switch to a woken
+    /// thread); in an idle domain in one.
     #[tokio::test]
     async fn short_pace_copies_in_short_calls() {
         let p1 = temp_path("pa");

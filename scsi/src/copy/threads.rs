@@ -76,7 +76,8 @@ pub fn priority() -> CpuPriority {
     *PRIORITY.get_or_init(|| CpuPriority::Normal)
 }
 
-/// Pin the copy threads to `cpus` (sorted, not empty); as
+/// Pin the copy threads (and the copy commands' runtime) to `cpus`
+/// (sorted, not empty), which the caller keeps every other thread off; as
 /// [`set_priority`], only the first call before the first copy work
 /// counts. Returns false when the copy threads' CPUs were fixed already.
 pub fn set_cpus(cpus: Vec<usize>) -> bool {
@@ -232,8 +233,9 @@ pub fn pin_current_thread(cpus: &[usize]) -> io::Result<()> {
 
 /// Split the CPUs a process may use (`allowed`) between copy work
 /// (`copy`) and everything else: the other threads' CPUs, or `Err(cpu)`
-/// with a copy CPU the process may not use. Every allowed CPU a copy CPU
-/// leaves the others none: then `Ok` of all of `allowed` (they share).
+/// with a copy CPU the process may not use. When the copy CPUs are all
+/// of `allowed`, nothing is left to the others: then `Ok(allowed)` (all
+/// threads share every CPU, as without `copy.cpus`).
 pub fn partition(allowed: &[usize], copy: &[usize]) -> Result<Vec<usize>, usize> {
     if let Some(&bad) = copy.iter().find(|c| !allowed.contains(c)) {
         return Err(bad);
