@@ -411,15 +411,42 @@ fn real_initiator_login_is_counted() {
     assert_eq!(x.wait(Duration::from_secs(30)).code(), Some(0));
 }
 
+/// `[copy] cpus` = this process's last CPU: copy commands on the copy CPU
+/// (when there are two or more).
+fn copy_cpus_section() -> String {
+    let mine = allowed_cpus(&std::fs::read_to_string("/proc/self/status").unwrap());
+    format!("[copy]\ncpus = \"{}\"\n", mine.last().unwrap())
+}
+
+/// With two or more CPUs, a running copy command has started the copy
+/// commands' runtime: its threads exist.
+fn assert_copy_commands_on_their_runtime(x: &Running) {
+    let cpus = allowed_cpus(&std::fs::read_to_string("/proc/self/status").unwrap());
+    if cpus.len() < 2 {
+        return; // one CPU: nothing to fence, copy commands run with the others
+    }
+    let names: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", x.child.id()))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|c| c.trim().to_string())
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "xtgt-copy-ctl"),
+        "no copy command thread: {names:?}"
+    );
+}
+
 /// xtgt with two 64 MiB memory LUs of 4096-byte blocks, for the copy
-/// lifecycle tests: (the running xtgt, its config dir, portal, metrics
-/// address).
-fn copy_target() -> (Running, tempfile::TempDir, String, String) {
+/// lifecycle tests, with `extra` (TOML sections) in the config: (the
+/// running xtgt, its config dir, portal, metrics address).
+fn copy_target_with(extra: &str) -> (Running, tempfile::TempDir, String, String) {
     let body = format!(
         r#"
 [server]
 listen = ["127.0.0.1:0"]
 metrics_listen = "127.0.0.1:0"
+
+{extra}
 
 [[targets]]
 iqn = "{IQN}"
@@ -471,7 +498,18 @@ const XCOPY_PROBE: &str = concat!(
 /// after the whole copy (or the 10 s drain bound).
 #[test]
 fn sigterm_stops_a_running_copy_and_exits_0_quickly() {
-    let (mut x, _dir, portal, metrics) = copy_target();
+    sigterm_during_copy("");
+}
+
+/// The same with the copy command running on the copy CPUs' runtime
+/// (`copy.cpus`).
+#[test]
+fn sigterm_stops_a_copy_running_on_the_copy_cpus() {
+    sigterm_during_copy(&copy_cpus_section());
+}
+
+fn sigterm_during_copy(extra: &str) {
+    let (mut x, _dir, portal, metrics) = copy_target_with(extra);
     let tool = XCOPY_PROBE;
     let probe = Command::new("python3")
         .arg(tool)
@@ -485,6 +523,9 @@ fn sigterm_stops_a_running_copy_and_exits_0_quickly() {
     while !http_get(&metrics, "/metrics").contains(running) {
         assert!(Instant::now() < deadline, "the copy never ran");
         std::thread::sleep(Duration::from_millis(20));
+    }
+    if !extra.is_empty() {
+        assert_copy_commands_on_their_runtime(&x);
     }
     let signalled = Instant::now();
     x.signal("TERM");
@@ -502,7 +543,17 @@ fn sigterm_stops_a_running_copy_and_exits_0_quickly() {
 /// to 0 in the metrics) and keeps serving: the next copy completes.
 #[test]
 fn kill_9_of_the_initiator_mid_copy_cleans_up_and_keeps_serving() {
-    let (mut x, _dir, portal, metrics) = copy_target();
+    kill_9_mid_copy("");
+}
+
+/// The same with the copy command running on the copy CPUs' runtime.
+#[test]
+fn kill_9_mid_copy_on_the_copy_cpus_cleans_up_too() {
+    kill_9_mid_copy(&copy_cpus_section());
+}
+
+fn kill_9_mid_copy(extra: &str) {
+    let (mut x, _dir, portal, metrics) = copy_target_with(extra);
     let tool = XCOPY_PROBE;
     let probe = |segments: &str| {
         Command::new("python3")
@@ -521,6 +572,9 @@ fn kill_9_of_the_initiator_mid_copy_cleans_up_and_keeps_serving() {
     while !http_get(&metrics, "/metrics").contains(running) {
         assert!(Instant::now() < deadline, "the copy never ran");
         std::thread::sleep(Duration::from_millis(20));
+    }
+    if !extra.is_empty() {
+        assert_copy_commands_on_their_runtime(&x);
     }
     victim.kill().unwrap(); // SIGKILL
     victim.wait().unwrap();
